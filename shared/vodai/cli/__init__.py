@@ -1,0 +1,38 @@
+"""The ``vodai`` command line: local invoke, the emulator, and the tools around the function.
+
+Subcommands live in their own modules and are imported only when run, so ``vodai --help``
+stays fast and no command pulls Flask or the emulator in unless it needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of the click command
+_COMMANDS = {
+    "invoke": "vodai.cli.invoke:invoke",
+    "emulator": "vodai.cli.emulator:emulator",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vodai")
+def main() -> None:
+    """vodai: every finished VOD upload becomes the right VOD AI job."""
+
+
+__all__ = ["main"]

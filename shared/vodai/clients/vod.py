@@ -1,0 +1,143 @@
+"""VOD OpenAPI client (version 2017-03-21, RPC style), signed by vodai's own signing code.
+
+Like the official SDK it sends ``POST /?<parameters>`` with an empty body, and a ``RegionId``
+parameter (as the legacy SDK does) so one endpoint can serve several regions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Callable, Dict, Iterable, Optional, Tuple
+from urllib.parse import urlsplit
+
+import requests
+
+from ..credentials import Credentials
+from ..exceptions import TransportError, VodApiError
+from ..signing import acs3, percent_encode, rpc
+from .errors import is_retryable
+
+API_VERSION = "2017-03-21"
+MAX_JOB_IDS = 10
+
+
+def vod_endpoint(region: str) -> str:
+    # The SDK maps cn-hangzhou to vod.cn-shanghai: VOD has no cn-hangzhou endpoint.
+    if region == "cn-hangzhou":
+        region = "cn-shanghai"
+    return f"https://vod.{region}.aliyuncs.com"
+
+
+def _utc_timestamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class VodClient:
+    def __init__(
+        self,
+        credentials: Credentials,
+        session: requests.Session,
+        *,
+        endpoint: Optional[str] = None,
+        signature_version: str = "v3",
+        timeout: Tuple[float, float] = (3.05, 10.0),
+        clock: Callable[[], str] = _utc_timestamp,
+        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        if signature_version not in ("v3", "v1"):
+            raise ValueError("signature_version must be 'v3' or 'v1'")
+        self.credentials = credentials
+        self.session = session
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.signature_version = signature_version
+        self.timeout = timeout
+        self._clock = clock
+        self._nonce = nonce
+
+    # -- the actions vodai calls -------------------------------------------------
+    def submit_ai_image_job(self, region: str, params: Dict[str, str]) -> dict:
+        return self.call("SubmitAIImageJob", region, params)
+
+    def submit_ai_image_audit_job(self, region: str, params: Dict[str, str]) -> dict:
+        return self.call("SubmitAIImageAuditJob", region, params)
+
+    def get_ai_image_jobs(self, region: str, job_ids: Iterable[str]) -> dict:
+        ids = list(job_ids)
+        if not 1 <= len(ids) <= MAX_JOB_IDS:
+            raise ValueError(f"JobIds: between 1 and {MAX_JOB_IDS} ids, got {len(ids)}")
+        return self.call("GetAIImageJobs", region, {"JobIds": ",".join(ids)})
+
+    # -- the request --------------------------------------------------------------
+    def prepare(self, action: str, region: str, params: Dict[str, str]) -> requests.PreparedRequest:
+        """The signed request for ``action``; pure apart from the clock and nonce."""
+        base = self.endpoint or vod_endpoint(region)
+        host = urlsplit(base).netloc
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        query["RegionId"] = region
+        if self.signature_version == "v1":
+            headers = {"Accept": "application/json"}
+            query.update(Action=action, Version=API_VERSION, Format="JSON")
+            query = rpc.signed_params(
+                query,
+                method="POST",
+                access_key_id=self.credentials.access_key_id,
+                access_key_secret=self.credentials.access_key_secret,
+                security_token=self.credentials.security_token,
+                timestamp=self._clock(),
+                nonce=self._nonce(),
+            )
+        else:
+            headers = {
+                "host": host,
+                "x-acs-action": action,
+                "x-acs-version": API_VERSION,
+                "x-acs-date": self._clock(),
+                "x-acs-signature-nonce": self._nonce(),
+                "x-acs-content-sha256": acs3.EMPTY_BODY_SHA256,
+            }
+            if self.credentials.security_token:
+                headers["x-acs-accesskey-id"] = self.credentials.access_key_id
+                headers["x-acs-security-token"] = self.credentials.security_token
+            headers["Authorization"] = acs3.authorization(
+                "POST",
+                "/",
+                query,
+                headers,
+                access_key_id=self.credentials.access_key_id,
+                access_key_secret=self.credentials.access_key_secret,
+            )
+            headers["Accept"] = "application/json"
+        # The query is encoded exactly as it was signed (RFC 3986), then sent as is.
+        encoded = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(query.items()))
+        request = requests.Request("POST", f"{base}/?{encoded}", headers=headers, data=b"")
+        return self.session.prepare_request(request)
+
+    def call(self, action: str, region: str, params: Dict[str, str]) -> dict:
+        prepared = self.prepare(action, region, params)
+        try:
+            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout as exc:
+            raise TransportError(f"timed out: {type(exc).__name__}", action=action) from None
+        except requests.RequestException as exc:
+            raise TransportError(f"connection failed: {type(exc).__name__}", action=action) from None
+        return self._result(action, response)
+
+    @staticmethod
+    def _result(action: str, response: requests.Response) -> dict:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400 or not isinstance(data, dict) or "Code" in data and "JobId" not in data:
+            data = data if isinstance(data, dict) else {}
+            code = str(data.get("Code") or f"HTTP{response.status_code}")
+            raise VodApiError(
+                code,
+                str(data.get("Message") or response.reason or "no message"),
+                status=response.status_code,
+                request_id=data.get("RequestId") or response.headers.get("x-acs-request-id"),
+                retryable=is_retryable(code, response.status_code),
+                action=action,
+            )
+        return data

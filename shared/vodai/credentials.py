@@ -1,0 +1,64 @@
+"""AccessKey credentials: from the FC context, else from the standard environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from .exceptions import ConfigError
+
+ENV_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+ENV_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    # repr=False: a credentials object printed in a log or a traceback shows no secret.
+    access_key_secret: str = field(repr=False)
+    security_token: Optional[str] = field(default=None, repr=False)
+
+    def secrets(self) -> list:
+        """The values that must never appear in any output (used by redaction and tests)."""
+        return [s for s in (self.access_key_secret, self.security_token) if s]
+
+
+def _attr(obj: Any, *names: str) -> Optional[str]:
+    for name in names:
+        value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+        if value:
+            return str(value)
+    return None
+
+
+def from_context(context: Any) -> Optional[Credentials]:
+    """FC 2.0 passes the service role's STS credentials as ``context.credentials``; FC 3.0 does not."""
+    creds = getattr(context, "credentials", None) if context is not None else None
+    if creds is None:
+        return None
+    ak = _attr(creds, "access_key_id", "accessKeyId")
+    secret = _attr(creds, "access_key_secret", "accessKeySecret")
+    if not ak or not secret:
+        return None
+    return Credentials(ak, secret, _attr(creds, "security_token", "securityToken"))
+
+
+def from_env(environ: Optional[Mapping[str, str]] = None) -> Optional[Credentials]:
+    env = os.environ if environ is None else environ
+    ak, secret = env.get(ENV_ID), env.get(ENV_SECRET)
+    if not ak or not secret:
+        return None
+    return Credentials(ak, secret, env.get(ENV_TOKEN) or None)
+
+
+def resolve(context: Any = None, environ: Optional[Mapping[str, str]] = None) -> Credentials:
+    """The FC context's credentials (FC 2.0), else the environment (FC 3.0, local runs)."""
+    creds = from_context(context) or from_env(environ)
+    if creds is None:
+        raise ConfigError(
+            f"{ENV_ID}/{ENV_SECRET}",
+            "no credentials: neither the FC context nor the environment provides an AccessKey",
+        )
+    return creds

@@ -1,0 +1,47 @@
+"""The FC entry point behind ``functions/on_upload/index.py``: bytes in, JSON summary out.
+
+Settings and the route table are read once per instance (cold start) and reused while warm;
+credentials are read per invocation, since FC rotates the role's STS credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from .config import Settings
+from .exceptions import VodaiError
+from .pipeline import build, dispatch
+from .routing.rules import RouteTable, load_table
+
+logger = logging.getLogger("vodai")
+
+_settings: Optional[Settings] = None
+_routes: Optional[RouteTable] = None
+
+
+class InvocationFailed(VodaiError):
+    """Raised so the platform redelivers: at least one event hit a retryable error."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+
+
+def _config() -> tuple:
+    global _settings, _routes
+    if _settings is None:
+        settings = Settings.from_env()
+        _routes = load_table(settings.routes)
+        _settings = settings
+    return _settings, _routes
+
+
+def handle(event: Any, context: Any) -> str:
+    settings, routes = _config()
+    deps = build(settings, context=context, routes=routes)
+    result = dispatch(event, deps, context=context)
+    for o in result.outcomes:
+        logger.info("vodai outcome %s", o.to_dict())
+    if result.failed:
+        raise InvocationFailed(result.to_json())
+    return result.to_json()

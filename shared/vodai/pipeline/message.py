@@ -1,0 +1,27 @@
+"""The callback-topic message published for each submitted job."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from ..events.models import VodEvent
+from ..routing.decision import Submit
+
+
+def job_message(*, event: VodEvent, decision: Submit, job_id: str, request_id: str, source_id=None) -> str:
+    body = {
+        "JobId": job_id,
+        "RequestId": request_id,
+        "Action": decision.action,
+        "MediaId": decision.media_id,
+        "MediaType": event.media_type,
+        "Region": decision.region,
+        "EventType": event.event_type,
+        "EventTime": event.event_time_text,
+        "TemplateId": decision.template_id,
+        "PipelineId": decision.pipeline_id,
+        "SourceMessageId": source_id,
+        "SubmittedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return json.dumps({k: v for k, v in body.items() if v is not None}, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,66 @@
+"""The one recorded outcome every event ends in, and the invocation's summary of them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
+SUBMITTED = "submitted"  # the job was submitted and its JobId published
+SKIPPED = "skipped"  # nothing to do, with the reason
+REJECTED = "rejected"  # cannot ever succeed as delivered (malformed, invalid, permanent error)
+FAILED = "failed"  # a retryable error: the invocation fails so the platform redelivers
+
+
+@dataclass
+class Outcome:
+    index: int
+    status: str
+    reason: Optional[str] = None
+    shape: Optional[str] = None
+    event_type: Optional[str] = None
+    media_id: Optional[str] = None
+    media_type: Optional[str] = None
+    region: Optional[str] = None
+    region_source: Optional[str] = None
+    action: Optional[str] = None
+    template_id: Optional[str] = None
+    job_id: Optional[str] = None
+    request_id: Optional[str] = None
+    message_id: Optional[str] = None
+    source_id: Optional[str] = None
+    error: Optional[dict] = None
+
+    def to_dict(self) -> dict:
+        # PascalCase keys, like every other payload around VOD and MNS; unset fields left out.
+        return {_pascal(k): v for k, v in asdict(self).items() if v is not None}
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+@dataclass
+class InvocationResult:
+    request_id: Optional[str]
+    outcomes: List[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> List[Outcome]:
+        return [o for o in self.outcomes if o.status == FAILED]
+
+    def counts(self) -> dict:
+        out: dict = {}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "RequestId": self.request_id,
+            "Counts": self.counts(),
+            "Outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,89 @@
+"""The routing decision for one event: submit an action with its parameters, or skip with a reason.
+
+Pure: given the parsed event, its region and the settings, it returns the same answer every time.
+Violations of VOD's limits raise ParameterError and missing templates ConfigError, before any call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Union
+
+from ..config import Settings
+from ..events.models import OtherEvent, VodEvent
+from ..exceptions import ConfigError
+from .rules import SUBMIT_AI_IMAGE_AUDIT_JOB, SUBMIT_AI_IMAGE_JOB, RouteTable
+from .userdata import build_user_data, media_audit_configuration
+
+
+@dataclass(frozen=True)
+class Submit:
+    action: str
+    region: str
+    media_id: str
+    template_id: str
+    params: Dict[str, str] = field(default_factory=dict)
+    pipeline_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+Decision = Union[Submit, Skip]
+
+
+def decide(
+    event: VodEvent,
+    *,
+    region: Optional[str],
+    table: RouteTable,
+    settings: Settings,
+    source_id: Optional[str] = None,
+) -> Decision:
+    if isinstance(event, OtherEvent):
+        return Skip(f"{event.event_type} events are not routed (only uploads start AI jobs)")
+    if not event.is_success:
+        return Skip(f"{event.event_type} reports Status {event.status!r}, not success")
+    media_type = event.media_type
+    if region is None:
+        return Skip(f"no region for this {media_type}: the envelope, file URL, VODAI_REGION and FC context name none")
+    rules = table.rules_for(media_type)
+    if not rules:
+        return Skip(f"no action takes {media_type} uploads (region {region})")
+    rule = next((r for r in rules if region in r.regions), None)
+    if rule is None:
+        offered = "; ".join(f"{r.action} in {', '.join(r.regions)}" for r in rules)
+        return Skip(f"no action for a {media_type} in {region} (offered: {offered})")
+
+    per_region = table.region_settings(region)
+    if rule.action == SUBMIT_AI_IMAGE_JOB:
+        template = per_region.ai_template_id or settings.ai_template_id
+        if not template:
+            raise ConfigError("VODAI_AI_TEMPLATE_ID", f"no AITemplateId for {region} (set it, or ai_template_id in the rules file)")
+        pipeline = per_region.ai_pipeline_id or settings.ai_pipeline_id
+        params = {
+            "VideoId": event.media_id,
+            "AITemplateId": template,
+            "UserData": build_user_data(
+                upload_extend=event.extend,
+                event_type=event.event_type,
+                media_id=event.media_id,
+                event_time=event.event_time_text,
+                source_id=source_id,
+            ),
+        }
+        if pipeline:
+            params["AIPipelineId"] = pipeline
+        return Submit(rule.action, region, event.media_id, template, params, pipeline)
+
+    assert rule.action == SUBMIT_AI_IMAGE_AUDIT_JOB
+    template = per_region.audit_template_id or settings.audit_template_id
+    if not template:
+        raise ConfigError("VODAI_AUDIT_TEMPLATE_ID", f"no TemplateId for image audit in {region} (set it, or audit_template_id in the rules file)")
+    params = {"MediaId": event.media_id, "TemplateId": template}
+    config = media_audit_configuration(per_region.audit_resource_type or settings.audit_resource_type)
+    if config:
+        params["MediaAuditConfiguration"] = config
+    return Submit(rule.action, region, event.media_id, template, params)

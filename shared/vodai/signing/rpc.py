@@ -1,0 +1,66 @@
+"""RPC signature V1 (HMAC-SHA1): the classic signature of RPC-style OpenAPIs such as VOD.
+
+StringToSign = METHOD & %2F & percent(sorted "k=v&..." of every parameter but Signature);
+Signature    = base64(HMAC-SHA1(secret + "&", StringToSign)).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Mapping, Optional
+
+from ._encoding import percent_encode
+
+SIGNATURE_METHOD = "HMAC-SHA1"
+SIGNATURE_VERSION = "1.0"
+
+
+def canonical_query(params: Mapping[str, Optional[str]]) -> str:
+    """Sorted, percent-encoded ``k=v`` pairs; None values dropped, empty strings kept."""
+    pairs = sorted(
+        (percent_encode(str(k)), percent_encode(str(v)))
+        for k, v in params.items()
+        if v is not None and k != "Signature"
+    )
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def string_to_sign(method: str, params: Mapping[str, Optional[str]]) -> str:
+    return f"{method.upper()}&%2F&{percent_encode(canonical_query(params))}"
+
+
+def sign(method: str, params: Mapping[str, Optional[str]], secret: str) -> str:
+    """The ``Signature`` parameter value for ``params`` sent with ``method``."""
+    digest = hmac.new(
+        (secret + "&").encode("utf-8"),
+        string_to_sign(method, params).encode("utf-8"),
+        hashlib.sha1,
+    ).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signed_params(
+    params: Mapping[str, Optional[str]],
+    *,
+    method: str,
+    access_key_id: str,
+    access_key_secret: str,
+    security_token: Optional[str],
+    timestamp: str,
+    nonce: str,
+) -> dict:
+    """``params`` plus the common parameters and the Signature, ready to send."""
+    out = {k: str(v) for k, v in params.items() if v is not None}
+    out.update(
+        AccessKeyId=access_key_id,
+        SignatureMethod=SIGNATURE_METHOD,
+        SignatureVersion=SIGNATURE_VERSION,
+        SignatureNonce=nonce,
+        Timestamp=timestamp,
+    )
+    if security_token:
+        out["SecurityToken"] = security_token
+    out["Signature"] = sign(method, out, access_key_secret)
+    return out

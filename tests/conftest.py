@@ -1,0 +1,37 @@
+"""Fixtures shared by every test: the saved sample events and their expected outcomes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; skips on a developer machine without it, fails in CI (CI=true)."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (CI installs it; see .ci/run)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def sample_files():
+    return sorted(p for p in EVENTS.rglob("*.json") if p.name != "expected.json")
+
+
+def expected_outcomes() -> dict:
+    return json.loads((EVENTS / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def events_dir() -> Path:
+    return EVENTS

@@ -1,0 +1,66 @@
+import pytest
+
+from vodai import credentials
+from vodai.config import Settings
+from vodai.context import LocalContext, LocalCredentials, function_timeout
+from vodai.exceptions import ConfigError
+
+
+def test_settings_from_env_reads_prefixed_variables():
+    s = Settings.from_env({"VODAI_AI_TEMPLATE_ID": "tpl", "VODAI_VOD_ENDPOINT": "http://127.0.0.1:9100/", "OTHER": "x"})
+    assert s.ai_template_id == "tpl"
+    assert s.vod_endpoint == "http://127.0.0.1:9100"
+    assert s.signature_version == "v3"
+
+
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"VODAI_VOD_ENDPOINT": "127.0.0.1:9100"}, "VODAI_VOD_ENDPOINT"),
+        ({"VODAI_SIGNATURE_VERSION": "v9"}, "VODAI_SIGNATURE_VERSION"),
+        ({"VODAI_READ_TIMEOUT": "-1"}, "VODAI_READ_TIMEOUT"),
+    ],
+)
+def test_bad_setting_names_the_variable(env, name):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert info.value.setting == name
+    assert name in str(info.value)
+
+
+def test_credentials_from_fc2_context_win_over_environment():
+    ctx = LocalContext(credentials=LocalCredentials("ctx-id", "ctx-secret", "ctx-token"))
+    env = {credentials.ENV_ID: "env-id", credentials.ENV_SECRET: "env-secret"}
+    creds = credentials.resolve(ctx, env)
+    assert (creds.access_key_id, creds.access_key_secret, creds.security_token) == ("ctx-id", "ctx-secret", "ctx-token")
+
+
+def test_credentials_from_environment_for_fc3_context_without_credentials():
+    ctx = LocalContext(credentials=None, service=None)
+    env = {credentials.ENV_ID: "env-id", credentials.ENV_SECRET: "env-secret", credentials.ENV_TOKEN: "tok"}
+    creds = credentials.resolve(ctx, env)
+    assert (creds.access_key_id, creds.security_token) == ("env-id", "tok")
+
+
+def test_credentials_accept_camel_case_dict_shape():
+    class Ctx:
+        credentials = {"accessKeyId": "a", "accessKeySecret": "b", "securityToken": "c"}
+
+    assert credentials.from_context(Ctx()).security_token == "c"
+
+
+def test_missing_credentials_is_a_config_error():
+    with pytest.raises(ConfigError):
+        credentials.resolve(None, {})
+
+
+def test_credentials_repr_hides_secrets():
+    creds = credentials.Credentials("id", "very-secret", "sts-token-value")
+    assert "very-secret" not in repr(creds) and "sts-token-value" not in repr(creds)
+
+
+def test_function_timeout_accepts_string_and_defaults():
+    ctx = LocalContext()
+    ctx.function.timeout = "30"
+    assert function_timeout(ctx) == 30.0
+    assert function_timeout(None) == 60.0
