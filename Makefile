@@ -1,0 +1,42 @@
+# vodai: the two commands are `make run` and `make test`.
+PYTHON    ?= python3
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+# The deployed code runs on FC's Python 3.10: tests run the handler under it too.
+# The first python3.10 that runs: pyenv's install, else one on PATH (pyenv's shim may not run it).
+PYTHON310 ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do \
+                 "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV310   ?= .venv310
+
+.PHONY: help install run test events clean
+
+help:
+	@echo "make run    - set up .venv and run every sample in events/ through the handler on the built-in emulator"
+	@echo "make test   - set up what the tests need and run them"
+	@echo "make events - regenerate the sample events in events/"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# Runtime dependencies only, on Python 3.10, as deployed (skipped when no python3.10 is found).
+$(VENV310)/.installed: pyproject.toml
+	@if [ -n "$(PYTHON310)" ]; then \
+	  $(PYTHON310) -m venv $(VENV310) && \
+	  $(VENV310)/bin/python -m pip install -q --disable-pip-version-check -e . && touch $@; \
+	else echo "python3.10 not found: the Python 3.10 tests will skip"; fi
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/vodai invoke --table events
+
+test: install $(VENV310)/.installed
+	VODAI_TEST_PY310=$(if $(wildcard $(VENV310)/bin/python),$(abspath $(VENV310))/bin/python,) $(PY) -m pytest
+
+events: install
+	$(PY) -m vodai.events.samples events
+
+clean:
+	rm -rf $(VENV) $(VENV310) build dist .pytest_cache
