@@ -1,0 +1,49 @@
+"""The built-in emulator of VOD and MNS, moto-style.
+
+One :class:`EmulatorBackend` holds the state; two protocol layers (VOD JSON, MNS XML) serve it
+through two front doors: in-process (:class:`EmulatorAdapter` / :func:`mount` on a
+``requests`` session) and over HTTP (:func:`create_app` / :func:`serve`, Flask + waitress).
+
+    backend = EmulatorBackend()
+    backend.add_credentials("id", "secret")
+    backend.create_topic("vodai-callback")
+    mount(backend, session)          # every request of `session` now hits the emulator
+
+``create_app`` and ``serve`` are loaded on first use so that importing this package never
+imports Flask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import DEFAULT_REGION_ACTIONS, Credentials, EmulatorBackend
+from .errors import EmulatorError
+from .protocol import handle
+from .request import EmulatorRequest, EmulatorResponse
+from .transport import EmulatorAdapter, mount
+
+_SERVER_NAMES = ("create_app", "serve")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVER_NAMES:
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_REGION_ACTIONS",
+    "Credentials",
+    "EmulatorAdapter",
+    "EmulatorBackend",
+    "EmulatorError",
+    "EmulatorRequest",
+    "EmulatorResponse",
+    "create_app",
+    "handle",
+    "mount",
+    "serve",
+]

@@ -1,0 +1,64 @@
+"""A neutral request/response pair, independent of any transport.
+
+Both front doors (the requests adapter and the Flask server) convert to and from these
+types, so VOD and MNS handling is written once and never sees a transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+from urllib.parse import parse_qsl, quote, urlencode
+
+from requests.structures import CaseInsensitiveDict
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """Decode a raw query string ('+' is a space: the official SDKs encode spaces that way)."""
+    return dict(parse_qsl(query_string, keep_blank_values=True, encoding="utf-8"))
+
+
+@dataclass
+class EmulatorRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: CaseInsensitiveDict = field(default_factory=CaseInsensitiveDict)
+    body: bytes = b""
+    # The query exactly as sent: MNS signs it verbatim as part of the resource.
+    # Built from ``query`` when a caller constructs a request by hand without it.
+    query_string: str = ""
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        if not isinstance(self.headers, CaseInsensitiveDict):
+            self.headers = CaseInsensitiveDict(self.headers)
+        if self.query and not self.query_string:
+            self.query_string = urlencode(self.query, quote_via=quote)
+
+    @classmethod
+    def from_raw(
+        cls,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: Union[bytes, str, None],
+    ) -> "EmulatorRequest":
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return cls(
+            method=method,
+            path=path or "/",
+            query=parse_query(query_string),
+            headers=CaseInsensitiveDict(headers),
+            body=body or b"",
+            query_string=query_string,
+        )
+
+
+@dataclass
+class EmulatorResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes

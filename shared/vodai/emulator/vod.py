@@ -1,0 +1,97 @@
+"""VOD's RPC-style OpenAPI (version 2017-03-21) over JSON: parameters, dispatch, envelopes."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+from . import auth
+from .backend import EmulatorBackend, new_request_id
+from .errors import EmulatorError, missing_parameter
+from .request import EmulatorRequest, EmulatorResponse, parse_query
+from .vod_actions import ACTIONS
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# A request sent to vod.<region>.aliyuncs.com (e.g. through a proxy) names its region there.
+_VOD_HOST = re.compile(r"^vod\.([a-z0-9-]+)\.aliyuncs\.com(?::\d+)?$", re.IGNORECASE)
+
+
+def request_params(request: EmulatorRequest) -> dict[str, str]:
+    """Query parameters plus, for a form POST, the body's: RPC V1 signs them together."""
+    params = dict(request.query)
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.lower().startswith(FORM_CONTENT_TYPE) and request.body:
+        params.update(parse_query(request.body.decode("utf-8", "replace")))
+    return params
+
+
+def resolve_region(backend: EmulatorBackend, request: EmulatorRequest, params: dict[str, str]) -> str:
+    """``RegionId`` param (legacy SDK), else the VOD host name, else the default region.
+
+    The current official SDK sends no region at all: the endpoint's host is the region.
+    """
+    if params.get("RegionId"):
+        return params["RegionId"]
+    match = _VOD_HOST.match(request.headers.get("Host", ""))
+    return match.group(1).lower() if match else backend.default_region
+
+
+def handle(backend: EmulatorBackend, request: EmulatorRequest) -> EmulatorResponse:
+    request_id = new_request_id()
+    params = request_params(request)
+    action = params.get("Action") or request.headers.get("x-acs-action", "")
+    region = resolve_region(backend, request, params)
+    access_key_id: Optional[str] = None
+    try:
+        access_key_id = auth.verify_vod(backend, request, params)
+        payload = {"RequestId": request_id, **_dispatch(backend, action, region, params)}
+        status, error_code = 200, None
+    except EmulatorError as err:
+        payload = error_envelope(err, request_id, region)
+        status, error_code = err.status, err.code
+    backend.record_request(
+        service="vod",
+        action=action,
+        region=region,
+        params=params,
+        status=status,
+        error_code=error_code,
+        access_key_id=access_key_id,
+    )
+    return EmulatorResponse(
+        status,
+        {"Content-Type": "application/json;charset=utf-8", "x-acs-request-id": request_id},
+        json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+    )
+
+
+def _dispatch(
+    backend: EmulatorBackend, action: str, region: str, params: dict[str, str]
+) -> dict[str, Any]:
+    if not action:
+        raise missing_parameter("Action")
+    run = ACTIONS.get(action)
+    if run is None:
+        raise EmulatorError(
+            404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."
+        )
+    if not backend.serves(region, action):
+        # Unconfirmed code: VOD's docs do not say what a region without the action returns.
+        raise EmulatorError(
+            403,
+            "Forbidden.RegionNotSupported",
+            f"The action {action} is not supported in the region {region}.",
+        )
+    return run(backend, params, region)
+
+
+def error_envelope(err: EmulatorError, request_id: str, region: str) -> dict[str, str]:
+    """Alibaba's OpenAPI error body, key for key."""
+    return {
+        "RequestId": request_id,
+        "HostId": f"vod.{region}.aliyuncs.com",
+        "Code": err.code,
+        "Message": err.message,
+        "Recommend": f"https://next.api.aliyun.com/troubleshoot?q={err.code}&product=vod",
+    }
