@@ -14,6 +14,7 @@ import requests
 
 from ..credentials import Credentials
 from ..exceptions import MnsApiError, TransportError
+from ..redaction import redact
 from ..signing import mns
 from .errors import is_retryable
 
@@ -99,7 +100,7 @@ class MnsPublisher:
             code = (root is not None and _text(root, "Code")) or f"HTTP{response.status_code}"
             raise MnsApiError(
                 code,
-                (root is not None and _text(root, "Message")) or response.reason or "no message",
+                redact((root is not None and _text(root, "Message")) or response.reason or "no message", self.credentials.secrets()),
                 status=response.status_code,
                 request_id=(root is not None and _text(root, "RequestId")) or request_id,
                 retryable=is_retryable(code, response.status_code),

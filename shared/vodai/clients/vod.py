@@ -15,6 +15,7 @@ import requests
 
 from ..credentials import Credentials
 from ..exceptions import TransportError, VodApiError
+from ..redaction import redact
 from ..signing import acs3, percent_encode, rpc
 from .errors import is_retryable
 
@@ -123,8 +124,7 @@ class VodClient:
             raise TransportError(f"connection failed: {type(exc).__name__}", action=action) from None
         return self._result(action, response)
 
-    @staticmethod
-    def _result(action: str, response: requests.Response) -> dict:
+    def _result(self, action: str, response: requests.Response) -> dict:
         try:
             data = response.json()
         except ValueError:
@@ -134,7 +134,7 @@ class VodClient:
             code = str(data.get("Code") or f"HTTP{response.status_code}")
             raise VodApiError(
                 code,
-                str(data.get("Message") or response.reason or "no message"),
+                redact(str(data.get("Message") or response.reason or "no message"), self.credentials.secrets()),
                 status=response.status_code,
                 request_id=data.get("RequestId") or response.headers.get("x-acs-request-id"),
                 retryable=is_retryable(code, response.status_code),
