@@ -36,6 +36,12 @@ def _config() -> tuple:
     return _settings, _routes
 
 
+def reset() -> None:
+    """Forget the settings read at cold start (tests and the runtime shim's /initialize)."""
+    global _settings, _routes
+    _settings = _routes = None
+
+
 def handle(event: Any, context: Any) -> str:
     settings, routes = _config()
     deps = build(settings, context=context, routes=routes)

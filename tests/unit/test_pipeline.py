@@ -1,0 +1,124 @@
+"""The dispatch pipeline against the in-process emulator: every sample ends in one outcome,
+the right action is submitted with the right parameters, and the JobId reaches the topic."""
+
+import dataclasses
+import json
+
+import pytest
+
+from conftest import EVENTS, expected_outcomes, sample_files
+from vodai.clients import new_session
+from vodai.config import Settings
+from vodai.context import LocalContext, LocalCredentials
+from vodai.credentials import Credentials
+from vodai.emulator import EmulatorBackend, mount
+from vodai.exceptions import VodApiError
+from vodai.pipeline import FAILED, REJECTED, SKIPPED, SUBMITTED, build, dispatch
+
+URL = "http://emulator.test"
+CREDS = Credentials("STS.pipeline", "pipeline-secret", "pipeline-sts-token")
+EXPECTED = expected_outcomes()
+
+
+def _target(settings_update=None, creds=CREDS):
+    backend = EmulatorBackend()
+    backend.add_credentials(CREDS.access_key_id, CREDS.access_key_secret, security_token=CREDS.security_token)
+    backend.create_topic("vodai-callback")
+    session = new_session()
+    mount(backend, session)
+    values = dict(ai_template_id="tpl-ai", audit_template_id="tpl-audit", callback_topic="vodai-callback",
+                  vod_endpoint=URL, mns_endpoint=URL)
+    settings = Settings(**{**values, **(settings_update or {})})
+    context = LocalContext(credentials=LocalCredentials(creds.access_key_id, creds.access_key_secret, creds.security_token))
+    return backend, build(settings, context=context, session=session), context
+
+
+@pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(EVENTS)))
+def test_every_sample_ends_in_its_outcome(path):
+    backend, deps, context = _target()
+    result = dispatch(path.read_bytes(), deps, context=context)
+    expected = EXPECTED[str(path.relative_to(EVENTS))]
+    assert len(result.outcomes) == len(expected)
+    messages = backend.topic_messages("vodai-callback")
+    submitted = [o for o in result.outcomes if o.status == SUBMITTED]
+    assert len(messages) == len(submitted) == len(backend.jobs())
+    for outcome, want in zip(result.outcomes, expected):
+        if "error_field" in want:
+            assert outcome.status == REJECTED and want["error_field"] in outcome.reason
+        elif want["skipped"]:
+            assert outcome.status == SKIPPED and outcome.reason
+        else:
+            assert outcome.status == SUBMITTED and outcome.action == want["action"]
+            assert outcome.job_id and outcome.message_id and outcome.region == want["region"]
+    for outcome, message in zip(submitted, messages):
+        body = json.loads(message["MessageBody"])
+        assert message["MessageTag"] == outcome.action
+        assert (body["JobId"], body["MediaId"], body["Action"], body["Region"]) == (
+            outcome.job_id, outcome.media_id, outcome.action, outcome.region)
+        for key in ("RequestId", "MediaType", "EventType", "EventTime", "TemplateId"):
+            assert body[key], key
+
+
+def test_submitted_parameters_reach_vod_as_routed():
+    backend, deps, context = _target({"ai_pipeline_id": "pipe-1"})
+    raw = (EVENTS / "cloudevent" / "video-cn-beijing.json").read_bytes()
+    [outcome] = dispatch(raw, deps, context=context).outcomes
+    [job] = backend.jobs()
+    assert job["JobId"] == outcome.job_id
+    [log] = [r for r in backend.requests_log() if r["action"] == "SubmitAIImageJob"]
+    assert log["region"] == "cn-beijing"
+    assert log["params"]["AITemplateId"] == "tpl-ai" and log["params"]["AIPipelineId"] == "pipe-1"
+    assert json.loads(log["params"]["UserData"])["Extend"]["vodai"]["MediaId"] == outcome.media_id
+
+
+@pytest.mark.parametrize("version", ["v3", "v1"])
+def test_wrong_secret_is_rejected_and_no_secret_leaks(version):
+    wrong = Credentials(CREDS.access_key_id, "not-the-secret", CREDS.security_token)
+    backend, deps, context = _target({"signature_version": version}, creds=wrong)
+    [outcome] = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context).outcomes
+    assert outcome.status == REJECTED and outcome.error["Code"] == "SignatureDoesNotMatch"
+    text = json.dumps(outcome.to_dict())
+    for secret in wrong.secrets():
+        assert secret not in text
+    assert backend.topic_messages("vodai-callback") == []
+
+
+def test_missing_topic_rejects_before_any_submission():
+    backend, deps, context = _target({"callback_topic": "no-such-topic"})
+    backend_jobs_before = len(backend.jobs())
+    [outcome] = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context).outcomes
+    # The topic does not exist: the job was submitted but publishing failed permanently.
+    assert outcome.status == REJECTED and "TopicNotExist" in outcome.reason and outcome.job_id
+    assert len(backend.jobs()) == backend_jobs_before + 1
+
+
+def test_unset_topic_is_checked_before_submitting():
+    backend, deps, context = _target({"callback_topic": None})
+    [outcome] = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context).outcomes
+    assert outcome.status == REJECTED and "VODAI_CALLBACK_TOPIC" in outcome.reason
+    assert backend.jobs() == []
+
+
+def test_region_restriction_from_the_service_is_a_permanent_rejection():
+    # A rules file that claims SubmitAIImageJob in ap-southeast-1: VOD (the emulator) refuses it.
+    from vodai.routing import RouteTable, Rule
+
+    backend, deps, context = _target()
+    deps.routes = RouteTable(rules=[Rule(action="SubmitAIImageJob", media_types=["video"], regions=["ap-southeast-1"])])
+    [outcome] = dispatch((EVENTS / "raw" / "video-ap-southeast-1.json").read_bytes(), deps, context=context).outcomes
+    assert outcome.status == REJECTED and outcome.error["HttpStatus"] == 403
+
+
+class ThrottledVod:
+    """A VOD client that is always throttled, passed in through Dependencies."""
+
+    def call(self, action, region, params):
+        raise VodApiError("Throttling.User", "Request was denied due to user flow control.", status=400,
+                          retryable=True, action=action)
+
+
+def test_retryable_error_marks_failed():
+    backend, deps, context = _target()
+    deps = dataclasses.replace(deps, vod=ThrottledVod())
+    result = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context)
+    assert [o.status for o in result.outcomes] == [FAILED] and result.failed
