@@ -72,14 +72,18 @@ def invoke(events, event_opts, cloud, table, verbose):
 
 def _print_table(results) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="vodai: events through the handler", show_lines=False)
-    for col in ("event", "#", "media", "type", "region", "action / reason", "JobId", "MessageId"):
-        table.add_column(col, overflow="fold")
+    table = Table(title="vodai: events through the handler (built-in emulator)", title_justify="left")
+    for col in ("event", "#", "status", "media", "type", "region", "action / reason", "JobId", "MessageId"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("JobId", "MessageId", "media"))
     for name, result in results:
         for o in result.outcomes:
-            what = o.action if o.status == "submitted" else f"[{o.status}] {o.reason}"
-            table.add_row(name, str(o.index), o.media_id or "-", o.media_type or "-", o.region or "-",
-                          what, o.job_id or "-", o.message_id or "-")
-    Console(width=220).print(table)
+            what = o.action if o.status == "submitted" else o.reason
+            cells = (name, str(o.index), o.status, o.media_id, o.media_type, o.region, what, o.job_id, o.message_id)
+            table.add_row(*(escape(c) if c else "-" for c in cells))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=240)  # piped into a file or CI log: do not squeeze to 80 columns
+    console.print(table)

@@ -51,11 +51,11 @@ def decide(
         return Skip(f"no region for this {media_type}: the envelope, file URL, VODAI_REGION and FC context name none")
     rules = table.rules_for(media_type)
     if not rules:
-        return Skip(f"no action takes {media_type} uploads (region {region})")
+        return Skip(f"no action takes {media_type} uploads (in {region} or any region)")
     rule = next((r for r in rules if region in r.regions), None)
     if rule is None:
-        offered = "; ".join(f"{r.action} in {', '.join(r.regions)}" for r in rules)
-        return Skip(f"no action for a {media_type} in {region} (offered: {offered})")
+        offered = "; ".join(f"{r.action} is offered in {', '.join(r.regions)}" for r in rules)
+        return Skip(f"no action for {media_type} uploads in {region} ({offered})")
 
     per_region = table.region_settings(region)
     if rule.action == SUBMIT_AI_IMAGE_JOB:
