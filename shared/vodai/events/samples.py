@@ -550,38 +550,10 @@ def _serialise(obj: Any) -> bytes:
 
 
 def _make_builder(shape: str) -> Callable[..., bytes]:
-    envelope = _ENVELOPES[shape]
+    def build(event_body: EventBody, **options: Any) -> bytes:
+        return wrap(event_body, shape, **options)
 
-    def build(
-        event_body: EventBody,
-        *,
-        region: Optional[str] = None,
-        message_id: Optional[str] = None,
-        request_id: Optional[str] = None,
-        account_id: str = ACCOUNT_ID,
-        published_at: str = PUBLISHED_AT,
-        queue_name: str = QUEUE_NAME,
-        topic_name: str = TOPIC_NAME,
-        auth_key: Optional[str] = AUTH_KEY,
-        attrs: Optional[Mapping[str, str]] = None,
-        items: Sequence[str] = ("raw", "mns-topic-json", "cloudevent"),
-    ) -> bytes:
-        o = _Options(
-            region=region,
-            message_id=message_id,
-            request_id=request_id,
-            account_id=account_id,
-            published_at=published_at,
-            queue_name=queue_name,
-            topic_name=topic_name,
-            auth_key=auth_key,
-            attrs=attrs,
-            items=tuple(items),
-        )
-        return _serialise(envelope(event_body, o))
-
-    build.__name__ = "build_" + shape.replace("-", "_")
-    build.__qualname__ = build.__name__
+    build.__name__ = build.__qualname__ = "build_" + shape.replace("-", "_")
     build.__doc__ = f"Wrap a body into the {shape!r} delivery shape; see wrap()."
     return build
 
@@ -622,10 +594,9 @@ def wrap(
     JSON envelopes are pretty-printed (indent 2, trailing newline); ``raw-base64`` is the bare
     base64 text; nested bodies (``Message``, ``messageBody``, ``body``) are compact JSON.
     """
-    if shape not in SHAPES:
-        raise ValueError(f"shape must be one of {', '.join(SHAPES)}; got {shape!r}")
-    return SHAPES[shape](
-        event_body,
+    if shape not in _ENVELOPES:
+        raise ValueError(f"shape must be one of {', '.join(_ENVELOPES)}; got {shape!r}")
+    options = _Options(
         region=region,
         message_id=message_id,
         request_id=request_id,
@@ -635,8 +606,9 @@ def wrap(
         topic_name=topic_name,
         auth_key=auth_key,
         attrs=attrs,
-        items=items,
+        items=tuple(items),
     )
+    return _serialise(_ENVELOPES[shape](event_body, options))
 
 
 def _count_for(shape: str) -> int:
