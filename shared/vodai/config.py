@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .exceptions import ConfigError
 
@@ -46,6 +46,28 @@ class Settings(BaseModel):
     #: Seconds to wait for a connection / for a response.
     connect_timeout: float = Field(3.05, gt=0)
     read_timeout: float = Field(10.0, gt=0)
+
+    # -- the HTTP-callback function (functions/vod_callback) ---------------------------------
+    #: The callback URL exactly as configured in VOD's console (it is part of the signature).
+    callback_url: Optional[str] = None
+    #: VOD's callback auth key; two comma-separated keys during rotation. A secret: never logged.
+    callback_auth_key: Optional[SecretStr] = None
+    #: How old (or how far in the future) X-VOD-TIMESTAMP may be, in seconds.
+    callback_window: int = Field(300, gt=0)
+    #: Largest callback body accepted, in bytes (VOD's events are well under 2 KiB).
+    callback_max_body: int = Field(65536, gt=0)
+    #: Set to true to run the callback function without an auth key, on purpose.
+    callback_allow_unauthenticated: bool = False
+    #: The MNS topic the callback hands verified events to; its topic trigger runs on_upload.
+    events_topic: Optional[str] = None
+    #: Seconds the callback may spend handing an event off, within VOD's 5-second window.
+    callback_budget: float = Field(3.0, gt=0, lt=5)
+
+    def callback_auth_keys(self) -> list:
+        """The configured auth keys (rotation: old and new, comma-separated)."""
+        if self.callback_auth_key is None:
+            return []
+        return [k.strip() for k in self.callback_auth_key.get_secret_value().split(",") if k.strip()]
 
     @field_validator("vod_endpoint", "mns_endpoint")
     @classmethod

@@ -14,6 +14,8 @@ import click
 _COMMANDS = {
     "invoke": "vodai.cli.invoke:invoke",
     "emulator": "vodai.cli.emulator:emulator",
+    "serve": "vodai.cli.serve:serve",
+    "generate-event": "vodai.cli.generate_event:generate_event",
 }
 
 
