@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+import requests
+
 from .config import Settings
 from .exceptions import VodaiError
-from .pipeline import build, dispatch
+from .pipeline import InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
 logger = logging.getLogger("vodai")
@@ -42,12 +44,25 @@ def reset() -> None:
     _settings = _routes = None
 
 
-def handle(event: Any, context: Any) -> str:
-    settings, routes = _config()
-    deps = build(settings, context=context, routes=routes)
+def run(
+    event: Any,
+    context: Any,
+    *,
+    settings: Settings,
+    routes: RouteTable,
+    session: Optional[requests.Session] = None,
+) -> InvocationResult:
+    """One invocation with explicit settings (and, for local runs, an HTTP session)."""
+    deps = build(settings, context=context, routes=routes, session=session)
     result = dispatch(event, deps, context=context)
     for o in result.outcomes:
         logger.info("vodai outcome %s", o.to_dict())
+    return result
+
+
+def handle(event: Any, context: Any) -> str:
+    settings, routes = _config()
+    result = run(event, context, settings=settings, routes=routes)
     if result.failed:
         raise InvocationFailed(result.to_json())
     return result.to_json()

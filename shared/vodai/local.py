@@ -1,21 +1,26 @@
-"""Running the pipeline on this machine: against the in-process emulator (default) or the cloud.
+"""Running the handler on this machine: against the in-process emulator (default) or the cloud.
 
 Used by ``vodai invoke`` (and later replay). The emulator target needs no account: it makes
 one-off STS credentials, registers them with an in-process emulator, and signs real requests
-that the emulator verifies, exactly as the cloud would.
+that the emulator verifies, exactly as the cloud would. Both targets run ``vodai.handler.run``,
+the code the FC handler runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+import requests
+
 from .config import Settings
 from .context import LocalContext, LocalCredentials
-from .credentials import Credentials
-from .pipeline import Dependencies, InvocationResult, build, dispatch
+from .handler import run
+from .pipeline import InvocationResult
+from .routing.rules import RouteTable, load_table
 
 EMULATOR_URL = "http://emulator.vodai.local"
 # Values the emulator target fills in when the user has not set them: it needs no real templates.
@@ -29,13 +34,18 @@ EMULATOR_DEFAULTS = {
 @dataclass
 class LocalTarget:
     settings: Settings
-    deps: Dependencies
+    routes: RouteTable
     context: LocalContext
+    session: Optional[requests.Session] = None
     backend: Any = None  # the in-process emulator backend, when the target is the emulator
     secrets: list = field(default_factory=list)
 
-    def invoke(self, raw: bytes) -> InvocationResult:
-        return dispatch(raw, self.deps, context=self.context)
+    def new_context(self) -> LocalContext:
+        """A context for one invocation: same function and credentials, a new request id."""
+        return dataclasses.replace(self.context, request_id=LocalContext().request_id)
+
+    def invoke(self, raw: bytes, context: Optional[LocalContext] = None) -> InvocationResult:
+        return run(raw, context or self.new_context(), settings=self.settings, routes=self.routes, session=self.session)
 
 
 def emulator_target(environ: Optional[Mapping[str, str]] = None) -> LocalTarget:
@@ -45,24 +55,21 @@ def emulator_target(environ: Optional[Mapping[str, str]] = None) -> LocalTarget:
     base = Settings.from_env(environ)
     overrides = {k: v for k, v in EMULATOR_DEFAULTS.items() if getattr(base, k) is None}
     settings = base.model_copy(update={**overrides, "vod_endpoint": EMULATOR_URL, "mns_endpoint": EMULATOR_URL})
-    creds = Credentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
+    creds = LocalCredentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
     backend = EmulatorBackend()
     backend.add_credentials(creds.access_key_id, creds.access_key_secret, security_token=creds.security_token)
     backend.create_topic(settings.callback_topic)
     session = new_session()
     mount(backend, session)
-    context = LocalContext(
-        region=settings.region or "cn-shanghai",
-        credentials=LocalCredentials(creds.access_key_id, creds.access_key_secret, creds.security_token),
-    )
-    deps = build(settings, context=context, session=session)
-    return LocalTarget(settings, deps, context, backend, creds.secrets())
+    context = LocalContext(region=settings.region or "cn-shanghai", credentials=creds)
+    return LocalTarget(settings, load_table(settings.routes), context, session, backend,
+                       [creds.access_key_secret, creds.security_token])
 
 
 def cloud_target(environ: Optional[Mapping[str, str]] = None) -> LocalTarget:
     env = os.environ if environ is None else environ
     settings = Settings.from_env(env)
-    context = LocalContext(region=settings.region or env.get("ALIBABA_CLOUD_REGION_ID") or "cn-shanghai", credentials=None)
-    context.account_id = settings.account_id or ""
-    deps = build(settings, context=context)
-    return LocalTarget(settings, deps, context)
+    # No context credentials: they come from ALIBABA_CLOUD_* as on FC 3.0.
+    context = LocalContext(region=settings.region or env.get("ALIBABA_CLOUD_REGION_ID") or "cn-shanghai",
+                           account_id=settings.account_id or "", credentials=None)
+    return LocalTarget(settings, load_table(settings.routes), context)
