@@ -40,3 +40,9 @@ events: install
 
 clean:
 	rm -rf $(VENV) $(VENV310) build dist .pytest_cache
+
+# The deployable code: build/package/ (bootstrap, functions/, vodai/, python/ deps for CPython 3.10
+# manylinux2014_x86_64) and build/vodai.zip. Needs network access to PyPI.
+.PHONY: package
+package: install
+	$(PY) -m vodai.packaging --out build

@@ -1,0 +1,114 @@
+"""The deployable package, built by the same code as ``make package``: its layout, a reproducible
+zip, and the unpacked zip's ``bootstrap`` serving on a bare Python 3.10 (deps only from python/)
+that submits a job through the emulator."""
+
+import glob
+import os
+import re
+import socket
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from _servers import emulator_server
+from conftest import EVENTS, ROOT
+
+from .checks import AK, SECRET, TOKEN, TOPIC, invoke_and_check_submitted, settings_env
+from .conftest import skip_or_fail
+from .procs import clean_env, shim_process
+
+from vodai import packaging
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> packaging.PackageResult:
+    out = tmp_path_factory.mktemp("build")
+    try:
+        return packaging.build_package(ROOT, out)
+    except packaging.PackagingError as exc:  # e.g. no network to download the manylinux wheels
+        skip_or_fail(f"cannot build the package here: {exc}")
+
+
+def _base_python310() -> str:
+    """A Python 3.10 *without* the dependencies, so only the package's python/ can supply them:
+    the interpreter behind .venv310 (pyvenv.cfg's home), else pyenv's."""
+    candidates = []
+    for venv in (os.environ.get("VODAI_TEST_PY310"), str(ROOT / ".venv310" / "bin" / "python")):
+        cfg = Path(venv).parent.parent / "pyvenv.cfg" if venv else None
+        if cfg and cfg.is_file():
+            home = re.search(r"^home\s*=\s*(.+)$", cfg.read_text(), re.M)
+            if home:
+                candidates.append(str(Path(home.group(1).strip()) / "python3.10"))
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10")))
+    for python in candidates:
+        probe = subprocess.run([python, "-s", "-c", "import sys; assert sys.version_info[:2] == (3, 10); import pydantic"],
+                               capture_output=True, text=True) if os.path.exists(python) else None
+        if probe is not None and "ModuleNotFoundError" in probe.stderr:
+            return python  # a 3.10 that cannot import pydantic on its own
+    skip_or_fail("no bare Python 3.10 (one without pydantic installed) to run the package with")
+
+
+def test_layout(built):
+    with zipfile.ZipFile(built.zip_path) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+    names = list(infos)
+    assert names == sorted(names)
+    assert (infos["bootstrap"].external_attr >> 16) & 0o777 == 0o755
+    assert (infos["functions/on_upload/index.py"].external_attr >> 16) & 0o777 == 0o644
+    for required in ("functions/on_upload/index.py", "vodai/handler.py", "vodai/runtime/main.py",
+                     "python/flask/__init__.py", "python/waitress/__init__.py", "python/requests/__init__.py"):
+        assert required in infos, required
+    assert any(re.fullmatch(r"python/pydantic_core/_pydantic_core\.cpython-310-x86_64-linux-gnu\.so", n) for n in names)
+    assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("python/bin/") for n in names)
+    # The versions pinned in pyproject.toml, exactly.
+    for requirement in packaging.requirements(ROOT / "pyproject.toml"):
+        name, version = requirement.split("==")
+        assert any(n.lower().startswith(f"python/{name.lower()}-{version}.dist-info/") for n in names), requirement
+    assert built.zip_bytes == built.zip_path.stat().st_size and built.files == len(names)
+
+
+def test_zip_is_reproducible(built, tmp_path):
+    again = tmp_path / "again.zip"
+    packaging.write_zip(built.package_dir, again)
+    assert again.read_bytes() == built.zip_path.read_bytes()
+
+
+def _unzip(zip_path: Path, dest: Path) -> None:
+    """Unpack as FC does, keeping each entry's mode (zipfile alone drops them)."""
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            target = dest / info.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(info))
+            target.chmod((info.external_attr >> 16) & 0o777)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.e2e
+def test_unpacked_bootstrap_serves_on_python310_from_the_package_alone(built, tmp_path):
+    python = _base_python310()
+    code = tmp_path / "code"
+    _unzip(built.zip_path, code)
+    assert os.stat(code / "bootstrap").st_mode & stat.S_IXUSR
+    port = _free_port()
+    with emulator_server(AK, SECRET, TOKEN, topics=(TOPIC,)) as server:
+        env = clean_env({**settings_env(server.url), "VODAI_PYTHON": python, "VODAI_FUNCTION": "on_upload",
+                         "FC_SERVER_PORT": str(port), "PYTHONNOUSERSITE": "1"})
+        env.pop("PYTHONPATH", None)
+        with shim_process([str(code / "bootstrap")], env, "vodai runtime: on_upload", cwd=code) as shim:
+            assert shim.url == f"http://127.0.0.1:{port}"
+            sample = "mns-topic-json/video-cn-beijing.json"
+            invoke_and_check_submitted(shim, server, sample, (EVENTS / sample).read_bytes())
+            maps = Path(f"/proc/{shim.process.pid}/maps")
+            if maps.exists():  # Linux: the compiled pydantic_core really came from the package
+                assert str(code / "python" / "pydantic_core") in maps.read_text()

@@ -1,0 +1,62 @@
+"""The registry of functions, loading them from their files, and the lean import path."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from vodai.runtime.main import main as runtime_main
+from vodai.runtime.registry import EVENT, HTTP, REGISTRY, FunctionNotFound, Functions, default_functions_dir, lookup
+
+
+def test_registry_kinds():
+    assert {name: spec.kind for name, spec in REGISTRY.items()} == {"on_upload": EVENT, "vod_callback": HTTP}
+    assert lookup("on-upload").name == "on_upload"
+    with pytest.raises(FunctionNotFound, match="unknown function 'x'"):
+        lookup("x")
+    with pytest.raises(FunctionNotFound, match="VODAI_FUNCTION"):
+        lookup(None)
+
+
+def test_default_functions_dir_is_the_repository_one():
+    assert default_functions_dir() == ROOT / "functions"
+
+
+def test_loads_the_real_on_upload_from_its_file():
+    loaded = Functions().load("on_upload")
+    assert loaded.path == ROOT / "functions" / "on_upload" / "index.py"
+    assert callable(loaded.handler) and loaded.module.__file__ == str(loaded.path)
+    assert Functions().load("on_upload") is not loaded  # a new Functions loads anew...
+    functions = Functions()
+    assert functions.load("on_upload") is functions.load("on_upload")  # ...one Functions once
+
+
+def test_missing_file_is_function_not_found(tmp_path):
+    with pytest.raises(FunctionNotFound, match="does not exist"):
+        Functions(tmp_path).load("on_upload")
+
+
+def test_import_error_is_not_cached(tmp_path):
+    (tmp_path / "on_upload").mkdir()
+    index = tmp_path / "on_upload" / "index.py"
+    index.write_text("import no_such_module_here\n")
+    functions = Functions(tmp_path)
+    with pytest.raises(ModuleNotFoundError):
+        functions.load("on_upload")
+    index.write_text("def handler(event, context):\n    return 'fixed'\n")
+    assert functions.load("on_upload").handler(b"", None) == "fixed"
+
+
+def test_shim_package_and_registry_import_no_flask():
+    code = ("import sys, vodai.runtime, vodai.runtime.registry, vodai.runtime.headers, vodai.cli.serve; "
+            "bad = [m for m in ('flask', 'werkzeug', 'waitress') if m in sys.modules]; "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_main_refuses_to_start_without_a_valid_setting(capsys):
+    assert runtime_main({"VODAI_FUNCTION": "nope", "FC_SERVER_PORT": "9000"}) == 2
+    assert "unknown function 'nope'" in capsys.readouterr().err
+    assert runtime_main({"VODAI_FUNCTION": "on_upload", "FC_SERVER_PORT": "ninety"}) == 2
