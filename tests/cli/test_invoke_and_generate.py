@@ -109,3 +109,30 @@ def test_generate_event_without_region_hint_leaves_the_envelope_silent():
 def test_generate_event_rejects_bad_extend():
     result = CliRunner().invoke(main, ["generate-event", "--extend", "{nope"])
     assert result.exit_code == 2 and "--extend" in result.stderr
+
+
+def test_invoke_via_http_goes_through_the_runtime_shim(monkeypatch):
+    _clean_env(monkeypatch)
+    for key in ("VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT"):
+        monkeypatch.delenv(key, raising=False)
+    event = EVENTS / "mns-topic-json" / "image-ap-southeast-1.json"
+    result = CliRunner().invoke(main, ["invoke", "--via-http", "-e", str(event)])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    [outcome] = doc["Outcomes"]
+    assert outcome["Action"] == "SubmitAIImageAuditJob" and outcome["JobId"] and outcome["MessageId"]
+    assert f"RequestId: {doc['RequestId']}" in result.stderr
+
+
+def test_invoke_via_http_reports_a_failed_function(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {"PATH": "/usr/bin:/bin", "VODAI_VOD_ENDPOINT": dead, "VODAI_MNS_ENDPOINT": dead, "VODAI_AI_TEMPLATE_ID": "t",
+           "VODAI_CALLBACK_TOPIC": "t", "ALIBABA_CLOUD_ACCESS_KEY_ID": "id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "secret-xyz"}
+    proc = subprocess.run(RUN_CLI + ["invoke", "--cloud", "--via-http", str(EVENTS / "raw" / "video-cn-shanghai.json")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["Outcomes"][0]["Status"] == "failed"
+    assert "FC Invoke Start RequestId" in proc.stderr
+    assert "secret-xyz" not in proc.stdout + proc.stderr

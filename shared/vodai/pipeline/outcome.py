@@ -36,6 +36,13 @@ class Outcome:
         return {_pascal(k): v for k, v in asdict(self).items() if v is not None}
 
 
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Outcome":
+        """The inverse of :meth:`to_dict` (for results that crossed HTTP or were saved)."""
+        names = {_pascal(f): f for f in cls.__dataclass_fields__}
+        return cls(**{names[k]: v for k, v in doc.items() if k in names})
+
+
 def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
@@ -61,6 +68,10 @@ class InvocationResult:
             "Counts": self.counts(),
             "Outcomes": [o.to_dict() for o in self.outcomes],
         }
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "InvocationResult":
+        return cls(doc.get("RequestId"), [Outcome.from_dict(o) for o in doc.get("Outcomes", [])])
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
