@@ -1,0 +1,360 @@
+"""The VOD HTTP-callback function: verify, hand off to the events topic, answer at once.
+
+VOD's HTTP callback counts only an HTTP 200 answered within 5 seconds; otherwise it tries twice
+more, 1 s apart, and then drops the event. Calling VOD inline (routing, a signed Submit* call,
+publishing the JobId) would put the event at the mercy of that window. So this function does
+not run the pipeline: it **verifies and hands off**. It publishes the verified event to the MNS
+topic ``VODAI_EVENTS_TOPIC``, whose FC topic trigger runs ``on_upload`` (the one pipeline) with
+MNS's and FC's retries (up to a day), and answers 200 straight away. The publish is one small
+request under a hard budget (``VODAI_CALLBACK_BUDGET``, see :mod:`vodai.callback.handoff`).
+
+Answers (always JSON):
+
+=====  =========================================================================================
+200    ``{"accepted": true, "MessageId": "…"}``: the event is on the events topic
+400    ``{"error": "bad_request", "reason": "VideoId: missing"}``: authenticated, but not a VOD event
+401    ``{"error": "unauthorized", "reason": "…"}``: missing/malformed/stale/wrong signature
+405    ``{"error": "method_not_allowed", …}`` with ``Allow: POST``
+413    ``{"error": "too_large", …}``: over ``VODAI_CALLBACK_MAX_BODY`` (or too big for MNS)
+500    ``{"error": "misconfigured", "reason": "VODAI_CALLBACK_AUTH_KEY: …"}``: the function refuses
+       to work (no auth key, no topic, no callback URL, no credentials)
+503    ``{"error": "unavailable", "reason": "…"}``: the hand-off failed or its budget ran out; VOD
+       retries, which is safe because ``on_upload`` is idempotent by job key
+=====  =========================================================================================
+
+A malformed body that passed authentication (not JSON, not an object, no ``EventType``, a
+field of the wrong type) is answered 400 and logged with its reason, not handed off: it comes
+from a holder of the auth key and cannot succeed on a retry, so ``on_upload`` would only reject
+it. VOD retries twice and drops it; dead letters for such bodies come in a later issue.
+
+The signature covers the callback URL as VOD's console holds it: ``VODAI_CALLBACK_URL``, with the
+query string of the request when it has one (:func:`vodai.callback.auth.signed_url`), so one
+function can serve several regions configured as ``…?region=cn-shanghai``, ``…?region=cn-beijing``.
+That ``region`` (else the one in ``VODAI_CALLBACK_URL``) rides along in the published event.
+
+Startup check: without an auth key, and unless ``VODAI_CALLBACK_ALLOW_UNAUTHENTICATED`` is true,
+the function refuses to start (:func:`check_startup`, called by ``initializer``); it also refuses
+without ``VODAI_EVENTS_TOPIC``, and without ``VODAI_CALLBACK_URL`` when authenticating. A handler
+that runs anyway (no initializer configured) answers 500 rather than accept anything.
+
+One log line per callback (logger ``vodai.callback``): accepted/refused/failed, the HTTP status,
+the reason, and the media id, event type, region and MessageId when known. Never the auth key,
+the signature, the timestamp/signature pair or credentials.
+
+Plain WSGI: no Flask or werkzeug on this import path (cold starts are billed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+from .. import context as fc_context
+from ..config import Settings
+from ..events.models import parse_event
+from ..exceptions import ConfigError, EventError
+from ..redaction import redact
+from .auth import CallbackAuthError, query_region, signed_url, verify
+from .envelope import MESSAGE_TAG, MNS_MAX_MESSAGE_BYTES, http_trigger_event, message_text, query_parameters
+from .handoff import Budget, HandoffError, PublisherFactory, mns_publisher_factory, publish_within
+
+logger = logging.getLogger("vodai.callback")
+
+StartResponse = Callable[..., Any]
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_MEDIA_ID_FIELDS = ("VideoId", "ImageId", "AttachedMediaId", "MediaId")
+
+
+def check_startup(settings: Settings) -> None:
+    """Raise :class:`ConfigError` (naming the variable) when the callback must not start."""
+    keys = settings.callback_auth_keys()
+    if not keys and not settings.callback_allow_unauthenticated:
+        raise ConfigError(
+            "VODAI_CALLBACK_AUTH_KEY",
+            "missing: set the auth key configured in VOD's console (two comma-separated keys during "
+            "rotation), or set VODAI_CALLBACK_ALLOW_UNAUTHENTICATED=true to accept unauthenticated callbacks on purpose",
+        )
+    for number, key in enumerate(keys, 1):
+        if len(key) > 32 or not set(key) <= _KEY_CHARS:
+            raise ConfigError(
+                "VODAI_CALLBACK_AUTH_KEY",
+                f"key {number} of {len(keys)}: VOD's auth keys are at most 32 letters and digits",
+            )
+    if keys:
+        if not settings.callback_url:
+            raise ConfigError(
+                "VODAI_CALLBACK_URL",
+                "missing: the callback URL exactly as configured in VOD's console (it is part of the signature)",
+            )
+        if not settings.callback_url.startswith(("http://", "https://")) or not urlsplit(settings.callback_url).hostname:
+            raise ConfigError("VODAI_CALLBACK_URL", "must be a URL starting with http:// or https://")
+    if not settings.events_topic:
+        raise ConfigError(
+            "VODAI_EVENTS_TOPIC",
+            "missing: the MNS topic the callback hands verified events to (its topic trigger runs on_upload)",
+        )
+    if settings.events_topic == settings.callback_topic:
+        raise ConfigError(
+            "VODAI_EVENTS_TOPIC",
+            "must differ from VODAI_CALLBACK_TOPIC: on_upload publishes JobIds there and is triggered by this one",
+        )
+
+
+class _Reply:
+    def __init__(self, status: int, doc: dict, *, headers: Optional[List[Tuple[str, str]]] = None) -> None:
+        self.status = status
+        self.doc = doc
+        self.headers = headers or []
+
+
+def _refuse(status: int, error: str, reason: str, **headers: str) -> _Reply:
+    return _Reply(status, {"error": error, "reason": reason}, headers=list(headers.items()))
+
+
+class CallbackApp:
+    """The WSGI application. ``publisher_factory(context, timeout)`` gives the topic publisher
+    (default: :func:`~vodai.callback.handoff.mns_publisher_factory`); ``clock`` (UNIX seconds) and
+    ``monotonic`` are the clocks of the timestamp window and of the budget."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publisher_factory: Optional[PublisherFactory] = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.publisher_factory = publisher_factory or mns_publisher_factory(settings)
+        self._clock = clock
+        self._monotonic = monotonic
+        self._keys = settings.callback_auth_keys()
+        self._secrets = list(self._keys)
+        #: Why the function refuses to work (None when it is ready).
+        self.startup_error: Optional[ConfigError] = None
+        try:
+            check_startup(settings)
+        except ConfigError as exc:
+            self.startup_error = exc
+        if self.startup_error is None and not self._keys:
+            logger.warning("vodai callback: VODAI_CALLBACK_ALLOW_UNAUTHENTICATED is set: callbacks are NOT authenticated")
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **kwargs: Any) -> "CallbackApp":
+        """Settings from ``VODAI_*`` variables (a bad value raises :class:`ConfigError`)."""
+        return cls(Settings.from_env(environ), **kwargs)
+
+    # -- WSGI ------------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        budget = Budget(self.settings.callback_budget, self._monotonic)
+        received_at = self._clock()
+        known: dict = {}  # what the log line can say about the event (filled as it is learnt)
+        try:
+            reply = self._handle(environ, budget, received_at, known)
+        except Exception as exc:  # never answer with a traceback; say what kind of failure it was
+            logger.error("vodai callback: unexpected %s", type(exc).__name__, exc_info=True)
+            reply = _refuse(500, "internal", f"unexpected {type(exc).__name__}")
+        self._log(reply, known, environ, budget)
+        return respond(start_response, reply.status, reply.doc, reply.headers)
+
+    def _handle(self, environ: dict, budget: Budget, received_at: float, known: dict) -> _Reply:
+        settings = self.settings
+        if self.startup_error is not None:
+            return _refuse(500, "misconfigured", str(self.startup_error))
+        if environ.get("REQUEST_METHOD", "GET").upper() != "POST":
+            return _refuse(405, "method_not_allowed", "only POST is accepted", Allow="POST")
+
+        body, refusal = _read_body(environ, settings.callback_max_body)
+        if refusal is not None:
+            return refusal
+
+        query_string = environ.get("QUERY_STRING", "") or ""
+        url = signed_url(settings.callback_url or "", query_string)
+        if self._keys:
+            try:
+                verify(_headers(environ), url=url, keys=self._keys, window=settings.callback_window, now=received_at)
+            except CallbackAuthError as exc:
+                return _refuse(401, "unauthorized", exc.reason)
+
+        if not body.strip():
+            return _refuse(400, "bad_request", "body: empty")
+        try:
+            doc = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return _refuse(400, "bad_request", "body: not JSON")
+        if isinstance(doc, dict):
+            known.update(_event_fields(doc))
+        try:
+            parse_event(doc)
+        except EventError as exc:
+            return _refuse(400, "bad_request", str(exc))
+
+        region = query_region(query_string) or query_region(settings.callback_url or "")
+        query = query_parameters(urlsplit(url).query)
+        if region and not any(k.lower() == "region" for k in query):
+            query["region"] = region
+        known["Region"] = region
+        context = environ.get("fc.context")
+        event = http_trigger_event(
+            body,
+            path=urlsplit(settings.callback_url).path if settings.callback_url else _request_path(environ),
+            query=query,
+            request_id=_request_id(environ, context),
+            received_at=received_at,
+            content_type=environ.get("CONTENT_TYPE") or None,
+            domain=urlsplit(settings.callback_url).hostname if settings.callback_url else environ.get("HTTP_HOST"),
+            source_ip=environ.get("REMOTE_ADDR") or None,
+        )
+        text = message_text(event)
+        if len(text) > MNS_MAX_MESSAGE_BYTES:
+            return _refuse(413, "too_large", f"body of {len(body)} bytes is too large to hand off as one MNS message")
+
+        try:
+            result = publish_within(
+                budget,
+                self.publisher_factory,
+                context,
+                topic=settings.events_topic,
+                body=text,
+                tag=MESSAGE_TAG,
+                connect_timeout=settings.connect_timeout,
+            )
+        except ConfigError as exc:
+            return _refuse(500, "misconfigured", str(exc))
+        except HandoffError as exc:
+            return _refuse(503, "unavailable", redact(exc.reason, self._secrets))
+        known["MessageId"] = result.get("MessageId")
+        return _Reply(200, {"accepted": True, "MessageId": result.get("MessageId")})
+
+    def _log(self, reply: _Reply, known: dict, environ: dict, budget: Budget) -> None:
+        if reply.status == 200:
+            result, level = "accepted", logging.INFO
+        elif reply.status < 500:
+            result, level = "refused", logging.WARNING
+        else:
+            result, level = "failed", logging.ERROR
+        fields = {"Result": result, "Status": reply.status, "Reason": reply.doc.get("reason")}
+        fields.update(known)
+        fields["RequestId"] = _request_id(environ, environ.get("fc.context"), generate=False)
+        fields["ElapsedMs"] = int(budget.elapsed() * 1000)
+        text = json.dumps({k: v for k, v in fields.items() if v is not None}, ensure_ascii=False)
+        logger.log(level, "vodai callback %s", redact(text, self._secrets))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def respond(start_response: StartResponse, status: int, doc: dict, headers: Iterable[Tuple[str, str]] = ()) -> List[bytes]:
+    payload = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}",
+        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(payload))), *headers],
+    )
+    return [payload]
+
+
+def _read_body(environ: dict, limit: int) -> Tuple[bytes, Optional[_Reply]]:
+    """At most ``limit`` bytes of the body, honouring Content-Length; a 400/413 reply otherwise."""
+    too_large = f"body exceeds VODAI_CALLBACK_MAX_BODY ({limit} bytes)"
+    raw_length = (environ.get("CONTENT_LENGTH") or "").strip()
+    stream = environ.get("wsgi.input")
+    if raw_length:
+        if not raw_length.isdigit():
+            return b"", _refuse(400, "bad_request", "Content-Length: not a number")
+        length = int(raw_length)
+        if length > limit:
+            return b"", _refuse(413, "too_large", too_large)
+        to_read = length
+    elif environ.get("wsgi.input_terminated"):
+        to_read = limit + 1  # chunked: the server ends the stream; read one byte past the limit
+    else:
+        to_read = 0
+    body = stream.read(to_read) if stream is not None and to_read else b""
+    if len(body) > limit:
+        return b"", _refuse(413, "too_large", too_large)
+    return body, None
+
+
+def _headers(environ: dict) -> dict:
+    return {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+
+
+def _request_id(environ: dict, context: Any, *, generate: bool = True) -> Optional[str]:
+    found = fc_context.request_id(context) or environ.get("HTTP_X_FC_REQUEST_ID")
+    if found:
+        return str(found)
+    if not generate:
+        return environ.get("vodai.callback.request_id")
+    environ["vodai.callback.request_id"] = str(uuid.uuid4())
+    return environ["vodai.callback.request_id"]
+
+
+def _request_path(environ: dict) -> str:
+    return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+
+
+def _event_fields(doc: dict) -> dict:
+    """EventType and media id of a body, for the log line, read without trusting it."""
+    fields = {}
+    if isinstance(doc.get("EventType"), str):
+        fields["EventType"] = doc["EventType"][:64]
+    for name in _MEDIA_ID_FIELDS:
+        if isinstance(doc.get(name), (str, int)) and str(doc[name]):
+            fields["MediaId"] = str(doc[name])[:128]
+            break
+    return fields
+
+
+# -- the per-instance application behind functions/vod_callback/index.py ----------------------
+_lock = threading.Lock()
+_app: Optional[CallbackApp] = None
+_settings_error: Optional[ConfigError] = None
+
+
+def instance_app() -> CallbackApp:
+    """The instance's app, built from the environment once (cold start) and reused while warm.
+
+    Raises :class:`ConfigError` when a setting cannot be read at all.
+    """
+    global _app, _settings_error
+    if _app is None and _settings_error is None:
+        with _lock:
+            if _app is None and _settings_error is None:
+                try:
+                    _app = CallbackApp.from_env()
+                except ConfigError as exc:
+                    _settings_error = exc
+    if _settings_error is not None:
+        raise _settings_error
+    assert _app is not None
+    return _app
+
+
+def handle(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    """The WSGI entry point (FC 2.0 HTTP function: ``environ["fc.context"]`` is the context)."""
+    try:
+        app = instance_app()
+    except ConfigError as exc:
+        logger.error("vodai callback %s", json.dumps({"Result": "failed", "Status": 500, "Reason": str(exc)}))
+        return respond(start_response, 500, {"error": "misconfigured", "reason": str(exc)})
+    return app(environ, start_response)
+
+
+def initializer(context: Any = None) -> None:
+    """FC's initializer: refuse to start (raise :class:`ConfigError`) when misconfigured."""
+    app = instance_app()
+    if app.startup_error is not None:
+        logger.error("vodai callback refuses to start: %s", app.startup_error)
+        raise app.startup_error
+
+
+def reset() -> None:
+    """Forget the instance's app and settings (tests, and a runtime shim's /initialize)."""
+    global _app, _settings_error
+    with _lock:
+        _app = None
+        _settings_error = None
