@@ -54,8 +54,9 @@ class Settings(BaseModel):
     callback_auth_key: Optional[SecretStr] = None
     #: How old (or how far in the future) X-VOD-TIMESTAMP may be, in seconds.
     callback_window: int = Field(300, gt=0)
-    #: Largest callback body accepted, in bytes (VOD's events are well under 2 KiB).
-    callback_max_body: int = Field(65536, gt=0)
+    #: Largest callback body accepted, in bytes (VOD's events are well under 2 KiB; the hand-off
+    #: base64-encodes the body, so over about 48 KiB it would not fit an MNS message anyway).
+    callback_max_body: int = Field(32768, gt=0)
     #: Set to true to run the callback function without an auth key, on purpose.
     callback_allow_unauthenticated: bool = False
     #: The MNS topic the callback hands verified events to; its topic trigger runs on_upload.

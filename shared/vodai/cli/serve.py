@@ -35,6 +35,15 @@ def serve(function_name: str, port: int, host: str, functions_dir: Optional[Path
     from vodai.runtime.app import create_app
     from vodai.runtime.server import serve as run
 
+    from vodai.runtime.headers import context_from_headers
+    from vodai.runtime.registry import Functions
+
+    # Run the function's initializer before listening, so a misconfigured function (e.g. the
+    # callback without an auth key) refuses to start here, as its /initialize would on FC.
+    try:
+        Functions(functions_dir).load(function_name).initialize(context_from_headers({}, function_name))
+    except Exception as exc:  # any initializer error means: do not serve
+        raise click.ClickException(f"{function_name} refuses to start: {exc}") from None
     app = create_app(function_name, functions_dir=functions_dir)
 
     def announce(url: str) -> None:

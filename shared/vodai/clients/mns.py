@@ -27,6 +27,21 @@ def mns_endpoint(account_id: str, region: str) -> str:
     return f"https://{account_id}.mns.{region}.aliyuncs.com"
 
 
+def mns_base_url(settings, context=None) -> str:
+    """The MNS base URL: ``VODAI_MNS_ENDPOINT``, else built from the account id and region
+    (settings first, then the FC context). Shared by the pipeline and the callback hand-off."""
+    from .. import context as fc_context
+    from ..exceptions import ConfigError
+
+    if settings.mns_endpoint:
+        return settings.mns_endpoint
+    account = settings.account_id or fc_context.account_id(context)
+    region = settings.mns_region or fc_context.region(context) or settings.region
+    if not account or not region:
+        raise ConfigError("VODAI_MNS_ENDPOINT", "cannot build the MNS endpoint: set it, or VODAI_ACCOUNT_ID and VODAI_MNS_REGION")
+    return mns_endpoint(account, region)
+
+
 def _http_date() -> str:
     return formatdate(usegmt=True)
 

@@ -7,13 +7,11 @@ from typing import Any, Optional
 
 import requests
 
-from .. import context as fc_context
 from .. import credentials as creds
-from ..clients.mns import MnsPublisher, mns_endpoint
+from ..clients.mns import MnsPublisher, mns_base_url
 from ..clients.session import shared_session
 from ..clients.vod import VodClient
 from ..config import Settings
-from ..exceptions import ConfigError
 from ..routing.rules import RouteTable, load_table
 
 
@@ -44,15 +42,5 @@ def build(
         signature_version=settings.signature_version,
         timeout=timeout,
     )
-    mns_base = settings.mns_endpoint
-    if mns_base is None:
-        account = settings.account_id or fc_context.account_id(context)
-        region = settings.mns_region or fc_context.region(context) or settings.region
-        if not account or not region:
-            raise ConfigError(
-                "VODAI_MNS_ENDPOINT",
-                "cannot build the MNS endpoint: set it, or VODAI_ACCOUNT_ID and VODAI_MNS_REGION",
-            )
-        mns_base = mns_endpoint(account, region)
-    publisher = MnsPublisher(credentials, session, endpoint=mns_base, timeout=timeout)
+    publisher = MnsPublisher(credentials, session, endpoint=mns_base_url(settings, context), timeout=timeout)
     return Dependencies(settings, routes or load_table(settings.routes), vod, publisher)
