@@ -14,6 +14,7 @@ help:
 	@echo "make run    - set up .venv and run every sample in events/ through the handler on the built-in emulator"
 	@echo "make test   - set up what the tests need and run them"
 	@echo "make events - regenerate the sample events in events/"
+	@echo "make package - build build/package and build/vodai.zip for deployment"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

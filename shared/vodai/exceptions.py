@@ -96,9 +96,14 @@ class MnsApiError(ApiError):
 
 
 class TransportError(ApiError):
-    """Timeout or connection failure: the request may or may not have reached the service."""
+    """Timeout or connection failure. Always retryable; ``ambiguous`` when the request may have
+    reached the service and been processed (a read timeout, a connection lost after sending)."""
 
     service = "http"
 
-    def __init__(self, message: str, *, action: Optional[str] = None) -> None:
+    def __init__(self, message: str, *, action: Optional[str] = None, ambiguous: bool = True) -> None:
         super().__init__("TransportError", message, retryable=True, action=action)
+        self.ambiguous = ambiguous
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "Ambiguous": self.ambiguous}
