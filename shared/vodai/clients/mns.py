@@ -13,10 +13,11 @@ from xml.sax.saxutils import escape
 import requests
 
 from ..credentials import Credentials
-from ..exceptions import MnsApiError, TransportError
+from ..exceptions import MnsApiError
 from ..redaction import redact
 from ..signing import mns
 from .errors import is_retryable
+from .transport import send
 
 MNS_VERSION = "2015-06-06"
 CONTENT_TYPE = "text/xml;charset=UTF-8"
@@ -70,6 +71,10 @@ class MnsPublisher:
         self._clock = clock
 
     def prepare(self, topic: str, body: str, tag: Optional[str] = None) -> requests.PreparedRequest:
+        """A signed PublishMessage request to ``topic``."""
+        return self._prepare(f"/topics/{quote(topic, safe='')}/messages", body, tag)
+
+    def _prepare(self, resource: str, body: str, tag: Optional[str]) -> requests.PreparedRequest:
         xml = (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<Message xmlns="http://mns.aliyuncs.com/doc/v1/">'
@@ -77,7 +82,6 @@ class MnsPublisher:
             + (f"<MessageTag>{escape(tag)}</MessageTag>" if tag else "")
             + "</Message>"
         ).encode("utf-8")
-        resource = f"/topics/{quote(topic, safe='')}/messages"
         headers = {
             "Content-Type": CONTENT_TYPE,
             "Content-MD5": base64.b64encode(hashlib.md5(xml).digest()).decode("ascii"),
@@ -97,15 +101,16 @@ class MnsPublisher:
         request = requests.Request("POST", self.endpoint + resource, headers=headers, data=xml)
         return self.session.prepare_request(request)
 
-    def publish(self, topic: str, body: str, tag: Optional[str] = None) -> dict:
+    def publish(self, topic: str, body: str, tag: Optional[str] = None, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
         """Publish ``body`` (text) with ``tag``; returns MessageId, MessageBodyMD5 and RequestId."""
-        prepared = self.prepare(topic, body, tag)
-        try:
-            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout as exc:
-            raise TransportError(f"timed out: {type(exc).__name__}", action="PublishMessage") from None
-        except requests.RequestException as exc:
-            raise TransportError(f"connection failed: {type(exc).__name__}", action="PublishMessage") from None
+        return self._send(self.prepare(topic, body, tag), "PublishMessage", timeout)
+
+    def send_to_queue(self, queue: str, body: str, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """SendMessage to ``queue`` (used for dead letters)."""
+        return self._send(self._prepare(f"/queues/{quote(queue, safe='')}/messages", body, None), "SendMessage", timeout)
+
+    def _send(self, prepared: requests.PreparedRequest, action: str, timeout: Optional[Tuple[float, float]]) -> dict:
+        response = send(self.session, prepared, timeout=timeout or self.timeout, action=action)
         request_id = response.headers.get("x-mns-request-id")
         try:
             root = ElementTree.fromstring(response.content) if response.content else None
@@ -119,7 +124,7 @@ class MnsPublisher:
                 status=response.status_code,
                 request_id=(root is not None and _text(root, "RequestId")) or request_id,
                 retryable=is_retryable(code, response.status_code),
-                action="PublishMessage",
+                action=action,
             )
         return {
             "MessageId": _text(root, "MessageId"),

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 import requests
 
 from ..credentials import Credentials
-from ..exceptions import TransportError, VodApiError
+from ..exceptions import VodApiError
 from ..redaction import redact
 from ..signing import acs3, percent_encode, rpc
 from .errors import is_retryable
+from .transport import send
 
 API_VERSION = "2017-03-21"
 MAX_JOB_IDS = 10
@@ -114,14 +115,14 @@ class VodClient:
         request = requests.Request("POST", f"{base}/?{encoded}", headers=headers, data=b"")
         return self.session.prepare_request(request)
 
-    def call(self, action: str, region: str, params: Dict[str, str]) -> dict:
-        prepared = self.prepare(action, region, params)
-        try:
-            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout as exc:
-            raise TransportError(f"timed out: {type(exc).__name__}", action=action) from None
-        except requests.RequestException as exc:
-            raise TransportError(f"connection failed: {type(exc).__name__}", action=action) from None
+    def call(self, action: str, region: str, params: Dict[str, str], *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        return self.send(self.prepare(action, region, params), action, timeout=timeout)
+
+    def send(self, prepared: requests.PreparedRequest, action: str, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """Send a prepared request. Sending the same one twice repeats its nonce on purpose: VOD
+        refuses the copy (SignatureNonceUsed) if the first was processed, so a resend after an
+        ambiguous failure can never create a second job."""
+        response = send(self.session, prepared, timeout=timeout or self.timeout, action=action)
         return self._result(action, response)
 
     def _result(self, action: str, response: requests.Response) -> dict:

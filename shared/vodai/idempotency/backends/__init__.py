@@ -1,0 +1,1 @@
+"""Idempotency store backends: memory:// (tests), sqlite:/// (local default), redis:// (production)."""

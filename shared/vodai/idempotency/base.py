@@ -1,0 +1,156 @@
+"""The idempotency record and the store interface every backend implements.
+
+One record per job key (prefix + action + media id + template id: what makes a job the same
+job, never a code name). Its life:
+
+    (absent) --claim--> INPROGRESS --save_job--> SUBMITTED --complete--> COMPLETED
+                             |                       |
+                          release                 release (keeps the JobId; lock dropped)
+                             v                       v
+                         (absent)             SUBMITTED, claimable at once
+
+A claim succeeds when the record is absent, or when it is not COMPLETED and its lock has
+expired (a crashed or timed-out invocation never leaves a record stuck: its lock runs out).
+The JobId is saved **before** publishing, so a redelivery after a crash between submit and
+publish re-publishes the stored JobId instead of paying for a second job.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Tuple
+
+INPROGRESS = "INPROGRESS"
+SUBMITTED = "SUBMITTED"
+COMPLETED = "COMPLETED"
+UNCERTAIN = "UNCERTAIN"  # the submit may have created a job whose JobId was lost: never resubmitted automatically
+
+
+def job_key(prefix: str, action: str, media_id: str, template_id: str) -> str:
+    return f"{prefix}:{action}:{media_id}:{template_id}"
+
+
+@dataclass
+class Record:
+    key: str
+    status: str
+    lock_until: float = 0.0
+    expires_at: float = 0.0
+    attempts: int = 0
+    job_id: Optional[str] = None
+    request_id: Optional[str] = None
+    message_id: Optional[str] = None
+    # The topic message body saved with the JobId, so a re-publish sends the same message.
+    message: Optional[str] = None
+    reason: Optional[str] = None
+    updated_at: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Record":
+        return cls(**json.loads(text))
+
+    def claimable(self, now: float) -> bool:
+        return self.status in (INPROGRESS, SUBMITTED) and self.lock_until <= now
+
+
+@dataclass
+class Claim:
+    """The result of :meth:`IdempotencyStore.claim`: whether this caller holds the key now."""
+
+    acquired: bool
+    record: Record = field(default=None)  # type: ignore[assignment]
+
+
+class IdempotencyStore(abc.ABC):
+    """Atomic transitions of job records. Every method is safe across threads and processes."""
+
+    @abc.abstractmethod
+    def claim(self, key: str, *, now: float, lock_until: float, expires_at: float) -> Claim:
+        """Take the key: create INPROGRESS, or re-arm an expired lock. Atomic."""
+
+    @abc.abstractmethod
+    def save_job(self, key: str, *, job_id: str, request_id: Optional[str], message: str, now: float) -> Record:
+        """INPROGRESS -> SUBMITTED with the JobId and the message to publish."""
+
+    @abc.abstractmethod
+    def complete(self, key: str, *, message_id: Optional[str], now: float) -> Record:
+        """SUBMITTED -> COMPLETED."""
+
+    @abc.abstractmethod
+    def release(self, key: str, *, now: float) -> None:
+        """Give the key up after a failure: delete it when no job was made, else drop the lock."""
+
+    @abc.abstractmethod
+    def mark_uncertain(self, key: str, *, reason: str, now: float) -> Record:
+        """The submit's outcome is unknown: keep the key from ever being resubmitted automatically."""
+
+    @abc.abstractmethod
+    def get(self, key: str) -> Optional[Record]:
+        """The record, or None."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Forget a key (an operator's explicit decision, e.g. replay --resubmit-uncertain)."""
+
+    def close(self) -> None:
+        """Release connections; the default has nothing to release."""
+
+
+class TransitionStore(IdempotencyStore):
+    """A store whose backend only provides ``_apply``: run :func:`transition` atomically on one key
+    and return the record (before, after)."""
+
+    @abc.abstractmethod
+    def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
+        """Atomically: read ``key``, run ``transition``, write or delete the result."""
+
+    def claim(self, key, *, now, lock_until, expires_at):
+        before, after = self._apply(key, "claim", now, lock_until=lock_until, expires_at=expires_at)
+        return Claim(before is None or before.claimable(now), after)
+
+    def save_job(self, key, *, job_id, request_id, message, now):
+        return self._apply(key, "save_job", now, job_id=job_id, request_id=request_id, message=message)[1]
+
+    def complete(self, key, *, message_id, now):
+        return self._apply(key, "complete", now, message_id=message_id)[1]
+
+    def release(self, key, *, now):
+        self._apply(key, "release", now)
+
+    def mark_uncertain(self, key, *, reason, now):
+        return self._apply(key, "uncertain", now, reason=reason)[1]
+
+
+def transition(record: Optional[Record], op: str, now: float, **kw) -> Optional[Record]:
+    """The pure state machine shared by every backend: the record after ``op`` (None = deleted).
+
+    Backends run it inside their own atomic section (a lock, a transaction, a Lua script's twin).
+    """
+    if op == "claim":
+        if record is None:
+            return Record(kw["key"], INPROGRESS, kw["lock_until"], kw["expires_at"], 1, updated_at=now)
+        if record.claimable(now):
+            record.lock_until, record.attempts, record.updated_at = kw["lock_until"], record.attempts + 1, now
+            return record
+        return record
+    if record is None:
+        raise KeyError(kw.get("key", "?"))
+    if op == "save_job":
+        record.status, record.job_id, record.request_id, record.message = SUBMITTED, kw["job_id"], kw["request_id"], kw["message"]
+    elif op == "complete":
+        record.status, record.message_id, record.lock_until = COMPLETED, kw["message_id"], 0.0
+    elif op == "release":
+        if record.job_id is None and record.status == INPROGRESS:
+            return None
+        record.lock_until = 0.0
+    elif op == "uncertain":
+        record.status, record.reason, record.lock_until = UNCERTAIN, kw["reason"], 0.0
+    else:
+        raise ValueError(op)
+    record.updated_at = now
+    return record
