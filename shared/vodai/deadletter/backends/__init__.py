@@ -1,0 +1,1 @@
+"""Dead-letter sinks: a local JSONL directory (default) and MNS (queue or topic)."""
