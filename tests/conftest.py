@@ -35,3 +35,12 @@ def expected_outcomes() -> dict:
 @pytest.fixture
 def events_dir() -> Path:
     return EVENTS
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(monkeypatch, tmp_path):
+    """Each test gets its own idempotency store and dead-letter directory, never the repo's .vodai/."""
+    import uuid
+
+    monkeypatch.setenv("VODAI_IDEMPOTENCY_STORE", f"memory://test-{uuid.uuid4().hex}")
+    monkeypatch.setenv("VODAI_DEAD_LETTERS", str(tmp_path / "dead-letters"))

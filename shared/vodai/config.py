@@ -47,6 +47,28 @@ class Settings(BaseModel):
     connect_timeout: float = Field(3.05, gt=0)
     read_timeout: float = Field(10.0, gt=0)
 
+    # -- nothing lost, nothing paid twice -------------------------------------------------------
+    #: Idempotency store URL: sqlite:///path (default, local), redis://host:port/db, memory://.
+    #: A secret: a redis URL may hold a password.
+    idempotency_store: Optional[SecretStr] = None
+    #: Prefix of every job key (keys are prefix:action:media id:template id).
+    idempotency_prefix: str = Field("vodai", min_length=1)
+    #: How long a finished job's record is kept, in seconds (redeliveries come within a day).
+    idempotency_ttl: int = Field(7 * 86400, gt=0)
+    #: Seconds a claim holds its key; default: until the invocation's FC timeout has passed.
+    idempotency_lock_seconds: Optional[float] = Field(None, gt=0)
+    #: What a delivery does when another invocation holds the same job key right now.
+    concurrent_duplicates: Literal["fail", "wait", "drop"] = "fail"
+    #: Bound for concurrent_duplicates=wait, in seconds.
+    concurrent_wait: float = Field(10.0, gt=0)
+    #: Attempts per call for retryable errors (throttling, 5xx, lost connections).
+    retry_attempts: int = Field(5, ge=1, le=20)
+    #: Backoff: full jitter over base * 2^n, capped.
+    retry_base_delay: float = Field(0.2, gt=0)
+    retry_max_delay: float = Field(5.0, gt=0)
+    #: Where dead letters go: a directory (default .vodai/dead-letters), mns-queue://NAME, mns-topic://NAME.
+    dead_letters: Optional[str] = None
+
     # -- the HTTP-callback function (functions/vod_callback) ---------------------------------
     #: The callback URL exactly as configured in VOD's console (it is part of the signature).
     callback_url: Optional[str] = None
@@ -63,6 +85,9 @@ class Settings(BaseModel):
     events_topic: Optional[str] = None
     #: Seconds the callback may spend handing an event off, within VOD's 5-second window.
     callback_budget: float = Field(3.0, gt=0, lt=5)
+
+    def idempotency_url(self) -> Optional[str]:
+        return self.idempotency_store.get_secret_value() if self.idempotency_store else None
 
     def callback_auth_keys(self) -> list:
         """The configured auth keys (rotation: old and new, comma-separated)."""

@@ -6,7 +6,6 @@ credentials are read per invocation, since FC rotates the role's STS credentials
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 import requests
@@ -16,7 +15,6 @@ from .exceptions import VodaiError
 from .pipeline import InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
-logger = logging.getLogger("vodai")
 
 _settings: Optional[Settings] = None
 _routes: Optional[RouteTable] = None
@@ -54,10 +52,7 @@ def run(
 ) -> InvocationResult:
     """One invocation with explicit settings (and, for local runs, an HTTP session)."""
     deps = build(settings, context=context, routes=routes, session=session)
-    result = dispatch(event, deps, context=context)
-    for o in result.outcomes:
-        logger.info("vodai outcome %s", o.to_dict())
-    return result
+    return dispatch(event, deps, context=context)  # logs one JSON line per outcome
 
 
 def handle(event: Any, context: Any) -> str:

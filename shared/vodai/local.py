@@ -54,6 +54,9 @@ def emulator_target(environ: Optional[Mapping[str, str]] = None) -> LocalTarget:
 
     base = Settings.from_env(environ)
     overrides = {k: v for k, v in EMULATOR_DEFAULTS.items() if getattr(base, k) is None}
+    if base.idempotency_store is None:
+        # This emulator lives for one run: job records from earlier runs would name jobs it never saw.
+        overrides["idempotency_store"] = "memory://" + secrets.token_hex(8)
     settings = base.model_copy(update={**overrides, "vod_endpoint": EMULATOR_URL, "mns_endpoint": EMULATOR_URL})
     creds = LocalCredentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
     backend = EmulatorBackend()

@@ -68,7 +68,8 @@ def _invoke_py310(event_file: Path, server_url: str) -> dict:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    env = {"PATH": os.environ["PATH"], **_env(server_url)}  # no ALIBABA_CLOUD_*: credentials come from the context
+    env = {"PATH": os.environ["PATH"], **_env(server_url),  # no ALIBABA_CLOUD_*: credentials come from the context
+           "VODAI_IDEMPOTENCY_STORE": "memory://", "VODAI_DEAD_LETTERS": os.environ["VODAI_DEAD_LETTERS"]}
     proc = subprocess.run([python, str(ROOT / "tests" / "e2e" / "fc_invoke.py"), str(event_file), json.dumps(_context_doc())],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -131,4 +132,4 @@ def test_handler_raises_on_retryable_failure_so_fc_redelivers(monkeypatch):
 @pytest.mark.e2e
 def test_malformed_event_does_not_raise(server, monkeypatch):
     summary = _invoke_in_process((EVENTS / "malformed" / "missing-videoid.json").read_bytes(), server.url, monkeypatch)
-    assert summary["Outcomes"][0]["Status"] == "rejected" and "VideoId" in summary["Outcomes"][0]["Reason"]
+    assert summary["Outcomes"][0]["Status"] == "dead_lettered" and "VideoId" in summary["Outcomes"][0]["Reason"]

@@ -4,8 +4,10 @@ that a delivery's every record became a job (STS-signed, accepted) and a topic m
 from __future__ import annotations
 
 import json
-import re
+import sqlite3
+import tempfile
 import uuid
+from pathlib import Path
 
 from conftest import expected_outcomes
 
@@ -13,11 +15,25 @@ from .fc_headers import fc_headers
 
 AK, SECRET, TOKEN = "STS.shim-e2e-key", "shim-e2e-secret-value", "shim-e2e-sts-token-value"
 TOPIC = "vodai-callback"
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (\S+) \[INFO\] vodai outcome ")
+
+
+# Job records and dead letters of the shim processes: a temp folder shared with the test process,
+# so a test can start from a clean slate (clear_state) while the module's shim keeps running.
+STATE_DIR = Path(tempfile.mkdtemp(prefix="vodai-shim-state-"))
+STORE_PATH = STATE_DIR / "idempotency.sqlite3"
+
+
+def clear_state() -> None:
+    """Forget every job record the shim processes made (their emulator is reset separately)."""
+    if STORE_PATH.exists():
+        with sqlite3.connect(STORE_PATH) as db:
+            db.execute("DELETE FROM vodai_jobs")
 
 
 def settings_env(emulator_url: str) -> dict:
     return {
+        "VODAI_IDEMPOTENCY_STORE": f"sqlite:///{STORE_PATH}",
+        "VODAI_DEAD_LETTERS": str(STATE_DIR / "dead-letters"),
         "VODAI_VOD_ENDPOINT": emulator_url,
         "VODAI_MNS_ENDPOINT": emulator_url,
         "VODAI_AI_TEMPLATE_ID": "tpl-ai-shim",
@@ -60,7 +76,9 @@ def invoke_and_check_submitted(shim, server, sample: str, body: bytes) -> dict:
     request_id = headers["x-fc-request-id"]
     lines = shim.stderr_text().splitlines()
     assert f"FC Invoke Start RequestId: {request_id}" in lines and f"FC Invoke End RequestId: {request_id}" in lines
-    assert any((m := LOG_LINE.match(line)) and m.group(1) == request_id for line in lines)
+    # One JSON line per outcome (the whole line is JSON, as FC's log service indexes it).
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [entry["JobId"] for entry in logged if entry.get("fcRequestId") == request_id] == [o["JobId"] for o in outcomes]
     everything = shim.output() + response.text + server.stderr_text()
     assert SECRET not in everything and TOKEN not in everything
     return summary

@@ -14,7 +14,7 @@ from _servers import emulator_server
 from conftest import EVENTS
 from vodai.signing.callback import callback_signature
 
-from .checks import AK, SECRET, TOKEN, TOPIC, settings_env, sts_headers
+from .checks import clear_state, AK, SECRET, TOKEN, TOPIC, settings_env, sts_headers
 from .fc_headers import fc_headers
 from .procs import SERVE, clean_env, shim_process
 
@@ -60,6 +60,7 @@ def _post_callback(shim, body: bytes, *, key: str = AUTH_KEY, timestamp=None):
 @pytest.mark.e2e
 def test_signed_callback_becomes_a_job_through_both_shims(server, callback_shim, upload_shim):
     server.reset()
+    clear_state()
     body = (EVENTS / "raw" / "video-cn-shanghai.json").read_bytes()  # stored in Shanghai; the URL says cn-beijing
     answer = _post_callback(callback_shim, body)
     assert answer.status_code == 200, answer.text

@@ -8,7 +8,7 @@ import pytest
 from _servers import emulator_server
 from conftest import EVENTS
 
-from .checks import AK, SECRET, TOKEN, TOPIC, invoke_and_check_submitted, settings_env, sts_headers
+from .checks import clear_state, AK, SECRET, TOKEN, TOPIC, invoke_and_check_submitted, settings_env, sts_headers
 from .procs import SERVE, clean_env, shim_process
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +30,7 @@ def shim(server):
 @pytest.fixture(autouse=True)
 def _fresh_emulator(server):
     server.reset()
+    clear_state()
 
 
 def _sample(path: str):
@@ -60,7 +61,7 @@ def test_wrong_secret_is_rejected_with_signature_does_not_match(shim, server):
     # A permanent API error rejects the event; it is not a failed (retried) invocation.
     assert response.status_code == 200 and "x-fc-status" not in response.headers
     [outcome] = response.json()["Outcomes"]
-    assert outcome["Status"] == "rejected" and "SignatureDoesNotMatch" in outcome["Reason"], outcome
+    assert outcome["Status"] == "dead_lettered" and "SignatureDoesNotMatch" in outcome["Reason"], outcome
     [entry] = server.requests_log()  # refused at VOD: nothing was published either
     assert (entry["service"], entry["error_code"]) == ("vod", "SignatureDoesNotMatch"), entry
     assert server.jobs() == [] and server.topic_messages(TOPIC) == []

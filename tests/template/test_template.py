@@ -32,7 +32,8 @@ ON_UPLOAD_NEEDS = {
     "VODAI_FUNCTION", "VODAI_AI_TEMPLATE_ID", "VODAI_AI_PIPELINE_ID", "VODAI_AUDIT_TEMPLATE_ID",
     "VODAI_AUDIT_RESOURCE_TYPE", "VODAI_ROUTES", "VODAI_REGION", "VODAI_CALLBACK_TOPIC",
     "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_SIGNATURE_VERSION", "VODAI_CONNECT_TIMEOUT",
-    "VODAI_READ_TIMEOUT", "VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT",
+    "VODAI_READ_TIMEOUT", "VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT", "VODAI_IDEMPOTENCY_STORE",
+    "VODAI_CONCURRENT_DUPLICATES", "VODAI_RETRY_ATTEMPTS", "VODAI_DEAD_LETTERS",
 }
 VOD_CALLBACK_NEEDS = {
     "VODAI_FUNCTION", "VODAI_CALLBACK_AUTH_KEY", "VODAI_CALLBACK_URL", "VODAI_CALLBACK_WINDOW",
@@ -59,7 +60,7 @@ def fns(tpl) -> dict:
 
 @pytest.fixture(scope="module")
 def resolve(tpl) -> Resolver:
-    return Resolver(tpl, rosyaml.defaults(tpl, CallbackAuthKey=SAMPLE_AUTH_KEY))
+    return Resolver(tpl, rosyaml.defaults(tpl, CallbackAuthKey=SAMPLE_AUTH_KEY, IdempotencyStore="redis://:pw@10.0.0.5:6379/0"))
 
 
 def env_of(function: dict) -> dict:
@@ -287,10 +288,13 @@ def test_secrets_are_given_at_deploy_time(tpl, fns):
 def test_topics_are_distinct_and_the_trigger_is_the_events_topic(tpl, fns, prefix):
     resolve = Resolver(tpl, rosyaml.defaults(tpl, **({"TopicPrefix": prefix} if prefix else {})))
     names = topic_names(tpl, resolve)
-    assert set(names) == {"CallbackTopic", "EventsTopic", "FailedTopic"}
-    assert len(set(names.values())) == 3, names
+    assert set(names) == {"CallbackTopic", "EventsTopic", "FailedTopic", "DeadLetterTopic"}
+    assert len(set(names.values())) == 4, names
     if prefix is None:
-        assert names == {"CallbackTopic": "vodai-callback", "EventsTopic": "vodai-events", "FailedTopic": "vodai-failed"}
+        assert names == {"CallbackTopic": "vodai-callback", "EventsTopic": "vodai-events", "FailedTopic": "vodai-failed",
+                         "DeadLetterTopic": "vodai-dead-letters"}
+    # Dead letters go to the dead-letter topic (an MNS sink vodai can open).
+    assert resolve(env_of(fns["on_upload"])["VODAI_DEAD_LETTERS"]) == f"mns-topic://{names['DeadLetterTopic']}"
 
     on_upload, vod_callback = fns["on_upload"], fns["vod_callback"]
     events = on_upload["Events"]

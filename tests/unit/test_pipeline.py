@@ -3,6 +3,7 @@ the right action is submitted with the right parameters, and the JobId reaches t
 
 import dataclasses
 import json
+import tempfile
 
 import pytest
 
@@ -11,9 +12,11 @@ from vodai.clients import new_session
 from vodai.config import Settings
 from vodai.context import LocalContext, LocalCredentials
 from vodai.credentials import Credentials
+from vodai.deadletter.backends.jsonl import JsonlDirectorySink
 from vodai.emulator import EmulatorBackend, mount
+from vodai.idempotency.backends.memory import MemoryStore
 from vodai.exceptions import VodApiError
-from vodai.pipeline import FAILED, REJECTED, SKIPPED, SUBMITTED, build, dispatch
+from vodai.pipeline import DEAD_LETTERED, FAILED, SKIPPED, SUBMITTED, build, dispatch
 
 URL = "http://emulator.test"
 CREDS = Credentials("STS.pipeline", "pipeline-secret", "pipeline-sts-token")
@@ -30,7 +33,9 @@ def _target(settings_update=None, creds=CREDS):
                   vod_endpoint=URL, mns_endpoint=URL)
     settings = Settings(**{**values, **(settings_update or {})})
     context = LocalContext(credentials=LocalCredentials(creds.access_key_id, creds.access_key_secret, creds.security_token))
-    return backend, build(settings, context=context, session=session), context
+    deps = build(settings, context=context, session=session, store=MemoryStore(),
+                 dead_letters=JsonlDirectorySink(tempfile.mkdtemp(prefix="vodai-dead-letters-")))
+    return backend, deps, context
 
 
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(EVENTS)))
@@ -44,7 +49,7 @@ def test_every_sample_ends_in_its_outcome(path):
     assert len(messages) == len(submitted) == len(backend.jobs())
     for outcome, want in zip(result.outcomes, expected):
         if "error_field" in want:
-            assert outcome.status == REJECTED and want["error_field"] in outcome.reason
+            assert outcome.status == DEAD_LETTERED and want["error_field"] in outcome.reason
         elif want["skipped"]:
             assert outcome.status == SKIPPED and outcome.reason
         else:
@@ -76,7 +81,7 @@ def test_wrong_secret_is_rejected_and_no_secret_leaks(version):
     wrong = Credentials(CREDS.access_key_id, "not-the-secret", CREDS.security_token)
     backend, deps, context = _target({"signature_version": version}, creds=wrong)
     [outcome] = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context).outcomes
-    assert outcome.status == REJECTED and outcome.error["Code"] == "SignatureDoesNotMatch"
+    assert outcome.status == DEAD_LETTERED and outcome.error["Code"] == "SignatureDoesNotMatch"
     text = json.dumps(outcome.to_dict())
     for secret in wrong.secrets():
         assert secret not in text
@@ -88,14 +93,14 @@ def test_missing_topic_rejects_before_any_submission():
     backend_jobs_before = len(backend.jobs())
     [outcome] = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context).outcomes
     # The topic does not exist: the job was submitted but publishing failed permanently.
-    assert outcome.status == REJECTED and "TopicNotExist" in outcome.reason and outcome.job_id
+    assert outcome.status == DEAD_LETTERED and "TopicNotExist" in outcome.reason and outcome.job_id
     assert len(backend.jobs()) == backend_jobs_before + 1
 
 
 def test_unset_topic_is_checked_before_submitting():
     backend, deps, context = _target({"callback_topic": None})
     [outcome] = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context).outcomes
-    assert outcome.status == REJECTED and "VODAI_CALLBACK_TOPIC" in outcome.reason
+    assert outcome.status == DEAD_LETTERED and "VODAI_CALLBACK_TOPIC" in outcome.reason
     assert backend.jobs() == []
 
 
@@ -106,19 +111,30 @@ def test_region_restriction_from_the_service_is_a_permanent_rejection():
     backend, deps, context = _target()
     deps.routes = RouteTable(rules=[Rule(action="SubmitAIImageJob", media_types=["video"], regions=["ap-southeast-1"])])
     [outcome] = dispatch((EVENTS / "raw" / "video-ap-southeast-1.json").read_bytes(), deps, context=context).outcomes
-    assert outcome.status == REJECTED and outcome.error["HttpStatus"] == 403
+    assert outcome.status == DEAD_LETTERED and outcome.error["HttpStatus"] == 403
 
 
 class ThrottledVod:
     """A VOD client that is always throttled, passed in through Dependencies."""
 
-    def call(self, action, region, params):
+    def __init__(self):
+        self.sent = 0
+
+    def prepare(self, action, region, params):
+        return (action, region, params)
+
+    def send(self, prepared, action, timeout=None):
+        self.sent += 1
         raise VodApiError("Throttling.User", "Request was denied due to user flow control.", status=400,
                           retryable=True, action=action)
 
 
 def test_retryable_error_marks_failed():
     backend, deps, context = _target()
-    deps = dataclasses.replace(deps, vod=ThrottledVod())
+    vod, slept = ThrottledVod(), []
+    deps = dataclasses.replace(deps, vod=vod, sleep=slept.append)
     result = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context)
     assert [o.status for o in result.outcomes] == [FAILED] and result.failed
+    # Retried with backoff up to the policy's attempts, then given up; the key is free again.
+    assert vod.sent == deps.retry.max_attempts == result.outcomes[0].attempts
+    assert len(slept) == deps.retry.max_attempts - 1 and all(0 <= s <= deps.retry.max_delay for s in slept)

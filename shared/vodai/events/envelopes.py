@@ -72,17 +72,14 @@ def unwrap(raw: bytes, *, region: Optional[str] = None, region_source: str = "qu
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
     if not raw or not raw.strip():
-        return [Record(0, "raw", error=EventError("body", "empty"), raw="")]
+        return [Record(0, "raw", error=EventError("body", "empty"), raw=raw)]
     try:
         value = _decode_text(raw, "body")
     except EventError as exc:
-        return [Record(0, "raw", error=exc, raw=_printable(raw))]
+        # The original bytes, untouched: a dead letter keeps exactly what was delivered.
+        return [Record(0, "raw", error=exc, raw=raw)]
     _walk(value, "raw", hints, records, depth=0)
     return records
-
-
-def _printable(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
 
 
 def _decode_text(data: Any, field_name: str) -> Any:

@@ -1,7 +1,8 @@
 """The dispatch pipeline shared by every entry point."""
 
 from .dependencies import Dependencies, build
-from .dispatch import dispatch
-from .outcome import FAILED, REJECTED, SKIPPED, SUBMITTED, InvocationResult, Outcome
+from .dispatch import dispatch, plan
+from .outcome import DEAD_LETTERED, FAILED, FINAL, PLANNED, SKIPPED, SUBMITTED, InvocationResult, Outcome
 
-__all__ = ["Dependencies", "FAILED", "InvocationResult", "Outcome", "REJECTED", "SKIPPED", "SUBMITTED", "build", "dispatch"]
+__all__ = ["DEAD_LETTERED", "Dependencies", "FAILED", "FINAL", "InvocationResult", "Outcome", "PLANNED", "SKIPPED",
+           "SUBMITTED", "build", "dispatch", "plan"]

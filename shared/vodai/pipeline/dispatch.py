@@ -1,21 +1,40 @@
-"""The one pipeline every entry point uses: raw bytes -> events -> decision -> submit -> publish -> outcome."""
+"""The one pipeline every entry point uses: raw bytes -> events -> decision -> submit -> publish -> outcome.
+
+Every event ends in exactly one recorded outcome: submitted (and published), skipped with a
+reason, dead-lettered with a reason (and acknowledged), or failed with a retryable error (and
+the invocation fails so the platform redelivers; idempotency makes that safe).
+"""
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Optional
+import time
+from typing import Any, Optional, Tuple
 
 from .. import context as fc_context
+from ..config import Settings
+from ..deadletter import DeadLetter, DeadLetterError
 from ..events.envelopes import Record, unwrap
 from ..events.models import VodEvent, parse_event
-from ..exceptions import ApiError, ConfigError, EventError, ParameterError
+from ..exceptions import ConfigError, EventError, ParameterError
+from ..logs import log_outcome
 from ..regions import resolve_region
-from ..routing.decision import Skip, decide
+from ..retry import Deadline
+from ..routing.decision import Decision, Skip, decide
+from ..routing.rules import RouteTable
 from . import outcome as oc
 from .dependencies import Dependencies
-from .message import job_message
+from .jobs import Invocation, run_job
 
-logger = logging.getLogger("vodai")
+# Stop starting new work this long before FC's timeout, so outcomes and logs still get out.
+DEADLINE_MARGIN = 2.0
+
+
+def invocation(context: Any, settings: Settings, started: float, clock) -> Invocation:
+    timeout = fc_context.function_timeout(context)
+    margin = min(DEADLINE_MARGIN, timeout / 10)
+    # FC has no remaining-time call: the lock lasts until FC must have ended this invocation.
+    lock_seconds = settings.idempotency_lock_seconds or timeout + 1.0
+    return Invocation(fc_context.request_id(context), Deadline(started + timeout - margin, clock), started + lock_seconds)
 
 
 def dispatch(
@@ -24,66 +43,75 @@ def dispatch(
     *,
     context: Any = None,
     region_hint: Optional[str] = None,
+    started: Optional[float] = None,
 ) -> oc.InvocationResult:
-    """Run every event in ``raw`` through the pipeline; one outcome per event, never an exception
-    for bad input (only a retryable failure is marked FAILED, for the caller to act on)."""
-    result = oc.InvocationResult(fc_context.request_id(context))
+    """Run every event in ``raw`` through the pipeline; never raises for bad input."""
+    inv = invocation(context, deps.settings, deps.clock() if started is None else started, deps.clock)
+    result = oc.InvocationResult(inv.request_id)
     for record in unwrap(raw, region=region_hint):
-        result.outcomes.append(_one(record, deps, context))
+        begun = time.perf_counter()
+        out, event, decision = decide_record(record, deps.settings, deps.routes, context)
+        if event is not None and decision is not None and not isinstance(decision, Skip):
+            out = run_job(event, decision, out, deps, inv)
+        if out.status == oc.DEAD_LETTERED:
+            _dead_letter(record, out, deps, inv)
+        out.duration_ms = round((time.perf_counter() - begun) * 1000, 3)
+        log_outcome(out, inv.request_id)
+        result.outcomes.append(out)
     return result
 
 
-def _one(record: Record, deps: Dependencies, context: Any) -> oc.Outcome:
-    out = oc.Outcome(index=record.index, status=oc.REJECTED, shape=record.shape, source_id=record.source_id)
+def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = None, region_hint: Optional[str] = None) -> oc.InvocationResult:
+    """A dry run: what dispatch would decide for each event, calling nothing."""
+    result = oc.InvocationResult(fc_context.request_id(context))
+    for record in unwrap(raw, region=region_hint):
+        out, event, decision = decide_record(record, settings, routes, context)
+        if event is not None and decision is not None and not isinstance(decision, Skip):
+            out.status, out.reason = oc.PLANNED, f"would call {decision.action} with {decision.params}"
+        result.outcomes.append(out)
+    return result
+
+
+def decide_record(record: Record, settings: Settings, routes: RouteTable, context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
+    """The pure part: parse, resolve the region, route. A dead-letter or skip outcome, or a decision."""
+    out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape, source_id=record.source_id)
     if record.error is not None:
         out.reason = f"malformed event: {record.error}"
-        return out
+        return out, None, None
     try:
         event = parse_event(record.body)
     except EventError as exc:
         out.reason = f"malformed event: {exc}"
-        return out
+        return out, None, None
     out.event_type, out.media_id, out.media_type = event.event_type, event.media_id, event.media_type
-    region, source = resolve_region(
+    out.region, out.region_source = resolve_region(
         envelope_region=record.region,
         envelope_source=record.region_source,
         file_url=getattr(event, "file_url", None),
-        configured_region=deps.settings.region,
+        configured_region=settings.region,
         context_region=fc_context.region(context),
     )
-    out.region, out.region_source = region, source
     try:
-        decision = decide(event, region=region, table=deps.routes, settings=deps.settings, source_id=record.source_id)
+        decision = decide(event, region=out.region, table=routes, settings=settings, source_id=record.source_id)
     except (ParameterError, ConfigError) as exc:
         out.reason = f"invalid request: {exc}"
-        return out
+        return out, event, None
     if isinstance(decision, Skip):
         out.status, out.reason = oc.SKIPPED, decision.reason
-        return out
+        return out, event, decision
     out.action, out.template_id = decision.action, decision.template_id
-    return _submit_and_publish(event, decision, out, deps)
-
-
-def _submit_and_publish(event: VodEvent, decision, out: oc.Outcome, deps: Dependencies) -> oc.Outcome:
-    topic = deps.settings.callback_topic
-    if not topic:
+    if not settings.callback_topic:
         # Checked before submitting: a paid job whose JobId cannot be published is lost work.
         out.reason = "invalid request: VODAI_CALLBACK_TOPIC: not set"
-        return out
+        return out, event, None
+    return out, event, decision
+
+
+def _dead_letter(record: Record, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> None:
+    letter = DeadLetter.of(reason=out.reason or "", outcome=out.to_dict(), raw=record.raw, request_id=inv.request_id)
     try:
-        response = deps.vod.call(decision.action, decision.region, decision.params)
-        out.job_id, out.request_id = response.get("JobId"), response.get("RequestId")
-        if not out.job_id:
-            out.status, out.reason = oc.FAILED, f"{decision.action} answered without a JobId"
-            return out
-        body = job_message(event=event, decision=decision, job_id=out.job_id, request_id=out.request_id, source_id=out.source_id)
-        published = deps.publisher.publish(topic, body, tag=decision.action)
-    except ApiError as exc:
-        out.error = exc.to_dict()
-        out.status = oc.FAILED if exc.retryable else oc.REJECTED
-        stage = "publish" if out.job_id else "submit"
-        out.reason = f"{stage} failed: {exc.code}: {exc.message}"
-        return out
-    out.message_id = published.get("MessageId")
-    out.status = oc.SUBMITTED
-    return out
+        deps.dead_letters.write(letter, deps.secrets)
+        out.dead_letter_id = letter.dead_letter_id
+    except DeadLetterError as exc:
+        # Not kept, so not acknowledged: the platform must deliver it again.
+        out.status, out.reason = oc.FAILED, f"{out.reason}; and the dead letter could not be written: {exc}"

@@ -7,9 +7,12 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 SUBMITTED = "submitted"  # the job was submitted and its JobId published
-SKIPPED = "skipped"  # nothing to do, with the reason
-REJECTED = "rejected"  # cannot ever succeed as delivered (malformed, invalid, permanent error)
+SKIPPED = "skipped"  # nothing to do (or a duplicate of a job already done), with the reason
+DEAD_LETTERED = "dead_lettered"  # cannot succeed as delivered: kept with its reason, acknowledged
 FAILED = "failed"  # a retryable error: the invocation fails so the platform redelivers
+PLANNED = "planned"  # dry run: what would be submitted
+
+FINAL = frozenset({SUBMITTED, SKIPPED, DEAD_LETTERED})
 
 
 @dataclass
@@ -30,6 +33,11 @@ class Outcome:
     message_id: Optional[str] = None
     source_id: Optional[str] = None
     error: Optional[dict] = None
+    duplicate: Optional[bool] = None
+    republished: Optional[bool] = None
+    attempts: Optional[int] = None
+    duration_ms: Optional[float] = None
+    dead_letter_id: Optional[str] = None
 
     def to_dict(self) -> dict:
         # PascalCase keys, like every other payload around VOD and MNS; unset fields left out.

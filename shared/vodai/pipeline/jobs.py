@@ -1,0 +1,168 @@
+"""One job, exactly once: claim its key, submit with retries, save the JobId, publish, complete.
+
+Why each step is where it is:
+- The key is claimed before anything is paid for; a concurrent duplicate finds it held.
+- Retryable errors are retried with backoff and full jitter inside the invocation's deadline.
+- After an *ambiguous* failure (the request may have been processed: a read timeout, a connection
+  lost after sending) the identical signed request is sent again, same nonce. If VOD processed the
+  first copy it refuses the second with SignatureNonceUsed instead of creating a second job; vodai
+  then records the job as UNCERTAIN and dead-letters it for a person, never resubmitting it.
+- The JobId is saved before publishing: a crash between the two makes the redelivery re-publish
+  the saved JobId (and the same message body) instead of submitting again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..events.models import VodEvent
+from ..exceptions import ApiError, TransportError, VodApiError
+from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
+from ..retry import Deadline, next_delay
+from ..routing.decision import Submit
+from . import outcome as oc
+from .dependencies import Dependencies
+from .message import job_message
+
+NONCE_USED = "SignatureNonceUsed"
+
+
+class UncertainSubmit(Exception):
+    """The submit may have created a job whose JobId never reached us."""
+
+
+@dataclass
+class Invocation:
+    request_id: Optional[str]
+    deadline: Deadline
+    lock_until: float
+
+
+def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
+    s = deps.settings
+    key = job_key(s.idempotency_prefix, decision.action, decision.media_id, decision.template_id)
+    now = deps.clock()
+    claim = deps.store.claim(key, now=now, lock_until=inv.lock_until, expires_at=now + s.idempotency_ttl)
+    if not claim.acquired:
+        return _held(claim.record, key, event, decision, out, deps, inv)
+    record = claim.record
+    if record.job_id is None:
+        try:
+            response = _submit(decision, deps, inv, out)
+        except UncertainSubmit as exc:
+            deps.store.mark_uncertain(key, reason=str(exc), now=deps.clock())
+            out.status, out.reason = oc.DEAD_LETTERED, f"submit outcome unknown: {exc}"
+            return out
+        except ApiError as exc:
+            deps.store.release(key, now=deps.clock())
+            return _api_failure(out, exc, "submit")
+        out.job_id, out.request_id = response.get("JobId"), response.get("RequestId")
+        if not out.job_id:
+            deps.store.release(key, now=deps.clock())
+            out.status, out.reason = oc.FAILED, f"{decision.action} answered without a JobId"
+            return out
+        body = job_message(event=event, decision=decision, job_id=out.job_id, request_id=out.request_id, source_id=out.source_id)
+        record = deps.store.save_job(key, job_id=out.job_id, request_id=out.request_id, message=body, now=deps.clock())
+    else:
+        # A job saved by an earlier delivery that crashed or failed before publishing.
+        out.job_id, out.request_id, out.republished = record.job_id, record.request_id, True
+    return _publish(record, key, decision.action, out, deps, inv)
+
+
+def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
+    """Someone has this key: done before, uncertain, or in progress right now."""
+    if record.status == COMPLETED:
+        out.status, out.duplicate = oc.SKIPPED, True
+        out.job_id, out.message_id = record.job_id, record.message_id
+        out.reason = f"duplicate: {decision.action} already submitted for {decision.media_id} as JobId {record.job_id}"
+        return out
+    if record.status == UNCERTAIN:
+        out.status, out.duplicate = oc.SKIPPED, True
+        out.reason = f"duplicate of a submit whose outcome is unknown (see its dead letter): {record.reason}"
+        return out
+    policy = deps.settings.concurrent_duplicates
+    if policy == "wait":
+        bound = min(deps.clock() + deps.settings.concurrent_wait, inv.deadline.at)
+        while deps.clock() < bound:
+            deps.sleep(0.2)
+            current = deps.store.get(key)
+            if current is None or current.status in (COMPLETED, UNCERTAIN) or current.claimable(deps.clock()):
+                return run_job(event, decision, out, deps, inv)
+    if policy == "drop":
+        out.status, out.duplicate = oc.SKIPPED, True
+        out.reason = "duplicate: the same job is being submitted by another invocation right now (dropped)"
+        return out
+    out.status = oc.FAILED
+    out.reason = "concurrent duplicate: another invocation holds this job right now; retry later"
+    return out
+
+
+def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outcome) -> dict:
+    prepared = deps.vod.prepare(decision.action, decision.region, decision.params)
+    ambiguous = False  # an attempt may have been processed: resend the identical request only
+    attempt = 0
+    while True:
+        attempt += 1
+        out.attempts = attempt
+        timeout = (deps.settings.connect_timeout, inv.deadline.bound(deps.settings.read_timeout))
+        try:
+            return deps.vod.send(prepared, decision.action, timeout=timeout)
+        except VodApiError as exc:
+            if exc.code == NONCE_USED and ambiguous:
+                raise UncertainSubmit(
+                    f"{decision.action} for {decision.media_id}: an earlier attempt reached VOD but its answer "
+                    "was lost; not resubmitted, to avoid paying twice (check VOD for the job, then "
+                    "`vodai replay --resubmit-uncertain`)"
+                ) from None
+            if not exc.retryable:
+                raise
+            error: ApiError = exc
+            if not ambiguous:
+                # A definite refusal: the next attempt is a fresh request (new nonce, new time).
+                prepared = deps.vod.prepare(decision.action, decision.region, decision.params)
+        except TransportError as exc:
+            ambiguous = ambiguous or exc.ambiguous
+            error = exc
+        wait = next_delay(deps.retry, attempt, inv.deadline, deps.rand)
+        if wait is None:
+            if ambiguous:
+                raise UncertainSubmit(
+                    f"{decision.action} for {decision.media_id}: no answer after {attempt} attempts "
+                    f"({error.code}); a job may exist"
+                ) from None
+            raise error
+        deps.sleep(wait)
+
+
+def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
+    topic = deps.settings.callback_topic
+    attempt = 0
+    while True:
+        attempt += 1
+        timeout = (deps.settings.connect_timeout, inv.deadline.bound(deps.settings.read_timeout))
+        try:
+            published = deps.publisher.publish(topic, record.message, tag=action, timeout=timeout)
+            break
+        except ApiError as exc:
+            wait = next_delay(deps.retry, attempt, inv.deadline, deps.rand) if exc.retryable else None
+            if wait is None:
+                # The JobId stays saved; releasing the lock lets a redelivery or a replay re-publish it.
+                deps.store.release(key, now=deps.clock())
+                out.attempts = (out.attempts or 0) + attempt
+                return _api_failure(out, exc, "publish")
+            deps.sleep(wait)
+    out.message_id = published.get("MessageId")
+    deps.store.complete(key, message_id=out.message_id, now=deps.clock())
+    out.status = oc.SUBMITTED
+    out.attempts = (out.attempts or 0) + attempt  # submit attempts + publish attempts
+    return out
+
+
+def _api_failure(out: oc.Outcome, exc: ApiError, stage: str) -> oc.Outcome:
+    out.error = exc.to_dict()
+    out.status = oc.FAILED if exc.retryable else oc.DEAD_LETTERED
+    out.reason = f"{stage} failed: {exc.code}: {exc.message}"
+    if stage == "publish" and out.job_id:
+        out.reason += f" (JobId {out.job_id} is saved: a redelivery or replay publishes it without submitting again)"
+    return out
