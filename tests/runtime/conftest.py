@@ -10,10 +10,6 @@ from pathlib import Path
 import pytest
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: builds the deployable package (pip), still part of the default run")
-
-
 def skip_or_fail(message: str) -> None:
     """Skip on a developer machine, fail in CI (CI=true), like tests/conftest.require_binary."""
     if os.environ.get("CI", "").lower() == "true":
