@@ -9,6 +9,10 @@ child's environment, never its command line.
         client = make_client(endpoint=f"127.0.0.1:{server.port}")
         ...
         assert server.topic_messages("vodai-callback")
+
+Faults: ``emulator_server(..., faults=["SubmitAIImageJob:lost,times=1"], seed=7)`` starts the
+server with them (``--fault``/``--seed``); ``server.set_faults([...])`` replaces the rules of a
+running server (specs, dicts or FaultRule objects), ``server.clear_faults()`` removes them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import requests
 
@@ -38,14 +42,38 @@ class EmulatorServer:
     process: subprocess.Popen
     stderr_path: Path
 
-    def control(self, path: str, method: str = "GET") -> Any:
+    def control(self, path: str, method: str = "GET", json: Any = None) -> Any:
         """JSON from the emulator's control API, e.g. ``control("jobs")``."""
-        response = requests.request(method, f"{self.url}/_emulator/{path}", timeout=10)
+        response = requests.request(method, f"{self.url}/_emulator/{path}", json=json, timeout=10)
         response.raise_for_status()
         return response.json()
 
     def topic_messages(self, topic: str) -> list[dict]:
         return self.control(f"topics/{topic}/messages")
+
+    def queue_messages(self, queue: str) -> list[dict]:
+        return self.control(f"queues/{queue}/messages")
+
+    def faults(self) -> list[dict]:
+        """The fault rules, each with its ``spec`` and how often it has ``fired``."""
+        return self.control("faults")
+
+    def add_faults(self, rules: Iterable[Any]) -> list[dict]:
+        """Append rules: spec strings, dicts or ``FaultRule`` objects."""
+        payload = [rule.to_dict() if hasattr(rule, "to_dict") else rule for rule in rules]
+        return self.control("faults", method="POST", json=payload)
+
+    def set_faults(self, rules: Iterable[Any]) -> list[dict]:
+        """Replace every fault rule with ``rules``."""
+        self.clear_faults()
+        return self.add_faults(rules)
+
+    def clear_faults(self) -> None:
+        self.control("faults", method="DELETE")
+
+    def seed(self, seed: int) -> None:
+        """Restart the fault probability draws from ``seed``."""
+        self.control("seed", method="POST", json={"seed": seed})
 
     def jobs(self) -> list[dict]:
         return self.control("jobs")
@@ -69,6 +97,11 @@ def emulator_server(
     topics: Sequence[str] = ("vodai-callback",),
     region: str = "cn-shanghai",
     startup_timeout: float = 30.0,
+    *,
+    queues: Sequence[str] = (),
+    faults: Sequence[str] = (),
+    seed: Optional[int] = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[EmulatorServer]:
     env = dict(os.environ)
     env["ALIBABA_CLOUD_ACCESS_KEY_ID"] = access_key_id
@@ -80,6 +113,13 @@ def emulator_server(
     command += ["--region", region]
     for topic in topics:
         command += ["--topic", topic]
+    for queue in queues:
+        command += ["--queue", queue]
+    for spec in faults:
+        command += ["--fault", spec]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    command += list(extra_args)
 
     with tempfile.TemporaryDirectory(prefix="vodai-emulator-") as tmp:
         stderr_path = Path(tmp) / "stderr.log"

@@ -10,7 +10,7 @@ import requests
 
 from vodai.emulator import EmulatorBackend, mount
 
-from .helpers import AK, SECRET, STS_AK, STS_SECRET, STS_TOKEN, TOPIC
+from .helpers import AK, QUEUE, SECRET, STS_AK, STS_SECRET, STS_TOKEN, TOPIC
 
 # tests/ on sys.path, so `import _servers` works however pytest was started
 # (and even if tests/ becomes a package one day).
@@ -25,6 +25,7 @@ def backend() -> EmulatorBackend:
     backend.add_credentials(AK, SECRET)
     backend.add_credentials(STS_AK, STS_SECRET, STS_TOKEN)
     backend.create_topic(TOPIC)
+    backend.create_queue(QUEUE)
     return backend
 
 

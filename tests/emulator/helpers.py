@@ -18,6 +18,7 @@ from vodai.signing import acs3, mns, rpc
 AK, SECRET = "test-ak", "test-secret"
 STS_AK, STS_SECRET, STS_TOKEN = "STS.test-ak", "sts-secret", "sts-token/with+odd=chars"
 TOPIC = "vodai-callback"
+QUEUE = "vodai-dead-letters"
 VOD_HOST = "vod.cn-shanghai.aliyuncs.com"
 MNS_HOST = "123456.mns.cn-shanghai.aliyuncs.com"
 XMLNS = "{http://mns.aliyuncs.com/doc/v1/}"
@@ -138,11 +139,35 @@ def mns_date(offset: timedelta = timedelta()) -> str:
     return format_datetime(datetime.now(timezone.utc) + offset, usegmt=True)
 
 
-def mns_publish(
+def mns_publish(session: requests.Session, xml: bytes, *, topic: str = TOPIC, **sign: Any) -> requests.Response:
+    """Sign like the MNS SDK and POST to /topics/<topic>/messages (``sign``: see :func:`mns_post`)."""
+    return mns_post(session, f"/topics/{topic}/messages", xml, **sign)
+
+
+def mns_send(session: requests.Session, xml: bytes, *, queue: str, **sign: Any) -> requests.Response:
+    """Sign like the MNS SDK and POST to /queues/<queue>/messages (SendMessage)."""
+    return mns_post(session, f"/queues/{queue}/messages", xml, **sign)
+
+
+def queue_message_xml(body: str, delay_seconds: Optional[str] = None, priority: Optional[str] = None) -> bytes:
+    extra = "".join(
+        f"<{name}>{value}</{name}>"
+        for name, value in (("DelaySeconds", delay_seconds), ("Priority", priority))
+        if value is not None
+    )
+    escaped = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Message xmlns="http://mns.aliyuncs.com/doc/v1/">'
+        f"<MessageBody>{escaped}</MessageBody>{extra}</Message>"
+    ).encode("utf-8")
+
+
+def mns_post(
     session: requests.Session,
+    path: str,
     xml: bytes,
     *,
-    topic: str = TOPIC,
     ak: str = AK,
     secret: str = SECRET,
     token: Optional[str] = None,
@@ -152,8 +177,7 @@ def mns_publish(
     signed_resource: Optional[str] = None,
     omit: Iterable[str] = (),
 ) -> requests.Response:
-    """Sign like the MNS SDK and POST to /topics/<topic>/messages."""
-    path = f"/topics/{topic}/messages"
+    """Sign like the MNS SDK and POST ``xml`` to ``path``; the knobs let a test break one part."""
     resource = path + (f"?{query}" if query else "")
     headers = {
         "Content-Type": "text/xml;charset=UTF-8",

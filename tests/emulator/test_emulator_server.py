@@ -75,3 +75,63 @@ def test_cli_requires_credentials(monkeypatch):
     result = CliRunner().invoke(main, ["emulator", "--port", "0"])
     assert result.exit_code == 2
     assert "--access-key-id" in result.output
+
+
+# -- fault injection through Flask ---------------------------------------------------------
+
+
+def test_faults_control_api_round_trip(client, backend: EmulatorBackend):
+    added = client.post(
+        "/_emulator/faults",
+        json=[
+            {"operation": "SubmitAIImageJob", "kind": "error", "code": "Throttling.User", "status": 400,
+             "probability": 0.5},
+            "PublishMessage:reset,times=2",
+        ],
+    )
+    assert added.status_code == 200
+    listed = client.get("/_emulator/faults").get_json()
+    assert listed == added.get_json()
+    assert [(r["spec"], r["fired"]) for r in listed] == [
+        ("SubmitAIImageJob:error=Throttling.User/400,p=0.5", 0),
+        ("PublishMessage:reset,times=2", 0),
+    ]
+    assert [str(rule) for rule in backend.faults.rules()] == [r["spec"] for r in listed]
+    assert client.post("/_emulator/faults", json="*:latency=0.1").status_code == 200  # one rule
+
+    assert client.delete("/_emulator/faults").get_json() == {"cleared": 3}
+    assert client.get("/_emulator/faults").get_json() == []
+
+    # What GET gives back can be posted again as is.
+    assert client.post("/_emulator/faults", json=listed).get_json() == listed
+
+
+@pytest.mark.parametrize("body", [[{"operation": "*", "kind": "reset"}, "Nope:reset"], {"kind": "lost"}, 7])
+def test_faults_control_api_refuses_bad_rules_and_adds_none(client, backend: EmulatorBackend, body):
+    response = client.post("/_emulator/faults", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]
+    assert backend.faults.rules() == []
+
+
+def test_seed_control_api(client, backend: EmulatorBackend):
+    assert client.post("/_emulator/seed", json={"seed": 42}).get_json() == {"seed": 42}
+    assert backend.faults.seed_value == 42
+    for body in ({"seed": "42"}, {"seed": True}, {}, None):
+        assert client.post("/_emulator/seed", json=body).status_code == 400
+
+
+def test_reset_and_lost_leave_flask_as_connection_aborts(client, backend: EmulatorBackend):
+    from vodai.emulator.server import ConnectionAbort
+
+    backend.faults.add("SubmitAIImageJob:lost,times=1")
+    backend.faults.add("SubmitAIImageJob:reset,times=1")
+    params = v1_params({"Action": "SubmitAIImageJob", "VideoId": "v", "AITemplateId": "t"})
+
+    with pytest.raises(ConnectionAbort) as lost:
+        client.post(f"/?{urlencode(params, quote_via=quote)}")
+    with pytest.raises(ConnectionAbort) as reset:
+        client.post(f"/?{urlencode(params, quote_via=quote)}")
+
+    assert (lost.value.kind, reset.value.kind) == ("lost", "reset")
+    assert len(backend.jobs()) == 1  # lost processed it, reset did not

@@ -14,8 +14,10 @@ import click
 _COMMANDS = {
     "invoke": "vodai.cli.invoke:invoke",
     "emulator": "vodai.cli.emulator:emulator",
+    "emulator-faults": "vodai.cli.emulator_faults:emulator_faults",
     "serve": "vodai.cli.serve:serve",
     "generate-event": "vodai.cli.generate_event:generate_event",
+    "replay": "vodai.cli.replay:replay",
 }
 
 

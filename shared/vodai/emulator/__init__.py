@@ -8,6 +8,11 @@ through two front doors: in-process (:class:`EmulatorAdapter` / :func:`mount` on
     backend.add_credentials("id", "secret")
     backend.create_topic("vodai-callback")
     mount(backend, session)          # every request of `session` now hits the emulator
+    backend.faults.add(FaultRule("SubmitAIImageJob", "error", code="Throttling.User"))
+
+Fault injection (errors, latency, connection resets, lost responses) is described in
+:mod:`vodai.emulator.faults`; SendMessage to queues (``backend.create_queue``) sits beside
+PublishMessage to topics.
 
 ``create_app`` and ``serve`` are loaded on first use so that importing this package never
 imports Flask.
@@ -19,11 +24,12 @@ from typing import Any
 
 from .backend import DEFAULT_REGION_ACTIONS, Credentials, EmulatorBackend
 from .errors import EmulatorError
+from .faults import Fault, FaultRule, Faults, FaultSpecError, parse_fault
 from .protocol import handle
 from .request import EmulatorRequest, EmulatorResponse
 from .transport import EmulatorAdapter, mount
 
-_SERVER_NAMES = ("create_app", "serve")
+_SERVER_NAMES = ("create_app", "make_server", "serve")
 
 
 def __getattr__(name: str) -> Any:
@@ -42,8 +48,14 @@ __all__ = [
     "EmulatorError",
     "EmulatorRequest",
     "EmulatorResponse",
+    "Fault",
+    "FaultRule",
+    "FaultSpecError",
+    "Faults",
     "create_app",
     "handle",
+    "make_server",
     "mount",
+    "parse_fault",
     "serve",
 ]

@@ -1,4 +1,5 @@
-"""The emulator's single source of truth: credentials, topics, jobs, nonces and a request log.
+"""The emulator's single source of truth: credentials, topics, queues, jobs, nonces, fault
+rules and a request log.
 
 Both protocol layers (VOD JSON, MNS XML) and both front doors (requests adapter, Flask server)
 share one backend, so a test can publish through one door and inspect through another.
@@ -16,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
+
+from .faults import Fault, Faults
 
 # Which VOD actions each region serves (per docs/reference). A plain dict on purpose:
 # the Chinese reference also lists the audit action in cn-shanghai/cn-beijing, so tests
@@ -61,6 +64,7 @@ class EmulatorBackend:
         *,
         verify_signatures: bool = True,
         region_actions: Optional[dict[str, set[str]]] = None,
+        seed: Optional[int] = None,
     ) -> None:
         self.default_region = default_region
         self.verify_signatures = verify_signatures
@@ -70,9 +74,12 @@ class EmulatorBackend:
         self._lock = threading.RLock()
         self._credentials: dict[str, Credentials] = {}
         self._topics: dict[str, list[dict[str, Any]]] = {}
+        self._queues: dict[str, list[dict[str, Any]]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
         self._requests: list[dict[str, Any]] = []
         self._nonces: dict[tuple[str, str], float] = {}
+        # Fault rules (vodai.emulator.faults); ``seed`` makes their probability draws repeat.
+        self.faults = Faults(seed)
 
     # -- configuration (kept by reset) ---------------------------------------------------
 
@@ -97,6 +104,14 @@ class EmulatorBackend:
         with self._lock:
             return name in self._topics
 
+    def create_queue(self, name: str) -> None:
+        with self._lock:
+            self._queues.setdefault(name, [])
+
+    def has_queue(self, name: str) -> bool:
+        with self._lock:
+            return name in self._queues
+
     def serves(self, region: str, action: str) -> bool:
         with self._lock:
             return action in self.region_actions.get(region, set())
@@ -120,6 +135,29 @@ class EmulatorBackend:
         """Messages published to ``name``, oldest first; KeyError for an unknown topic."""
         with self._lock:
             return [dict(m) for m in self._topics[name]]
+
+    def send_to_queue(
+        self, queue: str, body: str, *, delay_seconds: int = 0, priority: int = 8
+    ) -> dict[str, Any]:
+        """Store a message as sent to a queue; KeyError when the queue does not exist."""
+        now = int(time.time() * 1000)
+        message = {
+            "MessageId": uuid.uuid4().hex.upper(),
+            "MessageBody": body,
+            "MessageBodyMD5": hashlib.md5(body.encode("utf-8")).hexdigest().upper(),
+            "DelaySeconds": delay_seconds,
+            "Priority": priority,
+            "EnqueueTime": now,
+            "NextVisibleTime": now + delay_seconds * 1000,
+        }
+        with self._lock:
+            self._queues[queue].append(message)
+        return dict(message)
+
+    def queue_messages(self, name: str) -> list[dict[str, Any]]:
+        """Messages sent to queue ``name``, oldest first; KeyError for an unknown queue."""
+        with self._lock:
+            return [dict(m) for m in self._queues[name]]
 
     def add_job(self, job: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -153,11 +191,19 @@ class EmulatorBackend:
         action: str,
         region: Optional[str],
         params: dict[str, Any],
-        status: int,
+        status: Optional[int],
         error_code: Optional[str] = None,
         access_key_id: Optional[str] = None,
+        fault: Optional[Fault] = None,
     ) -> None:
-        """Append to the request log (secrets dropped) and log one line for the CLI."""
+        """Append to the request log (secrets dropped) and log one line for the CLI.
+
+        ``status`` is None when no answer was sent (an injected ``reset``). With an injected
+        ``fault`` the entry says what was injected (``fault``, e.g. ``error=Throttling.User/400``,
+        see :meth:`vodai.emulator.faults.Fault.describe`) and by which rule (``fault_rule``, its
+        spec); both are None otherwise.
+        """
+        summary = fault.describe() if fault is not None else None
         entry = {
             "time": utc_timestamp(time.time()),
             "service": service,
@@ -167,16 +213,19 @@ class EmulatorBackend:
             "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
             "status": status,
             "error_code": error_code,
+            "fault": summary,
+            "fault_rule": fault.rule.spec() if fault is not None else None,
         }
         with self._lock:
             self._requests.append(entry)
         logger.info(
-            "%s %s region=%s status=%s%s",
+            "%s %s region=%s status=%s%s%s",
             service,
             action or "-",
             region or "-",
-            status,
+            status if status is not None else "-",
             f" error={error_code}" if error_code else "",
+            f" fault={summary}" if summary else "",
         )
 
     def requests_log(self) -> list[dict[str, Any]]:
@@ -184,9 +233,10 @@ class EmulatorBackend:
             return copy.deepcopy(self._requests)
 
     def reset(self) -> None:
-        """Forget messages, jobs, nonces and the request log; keep keys, topics and regions."""
+        """Forget messages, jobs, nonces and the request log; keep keys, topics, queues,
+        regions and fault rules (``faults.clear()`` removes those)."""
         with self._lock:
-            for messages in self._topics.values():
+            for messages in [*self._topics.values(), *self._queues.values()]:
                 messages.clear()
             self._jobs.clear()
             self._requests.clear()

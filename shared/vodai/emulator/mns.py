@@ -1,8 +1,9 @@
-"""MNS topics over XML: ``POST /topics/<name>/messages`` (PublishMessage), nothing else.
+"""MNS over XML: ``POST /topics/<name>/messages`` (PublishMessage) and
+``POST /queues/<name>/messages`` (SendMessage), nothing else.
 
 Codes, statuses and messages follow MNS's published error table. The body is stored exactly
-as received: the Python SDK does not base64-encode topic messages, and a subscriber sees
-what was published either way.
+as received: the Python SDK does not base64-encode topic messages (it does encode queue
+messages by default), and a reader sees what was sent either way.
 """
 
 from __future__ import annotations
@@ -15,31 +16,54 @@ from xml.etree import ElementTree
 from . import auth
 from .backend import EmulatorBackend, new_request_id
 from .errors import EmulatorError
-from .request import EmulatorRequest, EmulatorResponse
+from .faults import ERROR, LOST, RESET, Fault
+from .request import ABORT_LOST, ABORT_RESET, EmulatorRequest, EmulatorResponse
 
 XMLNS = "http://mns.aliyuncs.com/doc/v1/"
 MESSAGE_BODY_MAX_BYTES = 65536
-_MESSAGES_PATH = re.compile(r"^/topics/([^/]+)/messages$")
+# SendMessage limits (MNS API reference): DelaySeconds 0..604800 (default 0), Priority 1..16
+# (default 8, 1 is the highest).
+MAX_DELAY_SECONDS = 604800
+DEFAULT_PRIORITY = 8
+_MESSAGES_PATH = re.compile(r"^/(topics|queues)/([^/]+)/messages$")
 _MNS_HOST = re.compile(r"\.mns\.([a-z0-9-]+)\.aliyuncs\.com(?::\d+)?$", re.IGNORECASE)
 
+PUBLISH_MESSAGE, SEND_MESSAGE = "PublishMessage", "SendMessage"
 
-def handle(backend: EmulatorBackend, request: EmulatorRequest) -> EmulatorResponse:
+
+def operation(request: EmulatorRequest) -> str:
+    """``SendMessage`` for anything under ``/queues/``, else ``PublishMessage``."""
+    return SEND_MESSAGE if request.path.startswith("/queues/") else PUBLISH_MESSAGE
+
+
+def handle(
+    backend: EmulatorBackend, request: EmulatorRequest, *, fault: Optional[Fault] = None
+) -> EmulatorResponse:
+    """Serve one MNS request; ``fault`` as in :func:`vodai.emulator.vod.handle`."""
     request_id = new_request_id()
     host_match = _MNS_HOST.search(request.headers.get("Host", ""))
     region = host_match.group(1).lower() if host_match else backend.default_region
+    action = operation(request)
+    is_queue = action == SEND_MESSAGE
     path_match = _MESSAGES_PATH.match(request.path)
-    topic = unquote(path_match.group(1)) if path_match else ""
-    params: dict[str, Optional[str]] = {"TopicName": topic}
+    name = unquote(path_match.group(2)) if path_match else ""
+    params: dict[str, Optional[object]] = {"QueueName" if is_queue else "TopicName": name}
+    if fault is not None and fault.kind == RESET:
+        backend.record_request(
+            service="mns", action=action, region=region, params=params, status=None, fault=fault
+        )
+        return EmulatorResponse(0, {}, b"", abort=ABORT_RESET)
     access_key_id: Optional[str] = None
     try:
+        if fault is not None and fault.kind == ERROR:
+            raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
         if path_match is None or request.method != "POST":
             raise EmulatorError(400, "InvalidRequestURL", "Http request URL format invalid.")
         access_key_id = auth.verify_mns(backend, request)
-        if not backend.has_topic(topic):
-            raise EmulatorError(404, "TopicNotExist", "The topic name you provided is not exist.")
-        body, tag = parse_message(request.body)
-        params["MessageTag"] = tag
-        message = backend.publish(topic, body, tag)
+        if is_queue:
+            message = _send(backend, name, request.body, params)
+        else:
+            message = _publish(backend, name, request.body, params)
         status, error_code = 201, None
         xml = _xml("Message", MessageId=message["MessageId"], MessageBodyMD5=message["MessageBodyMD5"])
     except EmulatorError as err:
@@ -53,27 +77,76 @@ def handle(backend: EmulatorBackend, request: EmulatorRequest) -> EmulatorRespon
         )
     backend.record_request(
         service="mns",
-        action="PublishMessage",
+        action=action,
         region=region,
         params=params,
         status=status,
         error_code=error_code,
         access_key_id=access_key_id,
+        fault=fault,
     )
     return EmulatorResponse(
-        status, {"Content-Type": "text/xml;charset=utf-8", "x-mns-request-id": request_id}, xml
+        status,
+        {"Content-Type": "text/xml;charset=utf-8", "x-mns-request-id": request_id},
+        xml,
+        abort=ABORT_LOST if fault is not None and fault.kind == LOST else None,
     )
 
 
-def parse_message(body: bytes) -> tuple[str, Optional[str]]:
-    """(MessageBody, MessageTag or None) from a ``<Message>`` document."""
+def _publish(backend: EmulatorBackend, topic: str, body: bytes, params: dict) -> dict:
+    if not backend.has_topic(topic):
+        raise EmulatorError(404, "TopicNotExist", "The topic name you provided is not exist.")
+    text, tag = parse_message(body)
+    params["MessageTag"] = tag
+    return backend.publish(topic, text, tag)
+
+
+def _send(backend: EmulatorBackend, queue: str, body: bytes, params: dict) -> dict:
+    if not backend.has_queue(queue):
+        raise EmulatorError(404, "QueueNotExist", "The queue name you provided is not exist.")
+    fields = _fields(_message_root(body))
+    text, _ = _body_and_tag(fields)
+    delay = _bounded_int(fields, "DelaySeconds", 0, 0, MAX_DELAY_SECONDS)
+    priority = _bounded_int(fields, "Priority", DEFAULT_PRIORITY, 1, 16)
+    params.update(DelaySeconds=delay, Priority=priority)
+    return backend.send_to_queue(queue, text, delay_seconds=delay, priority=priority)
+
+
+def _bounded_int(fields: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = fields.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise EmulatorError(
+            400, "InvalidArgument", f"The value of {name} should between {low} and {high}."
+        )
+    return value
+
+
+def _message_root(body: bytes) -> ElementTree.Element:
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
         raise EmulatorError(400, "MalformedXML", "The XML you provided was not well-formed.") from None
     if _local_name(root.tag) != "Message":
         raise _schema_error("Message")
-    fields = {_local_name(child.tag): child.text or "" for child in root}
+    return root
+
+
+def _fields(root: ElementTree.Element) -> dict[str, str]:
+    return {_local_name(child.tag): child.text or "" for child in root}
+
+
+def parse_message(body: bytes) -> tuple[str, Optional[str]]:
+    """(MessageBody, MessageTag or None) from a ``<Message>`` document."""
+    return _body_and_tag(_fields(_message_root(body)))
+
+
+def _body_and_tag(fields: dict[str, str]) -> tuple[str, Optional[str]]:
     if "MessageBody" not in fields:
         raise _schema_error("MessageBody")
     size = len(fields["MessageBody"].encode("utf-8"))

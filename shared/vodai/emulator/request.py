@@ -7,7 +7,7 @@ types, so VOD and MNS handling is written once and never sees a transport.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 from urllib.parse import parse_qsl, quote, urlencode
 
 from requests.structures import CaseInsensitiveDict
@@ -57,8 +57,16 @@ class EmulatorRequest:
         )
 
 
+# EmulatorResponse.abort values: how a front door must fail the connection instead of answering.
+ABORT_RESET = "reset"  # reset the connection (the request was not processed)
+ABORT_LOST = "lost"  # close it without an answer (the request was processed)
+
+
 @dataclass
 class EmulatorResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    # Set by an injected fault: the front door sends nothing and fails the connection
+    # (ABORT_RESET or ABORT_LOST); status, headers and body are then meaningless.
+    abort: Optional[str] = None

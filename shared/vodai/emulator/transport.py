@@ -2,22 +2,36 @@
 
 Mounted on a session, every ``http://`` and ``https://`` request of that session is served by
 the emulator without a socket, so code under test keeps its real HTTP client and signatures.
+
+Injected faults fail the call exactly as ``requests`` fails against a real server:
+
+* ``reset``: ``requests.ConnectionError(ProtocolError("Connection aborted.",
+  ConnectionResetError(104, "Connection reset by peer")))``;
+* ``lost``: the same with ``http.client.RemoteDisconnected("Remote end closed connection
+  without response")`` (the request was processed);
+* a latency longer than the call's read timeout: ``requests.ReadTimeout`` once the read
+  timeout has passed. The request is still processed, as a real server would after the delay
+  (here at once, before the exception is raised).
 """
 
 from __future__ import annotations
 
+import errno
+import http.client
+import time
 from http import HTTPStatus
 from typing import Any, Iterable, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from .backend import EmulatorBackend
 from .protocol import handle
-from .request import EmulatorRequest
+from .request import ABORT_RESET, EmulatorRequest
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -45,7 +59,25 @@ class EmulatorAdapter(BaseAdapter):
         emulated = EmulatorRequest.from_raw(
             request.method or "GET", url.path, url.query, headers, _body_bytes(request.body)
         )
-        answer = handle(self.backend, emulated)
+        read_timeout = _read_timeout(timeout)
+        timed_out = False
+
+        def sleep(seconds: float) -> None:
+            nonlocal timed_out
+            if read_timeout is not None and seconds > read_timeout:
+                time.sleep(read_timeout)
+                timed_out = True
+            else:
+                time.sleep(seconds)
+
+        answer = handle(self.backend, emulated, sleep=sleep)
+        if timed_out:
+            raise requests.ReadTimeout(
+                ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),
+                request=request,
+            )
+        if answer.abort is not None:
+            raise connection_error(answer.abort, request)
 
         response = requests.Response()
         response.status_code = answer.status
@@ -60,6 +92,25 @@ class EmulatorAdapter(BaseAdapter):
 
     def close(self) -> None:
         """Nothing to release: no sockets, no pools."""
+
+
+def connection_error(kind: str, request: Optional[requests.PreparedRequest] = None) -> requests.ConnectionError:
+    """What ``requests`` raises when a server resets the connection (``reset``) or closes it
+    without an answer (``lost``)."""
+    if kind == ABORT_RESET:
+        cause: Exception = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    else:
+        cause = http.client.RemoteDisconnected("Remote end closed connection without response")
+    return requests.ConnectionError(ProtocolError("Connection aborted.", cause), request=request)
+
+
+def _read_timeout(timeout: Any) -> Optional[float]:
+    """The read part of a requests timeout: a number, a (connect, read) pair or a urllib3 Timeout."""
+    if isinstance(timeout, tuple):
+        timeout = timeout[1] if len(timeout) > 1 else None
+    elif timeout is not None and not isinstance(timeout, (int, float)):
+        timeout = getattr(timeout, "read_timeout", None)
+    return float(timeout) if isinstance(timeout, (int, float)) else None
 
 
 def _body_bytes(body: Union[bytes, str, Iterable[bytes], None]) -> bytes:

@@ -9,7 +9,8 @@ from typing import Any, Optional
 from . import auth
 from .backend import EmulatorBackend, new_request_id
 from .errors import EmulatorError, missing_parameter
-from .request import EmulatorRequest, EmulatorResponse, parse_query
+from .faults import ERROR, LOST, RESET, Fault
+from .request import ABORT_LOST, ABORT_RESET, EmulatorRequest, EmulatorResponse, parse_query
 from .vod_actions import ACTIONS
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -37,13 +38,35 @@ def resolve_region(backend: EmulatorBackend, request: EmulatorRequest, params: d
     return match.group(1).lower() if match else backend.default_region
 
 
-def handle(backend: EmulatorBackend, request: EmulatorRequest) -> EmulatorResponse:
+def _action(request: EmulatorRequest, params: dict[str, str]) -> str:
+    return params.get("Action") or request.headers.get("x-acs-action", "")
+
+
+def operation(request: EmulatorRequest) -> str:
+    """The action a request calls: what fault rules match on."""
+    return _action(request, request_params(request))
+
+
+def handle(
+    backend: EmulatorBackend, request: EmulatorRequest, *, fault: Optional[Fault] = None
+) -> EmulatorResponse:
+    """Serve one VOD request. ``fault`` (drawn by the router, latency already applied):
+    ``error`` answers its code without processing anything (no job, nonce not recorded);
+    ``reset`` returns an aborting response before anything is processed; ``lost`` processes
+    the request, then returns an aborting response instead of the answer."""
     request_id = new_request_id()
     params = request_params(request)
-    action = params.get("Action") or request.headers.get("x-acs-action", "")
+    action = _action(request, params)
     region = resolve_region(backend, request, params)
+    if fault is not None and fault.kind == RESET:
+        backend.record_request(
+            service="vod", action=action, region=region, params=params, status=None, fault=fault
+        )
+        return EmulatorResponse(0, {}, b"", abort=ABORT_RESET)
     access_key_id: Optional[str] = None
     try:
+        if fault is not None and fault.kind == ERROR:
+            raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
         access_key_id = auth.verify_vod(backend, request, params)
         payload = {"RequestId": request_id, **_dispatch(backend, action, region, params)}
         status, error_code = 200, None
@@ -58,11 +81,13 @@ def handle(backend: EmulatorBackend, request: EmulatorRequest) -> EmulatorRespon
         status=status,
         error_code=error_code,
         access_key_id=access_key_id,
+        fault=fault,
     )
     return EmulatorResponse(
         status,
         {"Content-Type": "application/json;charset=utf-8", "x-acs-request-id": request_id},
         json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+        abort=ABORT_LOST if fault is not None and fault.kind == LOST else None,
     )
 
 
