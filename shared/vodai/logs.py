@@ -21,10 +21,26 @@ class _JsonLineFormatter(logging.Formatter):
         return record.getMessage()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (as logging.lastResort does), not to the
+    stream that happened to be there when the logger was first set up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def outcome_logger() -> logging.Logger:
     logger = logging.getLogger(OUTCOME_LOGGER)
     if not getattr(logger, "_vodai_configured", False):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(_JsonLineFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -14,6 +14,7 @@ from vodai.context import LocalContext, LocalCredentials
 from vodai.emulator import mount
 from vodai.events.envelopes import unwrap
 from vodai.events.models import parse_event
+from vodai.idempotency import open_store
 from vodai.pipeline import SUBMITTED, build, dispatch
 
 from .helpers import (
@@ -76,7 +77,7 @@ def test_on_upload_runs_the_handed_off_message_in_the_callback_urls_region():
     mount(t.backend, session)
     conf = settings(vod_endpoint=EMULATOR_URL, ai_template_id="tpl-ai")
     context = fc_context()
-    deps = build(conf, context=context, session=session)
+    deps = build(conf, context=context, session=session, store=open_store("memory://"))
     [outcome] = dispatch(message["MessageBody"].encode("utf-8"), deps, context=context).outcomes
     assert outcome.status == SUBMITTED, outcome.reason
     assert (outcome.region, outcome.region_source) == ("cn-beijing", "envelope:query")
