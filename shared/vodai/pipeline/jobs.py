@@ -13,6 +13,7 @@ Why each step is where it is:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -26,6 +27,10 @@ from .dependencies import Dependencies
 from .message import job_message
 
 NONCE_USED = "SignatureNonceUsed"
+# After an ambiguous failure, resending the identical request cannot create a second job (VOD
+# refuses a reused nonce), so it may go on longer than ordinary retries before vodai gives up and
+# calls the submit uncertain (a person then has to look). Still bounded by the deadline.
+AMBIGUOUS_ATTEMPTS_FACTOR = 3
 
 
 class UncertainSubmit(Exception):
@@ -124,7 +129,10 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
         except TransportError as exc:
             ambiguous = ambiguous or exc.ambiguous
             error = exc
-        wait = next_delay(deps.retry, attempt, inv.deadline, deps.rand)
+        policy = deps.retry
+        if ambiguous:
+            policy = dataclasses.replace(policy, max_attempts=policy.max_attempts * AMBIGUOUS_ATTEMPTS_FACTOR)
+        wait = next_delay(policy, attempt, inv.deadline, deps.rand)
         if wait is None:
             if ambiguous:
                 raise UncertainSubmit(
