@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import requests
+from pydantic import SecretStr
 
 from .config import Settings
 from .context import LocalContext, LocalCredentials
@@ -23,6 +24,7 @@ from .pipeline import InvocationResult
 from .routing.rules import RouteTable, load_table
 
 EMULATOR_URL = "http://emulator.vodai.local"
+EMULATOR_NAMESPACE = "emulator"
 # Values the emulator target fills in when the user has not set them: it needs no real templates.
 EMULATOR_DEFAULTS = {
     "ai_template_id": "emulator-ai-template",
@@ -48,15 +50,25 @@ class LocalTarget:
         return run(raw, context or self.new_context(), settings=self.settings, routes=self.routes, session=self.session)
 
 
-def emulator_target(environ: Optional[Mapping[str, str]] = None) -> LocalTarget:
+def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: Optional[str] = None) -> LocalTarget:
+    """The handler against a fresh in-process emulator.
+
+    The idempotency store is ``VODAI_IDEMPOTENCY_STORE`` when set, else ``store_url``, else a new
+    memory store: ``vodai invoke``'s emulator lives for one run, and job records from earlier runs
+    would name jobs it never saw. ``vodai replay`` passes the default SQLite store instead, so that
+    replaying the same events twice submits nothing new.
+    """
     from .clients.session import new_session
     from .emulator import EmulatorBackend, mount
 
     base = Settings.from_env(environ)
     overrides = {k: v for k, v in EMULATOR_DEFAULTS.items() if getattr(base, k) is None}
     if base.idempotency_store is None:
-        # This emulator lives for one run: job records from earlier runs would name jobs it never saw.
-        overrides["idempotency_store"] = "memory://" + secrets.token_hex(8)
+        # A SecretStr, as Settings holds it (model_copy does not validate: a plain str would break idempotency_url()).
+        overrides["idempotency_store"] = SecretStr(store_url or "memory://" + secrets.token_hex(8))
+    # Emulator job keys live under "<prefix>:emulator": an emulator "job" must never make a real
+    # upload look done in a store that the cloud also uses.
+    overrides["idempotency_prefix"] = f"{base.idempotency_prefix}:{EMULATOR_NAMESPACE}"
     settings = base.model_copy(update={**overrides, "vod_endpoint": EMULATOR_URL, "mns_endpoint": EMULATOR_URL})
     creds = LocalCredentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
     backend = EmulatorBackend()

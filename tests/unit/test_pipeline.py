@@ -23,6 +23,10 @@ CREDS = Credentials("STS.pipeline", "pipeline-secret", "pipeline-sts-token")
 EXPECTED = expected_outcomes()
 
 
+# One dead-letter folder for the module, removed when the test process exits.
+_DEAD_LETTERS = tempfile.TemporaryDirectory(prefix="vodai-test-dead-letters-")
+
+
 def _target(settings_update=None, creds=CREDS):
     backend = EmulatorBackend()
     backend.add_credentials(CREDS.access_key_id, CREDS.access_key_secret, security_token=CREDS.security_token)
@@ -34,7 +38,7 @@ def _target(settings_update=None, creds=CREDS):
     settings = Settings(**{**values, **(settings_update or {})})
     context = LocalContext(credentials=LocalCredentials(creds.access_key_id, creds.access_key_secret, creds.security_token))
     deps = build(settings, context=context, session=session, store=MemoryStore(),
-                 dead_letters=JsonlDirectorySink(tempfile.mkdtemp(prefix="vodai-dead-letters-")))
+                 dead_letters=JsonlDirectorySink(_DEAD_LETTERS.name))
     return backend, deps, context
 
 

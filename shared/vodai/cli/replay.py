@@ -1,0 +1,126 @@
+"""``vodai replay``: saved events, dead letters and earlier failures through the pipeline again.
+
+The logic is :mod:`vodai.replay`; this module is only the command: options, progress bar, output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from typing import Iterator
+
+import click
+
+from ..exceptions import VodaiError
+
+
+@contextlib.contextmanager
+def _outcome_lines(quiet: bool) -> Iterator[None]:
+    """With -q, the per-event JSON lines of ``vodai.outcome`` are not written (restored afterwards)."""
+    from ..logs import outcome_logger
+
+    logger = outcome_logger()
+    before = logger.disabled
+    logger.disabled = before or quiet
+    try:
+        yield
+    finally:
+        logger.disabled = before
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--cloud", is_flag=True, help="Call the configured VOD and MNS endpoints with your credentials "
+              "(default: the built-in emulator, in process).")
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Items run at the same time (threads).")
+@click.option("--rate", type=click.FloatRange(min=0), default=0, show_default=True, metavar="R",
+              help="At most R events per second, shared by all workers (0: unlimited).")
+@click.option("--dry-run", is_flag=True, help="Only show what each event would do: no call, no store access, no dead letter.")
+@click.option("--resubmit-uncertain", is_flag=True,
+              help="Submit again the jobs recorded UNCERTAIN (a submit whose answer was lost) by deleting their "
+                   "records first. VOD may have created the first job: this can pay twice. Use it only after "
+                   "checking in VOD that no job exists for those media. Without it they are skipped as duplicates.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary instead of tables.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
+@click.option("--env-vars", type=click.Path(exists=True, dir_okay=False),
+              help="JSON file of environment variables (SAM format or flat), as for invoke.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not log each outcome's JSON line on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr.")
+def replay(paths, cloud, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars, quiet, verbose):
+    """Run events again through the on_upload pipeline, as invoke does, idempotently.
+
+    PATH is an event file (.json, any delivery shape), a JSONL file (.jsonl: one event or dead
+    letter per line, e.g. .vodai/dead-letters/*.jsonl or an earlier .vodai/replay/failed-*.jsonl),
+    a directory (every *.json and *.jsonl below it, except expected.json), or - for JSONL on stdin.
+
+    Job records persist in VODAI_IDEMPOTENCY_STORE (default: SQLite under .vodai/), so replaying
+    the same events twice submits nothing new: done jobs are skipped as duplicates. On the
+    emulator, job keys are kept apart from real ones (prefix "<prefix>:emulator").
+
+    Prints a summary on stdout (--json: as JSON). Exit status 0 when every event reached a final
+    outcome (submitted, skipped, dead-lettered); otherwise 1, and the failed and unreadable items
+    are written to .vodai/replay/failed-<UTC time>.jsonl, which `vodai replay` reads back.
+    """
+    from rich.console import Console
+
+    from .. import replay as rp
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if env_vars:
+        from .invoke import FUNCTION, load_env_vars
+
+        os.environ.update(load_env_vars(env_vars, FUNCTION))
+    try:
+        items = rp.read_sources(paths)  # "-" reads sys.stdin.buffer
+    except rp.SourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="PATH") from None
+    try:
+        target = rp.open_target(cloud=cloud)
+    except VodaiError as exc:
+        raise click.ClickException(str(exc)) from None
+    where = "the cloud" if cloud else "the built-in emulator"
+    click.echo(f"vodai: replaying {len(items)} items on {where}{' (dry run)' if dry_run else ''}", err=True)
+
+    err = Console(stderr=True)
+    show_progress = not no_progress and err.is_terminal
+    runner = rp.Runner(target, concurrency=concurrency, rate=rate, dry_run=dry_run, resubmit_uncertain=resubmit_uncertain)
+    try:
+        with _outcome_lines(quiet):
+            results = _run(runner, items, err, show_progress)
+    except VodaiError as exc:  # the store cannot be opened: nothing has run
+        raise click.ClickException(str(exc)) from None
+    finally:
+        getattr(target, "close", lambda: None)()
+
+    summary = rp.Summary(results, prefix=target.settings.idempotency_prefix, target="cloud" if cloud else "emulator",
+                         dry_run=dry_run, interrupted=runner.interrupted)
+    if not dry_run and summary.retry_results:
+        path = rp.write_failures(summary.retry_results)
+        if path is not None:
+            summary.failed_file = str(path)
+            click.echo(f"vodai: {len(summary.retry_results)} items did not finish; written to {path} "
+                       f"(replay them with: vodai replay {path})", err=True)
+    if as_json:
+        click.echo(summary.to_json())
+    else:
+        out = Console()
+        if not out.is_terminal:
+            out = Console(width=200)  # piped into a file or CI log: do not squeeze to 80 columns
+        if dry_run:
+            rp.render_plan(summary, out)
+        rp.render_summary(summary, out)
+    sys.exit(summary.exit_status)
+
+
+def _run(runner, items, console, show_progress):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not show_progress) as progress:
+        task = progress.add_task("replay", total=len(items))
+        return runner.run(items, on_result=lambda _result: progress.advance(task))

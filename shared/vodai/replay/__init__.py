@@ -1,0 +1,20 @@
+"""Replay: saved events, dead letters and earlier failures through the same pipeline as ``vodai invoke``.
+
+    items = read_sources(["events/", ".vodai/dead-letters/"])
+    target = open_target(cloud=False)               # the built-in emulator; the store persists
+    results = Runner(target, concurrency=4, rate=10).run(items, on_result=print)
+    summary = Summary(results, prefix=target.settings.idempotency_prefix)
+    write_failures(summary.retry_results)           # .vodai/replay/failed-<UTC time>.jsonl
+
+The logic lives here (no click); ``vodai.cli.replay`` is the command around it.
+"""
+
+from .report import COUNT_NAMES, Summary, failure_line, needs_retry, render_plan, render_summary, write_failures
+from .runner import ItemResult, KeyLocks, Runner, TokenBucket, open_target, planned_keys, store_of
+from .sources import Item, SourceError, read_jsonl, read_sources
+
+__all__ = [
+    "COUNT_NAMES", "Item", "ItemResult", "KeyLocks", "Runner", "SourceError", "Summary",
+    "TokenBucket", "failure_line", "needs_retry", "open_target", "planned_keys", "read_jsonl", "read_sources",
+    "render_plan", "render_summary", "store_of", "write_failures",
+]

@@ -1,0 +1,212 @@
+"""Running items through the pipeline: a thread pool, a shared rate limit, per-job-key ordering.
+
+Each item runs as one invocation of ``vodai.handler.run`` (the code FC runs) on a
+:class:`vodai.local.LocalTarget`, with its own context. Before it runs, the item is *planned*
+(the pure part of the pipeline: parse, region, route), which gives its job keys. Items that share
+a job key never run at the same time in one replay: the same upload delivered in two shapes is
+one submit and one duplicate, whatever the concurrency, instead of a "concurrent duplicate" failure.
+
+With ``resubmit_uncertain`` the records of those keys that are UNCERTAIN (a submit whose answer
+was lost, see :mod:`vodai.pipeline.jobs`) are deleted first, so the item is submitted again.
+
+A dry run only plans: no call, no store access, no dead letter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
+from ..pipeline import PLANNED, InvocationResult, Outcome, plan
+from .sources import Item
+
+log = logging.getLogger("vodai.replay")
+
+INTERRUPTED = "interrupted: the replay stopped before this item ran"
+
+
+def open_target(*, cloud: bool = False, environ=None):
+    """The target replay runs on: the configured endpoints (``cloud``) or the built-in emulator.
+
+    Both use the configured ``VODAI_IDEMPOTENCY_STORE``, else the SQLite store under ``.vodai/``,
+    so a second replay of the same events submits nothing new.
+    """
+    from ..local import cloud_target, emulator_target
+
+    if cloud:
+        return cloud_target(environ)
+    return emulator_target(environ, store_url=default_url())
+
+
+def store_of(target) -> IdempotencyStore:
+    """The store the target's invocations use (the same object: one per URL per process)."""
+    from ..pipeline.dependencies import shared_store
+
+    return shared_store(target.settings.idempotency_url() or default_url())
+
+
+def planned_keys(result: InvocationResult, prefix: str) -> List[str]:
+    """The job keys a planned invocation would claim."""
+    keys = {job_key(prefix, o.action, o.media_id, o.template_id) for o in result.outcomes
+            if o.status == PLANNED and o.action and o.media_id and o.template_id}
+    return sorted(keys)
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``capacity`` saved up; shared by threads.
+
+    ``acquire(n)`` takes ``n`` tokens, sleeping first when the bucket is short. Tokens may go
+    negative: a caller reserves its place in line, so waiters are served in order and a request for
+    more than the capacity still passes, after waiting its share. A rate of 0 means unlimited.
+    """
+
+    def __init__(self, rate: float, *, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate < 0:
+            raise ValueError("rate must be >= 0")
+        if capacity <= 0:
+            raise ValueError("capacity must be > 0")
+        self.rate, self.capacity = float(rate), float(capacity)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = self.capacity
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self, n: float = 1.0) -> float:
+        """Take ``n`` tokens now; returns how long the caller must wait before using them."""
+        if self.rate == 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= n
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def acquire(self, n: float = 1.0) -> float:
+        wait = self.reserve(n)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class KeyLocks:
+    """One lock per job key; ``hold(keys)`` takes them in sorted order (no deadlock)."""
+
+    def __init__(self) -> None:
+        self._locks: Dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, keys: Sequence[str]) -> Iterator[None]:
+        with self._guard:
+            locks = [self._locks.setdefault(k, threading.Lock()) for k in sorted(set(keys))]
+        with contextlib.ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            yield
+
+
+@dataclass
+class ItemResult:
+    item: Item
+    position: int  # the item's place in the input
+    outcomes: List[Outcome] = field(default_factory=list)
+    error: Optional[str] = None  # the invocation itself failed (or never ran)
+    request_id: Optional[str] = None
+    uncertain: List[str] = field(default_factory=list)  # UNCERTAIN keys left alone (skipped as duplicates)
+    resubmitted: List[str] = field(default_factory=list)  # UNCERTAIN keys deleted to submit again
+
+
+class Runner:
+    def __init__(self, target, *, concurrency: int = 4, rate: float = 0.0, dry_run: bool = False,
+                 resubmit_uncertain: bool = False, bucket: Optional[TokenBucket] = None,
+                 store: Optional[IdempotencyStore] = None) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.target = target
+        self.concurrency = concurrency
+        # Set on Ctrl-C: items not started yet are not started at all (a wait for the rate ends too).
+        self.stopping = threading.Event()
+        self.bucket = bucket or TokenBucket(rate, sleep=self.stopping.wait)
+        self.dry_run = dry_run
+        self.resubmit_uncertain = resubmit_uncertain
+        self._store = store
+        self._locks = KeyLocks()
+        self.interrupted = False
+
+    @property
+    def store(self) -> IdempotencyStore:
+        if self._store is None:
+            self._store = store_of(self.target)
+        return self._store
+
+    def run(self, items: Sequence[Item], on_result: Optional[Callable[[ItemResult], None]] = None) -> List[ItemResult]:
+        """Every item's result, in input order. ``on_result`` is called (in this thread) as each finishes."""
+        results: List[Optional[ItemResult]] = [None] * len(items)
+        if not self.dry_run and any(not i.unreadable for i in items):
+            _ = self.store  # open it once, before the workers start (a bad URL fails here, once)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="vodai-replay") as pool:
+            futures = {pool.submit(self.run_one, item, n): n for n, item in enumerate(items)}
+            try:
+                for future in as_completed(futures):
+                    result = future.result()
+                    results[result.position] = result
+                    if on_result is not None:
+                        on_result(result)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.stopping.set()
+                log.warning("interrupted: waiting for the items already running, not starting others")
+                pool.shutdown(wait=True, cancel_futures=True)
+                for future, n in futures.items():
+                    if results[n] is None and future.done() and not future.cancelled() and future.exception() is None:
+                        results[n] = future.result()
+        return [r if r is not None else ItemResult(items[n], n, error=INTERRUPTED)
+                for n, r in enumerate(results)]
+
+    def run_one(self, item: Item, position: int) -> ItemResult:
+        result = ItemResult(item, position)
+        if item.unreadable:
+            return result
+        if self.stopping.is_set():
+            result.error = INTERRUPTED
+            return result
+        try:
+            context = self.target.new_context()
+            result.request_id = getattr(context, "request_id", None)
+            planned = plan(item.raw, settings=self.target.settings, routes=self.target.routes, context=context)
+            if self.dry_run:
+                result.outcomes = planned.outcomes
+                return result
+            keys = planned_keys(planned, self.target.settings.idempotency_prefix)
+            self.bucket.acquire(max(1, len(planned.outcomes)))
+            if self.stopping.is_set():
+                result.error = INTERRUPTED
+                return result
+            with self._locks.hold(keys):
+                self._uncertain(keys, result)
+                result.outcomes = self.target.invoke(item.raw, context).outcomes
+        except Exception as exc:  # one item's failure never stops the others
+            log.warning("%s: %s: %s", item.origin, type(exc).__name__, exc)
+            result.error = f"{type(exc).__name__}: {exc}"
+        return result
+
+    def _uncertain(self, keys: Sequence[str], result: ItemResult) -> None:
+        for key in keys:
+            record = self.store.get(key)
+            if record is None or record.status != UNCERTAIN:
+                continue
+            if self.resubmit_uncertain:
+                log.warning("%s: %s was UNCERTAIN (%s): deleting the record to submit again (--resubmit-uncertain)",
+                            result.item.origin, key, record.reason)
+                self.store.delete(key)
+                result.resubmitted.append(key)
+            else:
+                result.uncertain.append(key)
