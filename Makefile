@@ -8,13 +8,14 @@ PYTHON310 ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(co
                  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310   ?= .venv310
 
-.PHONY: help install run test events clean
+.PHONY: help install run test events soak clean
 
 help:
 	@echo "make run    - set up .venv and run every sample in events/ through the handler on the built-in emulator"
 	@echo "make test   - set up what the tests need and run them"
 	@echo "make events - regenerate the sample events in events/"
 	@echo "make package - build build/package and build/vodai.zip for deployment"
+	@echo "make soak   - the long soak: 20,000 uploads through the pipeline with faults (SOAK_UPLOADS=N)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,11 @@ run: install
 
 test: install $(VENV310)/.installed
 	VODAI_TEST_PY310=$(if $(wildcard $(VENV310)/bin/python),$(abspath $(VENV310))/bin/python,) $(PY) -m pytest
+
+# The long soak: 20,000 uploads with faults, duplicates and malformed events (SOAK_UPLOADS to change).
+SOAK_UPLOADS ?= 20000
+soak: install
+	$(PY) tests/reliability/soak.py --uploads $(SOAK_UPLOADS)
 
 events: install
 	$(PY) -m vodai.events.samples events
