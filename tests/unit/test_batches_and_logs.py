@@ -1,0 +1,74 @@
+"""Batches report per-record outcomes (one bad record neither fails nor repeats the others), and
+every outcome is one JSON log line with the fields FC's log service indexes."""
+
+import dataclasses
+import json
+import tempfile
+
+from vodai.clients import new_session
+from vodai.config import Settings
+from vodai.context import LocalContext, LocalCredentials
+from vodai.deadletter.backends.jsonl import JsonlDirectorySink
+from vodai.emulator import EmulatorBackend, mount
+from vodai.emulator.faults import FaultRule
+from vodai.events import samples
+from vodai.idempotency import open_store
+from vodai.pipeline import build, dispatch
+
+AK, SECRET, TOKEN = "STS.batch", "batch-secret-value", "batch-token-value"
+URL = "http://emulator.batch"
+
+
+def _target(tmp):
+    backend = EmulatorBackend()
+    backend.add_credentials(AK, SECRET, security_token=TOKEN)
+    backend.create_topic("vodai-callback")
+    session = new_session()
+    mount(backend, session)
+    settings = Settings(ai_template_id="tpl", audit_template_id="tpl-a", callback_topic="vodai-callback",
+                        vod_endpoint=URL, mns_endpoint=URL, retry_attempts=2)
+    context = LocalContext(credentials=LocalCredentials(AK, SECRET, TOKEN))
+    deps = build(settings, context=context, session=session, store=open_store("memory://"),
+                 dead_letters=JsonlDirectorySink(tmp))
+    return backend, dataclasses.replace(deps, sleep=lambda s: None), context
+
+
+def _batch():
+    bodies = [samples.body("video", region="cn-shanghai", media_id=f"batch-v{i}") for i in range(3)]
+    events = [json.loads(samples.wrap(b, "cloudevent", region="cn-shanghai")) for b in bodies]
+    broken = json.loads(samples.wrap("not an event", "cloudevent", region="cn-shanghai"))
+    return json.dumps([events[0], broken, events[1], events[2]]).encode()
+
+
+def test_a_bad_record_is_dead_lettered_alone_and_a_redelivery_repeats_nothing(tmp_path):
+    backend, deps, context = _target(str(tmp_path))
+    # Both attempts (retry_attempts=2) of the first record's submit are throttled: it fails.
+    backend.faults.add(FaultRule(operation="SubmitAIImageJob", kind="error", code="Throttling.User", status=400, times=2))
+    first = dispatch(_batch(), deps, context=context)
+    assert [o.status for o in first.outcomes] == ["failed", "dead_lettered", "submitted", "submitted"]
+    assert first.failed and first.outcomes[0].attempts == 2
+    assert len(backend.jobs()) == 2 and len(backend.topic_messages("vodai-callback")) == 2
+    [letter_file] = tmp_path.glob("*.jsonl")
+    assert len(letter_file.read_text().splitlines()) == 1
+
+    # The platform redelivers the whole batch: the failed record goes through, the done ones are duplicates.
+    second = dispatch(_batch(), deps, context=context)
+    assert [(o.status, bool(o.duplicate)) for o in second.outcomes] == [
+        ("submitted", False), ("dead_lettered", False), ("skipped", True), ("skipped", True)]
+    assert len(backend.jobs()) == 3 and len(backend.topic_messages("vodai-callback")) == 3
+
+
+def test_one_json_log_line_per_outcome_with_the_indexed_fields(tmp_path, capfd):
+    backend, deps, context = _target(str(tmp_path))
+    backend.faults.add(FaultRule(operation="SubmitAIImageJob", kind="error", code="Throttling.User", status=400, times=1))
+    result = dispatch(_batch(), deps, context=context)
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    assert len(lines) == len(result.outcomes) == 4
+    for line, outcome in zip(lines, result.outcomes):
+        assert line["fcRequestId"] == context.request_id and line["logger"] == "vodai.outcome"
+        assert line["Status"] == outcome.status and line["DurationMs"] >= 0 and line["time"].endswith("Z")
+    first = lines[0]
+    assert (first["MediaId"], first["Action"], first["Attempts"]) == ("batch-v0", "SubmitAIImageJob", 3)  # 2 submit + 1 publish
+    assert first["JobId"] == result.outcomes[0].job_id
+    text = "\n".join(json.dumps(line) for line in lines)
+    assert SECRET not in text and TOKEN not in text
