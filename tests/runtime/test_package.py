@@ -72,6 +72,18 @@ def test_layout(built):
     assert built.zip_bytes == built.zip_path.stat().st_size and built.files == len(names)
 
 
+def test_package_holds_everything_the_template_names(built):
+    from template import rosyaml  # tests/template: the template as the tests read it
+
+    tpl = rosyaml.load()
+    with zipfile.ZipFile(built.zip_path) as zf:
+        names = set(zf.namelist())
+    for name, fn in rosyaml.functions(tpl).items():
+        assert fn["Properties"]["CodeUri"] == "./build/package"
+        assert f"functions/{name}/index.py" in names, name
+    assert "bootstrap" in names
+
+
 def test_zip_is_reproducible(built, tmp_path):
     again = tmp_path / "again.zip"
     packaging.write_zip(built.package_dir, again)
