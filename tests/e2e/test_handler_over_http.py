@@ -105,7 +105,7 @@ def test_handler_submits_and_publishes(server, monkeypatch, runner, sample, acti
 
     [message] = server.topic_messages(TOPIC)
     body = json.loads(message["MessageBody"])
-    assert message["MessageTag"] == action and message["MessageId"] == outcome["MessageId"]
+    assert message["MessageTag"] == action.replace("Submit", "", 1) and message["MessageId"] == outcome["MessageId"]
     assert (body["JobId"], body["Action"], body["MediaId"], body["Region"]) == (
         outcome["JobId"], action, outcome["MediaId"], region)
     assert [j["JobId"] for j in server.jobs()] == [outcome["JobId"]]

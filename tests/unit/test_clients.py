@@ -105,6 +105,14 @@ def test_mns_publish_escapes_body_and_signs():
     assert sent.headers["security-token"] == "sts-token"
 
 
+def test_mns_tag_over_16_characters_is_refused_before_any_call():
+    from vodai.exceptions import ParameterError
+
+    with pytest.raises(ParameterError) as info:
+        MnsPublisher(CREDS, new_session(), endpoint=MNS).publish("t", "x", tag="SubmitAIImageAuditJob")
+    assert info.value.parameter == "MessageTag" and "16" in str(info.value)
+
+
 @responses.activate
 @pytest.mark.parametrize("status, code, retryable", [(404, "TopicNotExist", False), (500, "InternalError", True), (403, "AccessDenied", False)])
 def test_mns_errors_are_typed(status, code, retryable):

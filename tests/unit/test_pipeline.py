@@ -61,7 +61,7 @@ def test_every_sample_ends_in_its_outcome(path):
             assert outcome.job_id and outcome.message_id and outcome.region == want["region"]
     for outcome, message in zip(submitted, messages):
         body = json.loads(message["MessageBody"])
-        assert message["MessageTag"] == outcome.action
+        assert message["MessageTag"] == outcome.action.replace("Submit", "", 1)
         assert (body["JobId"], body["MediaId"], body["Action"], body["Region"]) == (
             outcome.job_id, outcome.media_id, outcome.action, outcome.region)
         for key in ("RequestId", "MediaType", "EventType", "EventTime", "TemplateId"):

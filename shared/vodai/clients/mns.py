@@ -13,13 +13,14 @@ from xml.sax.saxutils import escape
 import requests
 
 from ..credentials import Credentials
-from ..exceptions import MnsApiError
+from ..exceptions import MnsApiError, ParameterError
 from ..redaction import redact
 from ..signing import mns
 from .errors import is_retryable
 from .transport import send
 
 MNS_VERSION = "2015-06-06"
+MAX_TAG_LENGTH = 16  # MNS: one filter tag per message, at most 16 characters
 CONTENT_TYPE = "text/xml;charset=UTF-8"
 _NS = "{http://mns.aliyuncs.com/doc/v1/}"
 
@@ -75,6 +76,8 @@ class MnsPublisher:
         return self._prepare(f"/topics/{quote(topic, safe='')}/messages", body, tag)
 
     def _prepare(self, resource: str, body: str, tag: Optional[str]) -> requests.PreparedRequest:
+        if tag and len(tag) > MAX_TAG_LENGTH:
+            raise ParameterError("MessageTag", f"{tag!r} has {len(tag)} characters; MNS allows at most {MAX_TAG_LENGTH}")
         xml = (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<Message xmlns="http://mns.aliyuncs.com/doc/v1/">'

@@ -24,7 +24,7 @@ from ..retry import Deadline, next_delay
 from ..routing.decision import Submit
 from . import outcome as oc
 from .dependencies import Dependencies
-from .message import job_message
+from .message import job_message, message_tag
 
 NONCE_USED = "SignatureNonceUsed"
 # After an ambiguous failure, resending the identical request cannot create a second job (VOD
@@ -150,7 +150,7 @@ def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Depen
         attempt += 1
         timeout = (deps.settings.connect_timeout, inv.deadline.bound(deps.settings.read_timeout))
         try:
-            published = deps.publisher.publish(topic, record.message, tag=action, timeout=timeout)
+            published = deps.publisher.publish(topic, record.message, tag=message_tag(action), timeout=timeout)
             break
         except ApiError as exc:
             wait = next_delay(deps.retry, attempt, inv.deadline, deps.rand) if exc.retryable else None

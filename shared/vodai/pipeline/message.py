@@ -9,6 +9,13 @@ from ..events.models import VodEvent
 from ..routing.decision import Submit
 
 
+def message_tag(action: str) -> str:
+    """The MessageTag of a job's topic message: the action without "Submit" (``AIImageJob``,
+    ``AIImageAuditJob``), because MNS allows a tag of at most 16 characters and
+    ``SubmitAIImageAuditJob`` has 21. Subscriptions and FC topic triggers filter on it."""
+    return action[len("Submit"):] if action.startswith("Submit") else action
+
+
 def job_message(*, event: VodEvent, decision: Submit, job_id: str, request_id: str, source_id=None) -> str:
     body = {
         "JobId": job_id,
