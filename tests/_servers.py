@@ -13,6 +13,14 @@ child's environment, never its command line.
 Faults: ``emulator_server(..., faults=["SubmitAIImageJob:lost,times=1"], seed=7)`` starts the
 server with them (``--fault``/``--seed``); ``server.set_faults([...])`` replaces the rules of a
 running server (specs, dicts or FaultRule objects), ``server.clear_faults()`` removes them.
+
+VOD's own part: ``server.upload("video", "cn-shanghai")``, ``server.set_callback(...)``,
+``server.add_trigger(...)``, ``server.set_lifecycle(...)``, ``server.wait_deliveries()``,
+``server.deliveries()``, ``server.state()`` / ``server.load_state(...)``, ``server.advance(s)``.
+
+:class:`Receiver` is a tiny HTTP server that records every request and answers from a script
+(status, headers, delay per request): the other end of a VOD callback or a topic trigger.
+:func:`serve_process` runs ``vodai serve`` (the FC custom-runtime shim) as a process.
 """
 
 from __future__ import annotations
@@ -25,11 +33,13 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
 _READY_PREFIX = "vodai emulator listening on "
 _CLI = "from vodai.cli import main; main()"
@@ -83,6 +93,42 @@ class EmulatorServer:
 
     def reset(self) -> None:
         self.control("reset", method="POST")
+
+    # -- VOD's own part ----------------------------------------------------------------------
+
+    def upload(self, media_type: str, region: str, **fields: Any) -> dict:
+        """An upload finished (``media_id``, ``extend``, ``file_name``, ``size``)."""
+        return self.control("uploads", method="POST", json={"media_type": media_type, "region": region, **fields})
+
+    def set_callback(self, region: Optional[str] = None, **setting: Any) -> dict:
+        """``url=..., auth_key=...`` or ``mns="queue:NAME"``; ``region`` None = every region."""
+        return self.control("callback", method="PUT", json={"region": region, **setting})
+
+    def add_trigger(self, spec: Any) -> list:
+        """A ``TOPIC=URL[,format=JSON]`` spec or a dict."""
+        return self.control("triggers", method="POST", json=spec)
+
+    def set_lifecycle(self, *specs: Any) -> list:
+        return self.control("lifecycle", method="PUT", json=list(specs))
+
+    def settings(self, **changes: Any) -> dict:
+        return self.control("settings", method="PUT", json=changes) if changes else self.control("settings")
+
+    def wait_deliveries(self, timeout: float = 30) -> None:
+        answer = self.control("deliveries/wait", method="POST", json={"timeout": timeout})
+        assert answer["idle"], f"deliveries still pending: {answer}"
+
+    def deliveries(self) -> list[dict]:
+        return self.control("deliveries")
+
+    def state(self) -> dict:
+        return self.control("state")
+
+    def load_state(self, state: dict) -> dict:
+        return self.control("state", method="PUT", json=state)
+
+    def advance(self, seconds: float) -> dict:
+        return self.control("advance", method="POST", json={"seconds": seconds})
 
     def stderr_text(self) -> str:
         """Everything the server wrote to stderr so far (its request log lines)."""
@@ -179,3 +225,139 @@ def _wait_until_answering(server: EmulatorServer, timeout: float) -> None:
             if time.monotonic() > deadline or server.process.poll() is not None:
                 raise
             time.sleep(0.05)
+
+
+# -- the other end of a delivery ----------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: CaseInsensitiveDict
+    body: bytes
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    delay: float = 0.0  # seconds before answering (a slow receiver)
+    block: Optional[threading.Event] = None  # answer only once this is set
+
+
+class Receiver:
+    """A tiny threaded HTTP server: records every request, answers from ``script`` (one
+    :class:`Answer` per request, in order), then with ``default``.
+
+        with Receiver([Answer(500), Answer(500)]) as receiver:   # fails twice, then 200
+            ...
+            receiver.wait_for(3)
+    """
+
+    def __init__(self, script: Sequence[Answer] = (), default: Optional[Answer] = None) -> None:
+        self._script = list(script)
+        self._default = default or Answer()
+        self._lock = threading.Condition()
+        self.requests: list[Received] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver._lock:
+                    receiver.requests.append(
+                        Received(self.command, self.path, CaseInsensitiveDict(dict(self.headers)), body)
+                    )
+                    answer = receiver._script.pop(0) if receiver._script else receiver._default
+                    receiver._lock.notify_all()
+                if answer.block is not None:
+                    answer.block.wait(30)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                body = b"" if answer.status in (204, 304) else answer.body  # no body allowed
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    if answer.status not in (204, 304):
+                        self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up (a timeout test)
+
+            do_POST = do_PUT = do_GET = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> "Receiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
+        """The first ``count`` requests, once they arrived (AssertionError after ``timeout``)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise AssertionError(f"expected {count} request(s), got {len(self.requests)}")
+            return list(self.requests[:count])
+
+
+# -- vodai serve (the FC custom-runtime shim) as a process ------------------------------------------
+
+
+@dataclass
+class ServeProcess:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def serve_process(function: str, env: Mapping[str, str], startup_timeout: float = 60.0) -> Iterator[ServeProcess]:
+    """``vodai serve --function FUNCTION --port 0`` with exactly ``env`` (plus PATH), until exit."""
+    command = [sys.executable, "-c", _CLI, "serve", "--function", function, "--port", "0"]
+    full_env = {"PATH": os.environ.get("PATH", ""), **env}
+    with tempfile.TemporaryDirectory(prefix="vodai-serve-") as tmp:
+        log_path = Path(tmp) / "output.log"
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env=full_env)
+        try:
+            deadline = time.monotonic() + startup_timeout
+            url = None
+            while url is None:
+                for line in log_path.read_text(encoding="utf-8").splitlines():
+                    if " listening on " in line:
+                        url = line.rsplit(" listening on ", 1)[1].strip().replace("0.0.0.0", "127.0.0.1")
+                if url is None:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"vodai serve did not start:\n{log_path.read_text(encoding='utf-8')}")
+                    time.sleep(0.05)
+            yield ServeProcess(url, process, log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from vodai.emulator import EmulatorBackend, mount
+from vodai.emulator import Clock, EmulatorBackend, mount
 
 from .helpers import AK, QUEUE, SECRET, STS_AK, STS_SECRET, STS_TOKEN, TOPIC
 
@@ -26,7 +26,17 @@ def backend() -> EmulatorBackend:
     backend.add_credentials(STS_AK, STS_SECRET, STS_TOKEN)
     backend.create_topic(TOPIC)
     backend.create_queue(QUEUE)
-    return backend
+    # Retries at once: tests count attempts, they never wait for them.
+    backend.deliveries.configure(http_retry_interval=0, trigger_retry_interval=0)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def clock(backend: EmulatorBackend) -> Clock:
+    """The backend's clock, frozen: it moves only with ``backend.advance``."""
+    backend.clock = Clock.frozen()
+    return backend.clock
 
 
 @pytest.fixture

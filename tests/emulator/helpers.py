@@ -205,3 +205,50 @@ def mns_error(response: requests.Response) -> dict[str, str]:
     root = ElementTree.fromstring(response.content)
     assert root.tag == f"{XMLNS}Error"
     return {child.tag.replace(XMLNS, ""): child.text or "" for child in root}
+
+
+# -- VOD actions, signed and sent through the in-process adapter ----------------------------
+
+SUBMIT_PARAMS = {"Action": "SubmitAIImageJob", "VideoId": "video-1", "AITemplateId": "tpl-1"}
+AUDIT_PARAMS = {
+    "Action": "SubmitAIImageAuditJob",
+    "RegionId": "ap-southeast-1",
+    "MediaId": "image-1",
+    "TemplateId": "audit-tpl",
+}
+
+
+def submit_job(session: requests.Session, **params: str) -> str:
+    """SubmitAIImageJob (cn-shanghai unless RegionId says otherwise); returns the JobId."""
+    response = v1(session, {**SUBMIT_PARAMS, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["JobId"]
+
+
+def submit_audit(session: requests.Session, **params: str) -> str:
+    """SubmitAIImageAuditJob (ap-southeast-1); returns the JobId."""
+    response = v1(session, {**AUDIT_PARAMS, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["JobId"]
+
+
+def get_jobs(session: requests.Session, *job_ids: str, region: str = "cn-shanghai") -> list[dict]:
+    """GetAIImageJobs' AIImageJobList."""
+    response = v1(session, {"Action": "GetAIImageJobs", "JobIds": ",".join(job_ids), "RegionId": region})
+    assert response.status_code == 200, response.text
+    return response.json()["AIImageJobList"]
+
+
+def get_audit(session: requests.Session, job_id: str, region: str = "ap-southeast-1") -> dict:
+    """GetAIMediaAuditJob's whole body."""
+    response = v1(session, {"Action": "GetAIMediaAuditJob", "JobId": job_id, "RegionId": region})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def vod_error(response: requests.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["Code"] == code, body
+    assert set(body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
+    return body

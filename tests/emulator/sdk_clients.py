@@ -16,6 +16,7 @@ from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 from aliyunsdkvod.request.v20170321.GetAIImageJobsRequest import GetAIImageJobsRequest
+from aliyunsdkvod.request.v20170321.GetAIMediaAuditJobRequest import GetAIMediaAuditJobRequest
 from aliyunsdkvod.request.v20170321.SubmitAIImageAuditJobRequest import (
     SubmitAIImageAuditJobRequest,
 )
@@ -95,6 +96,12 @@ def legacy_submit(client: AcsClient, video_id: str, template_id: str, user_data:
 def legacy_get_jobs(client: AcsClient, job_ids: str) -> dict:
     request = GetAIImageJobsRequest()
     request.set_JobIds(job_ids)
+    return legacy_call(client, request)
+
+
+def legacy_get_audit(client: AcsClient, job_id: str) -> dict:
+    request = GetAIMediaAuditJobRequest()
+    request.set_JobId(job_id)
     return legacy_call(client, request)
 
 

@@ -1,4 +1,5 @@
-"""``vodai emulator-faults``: change the fault rules of a running ``vodai emulator``.
+"""``vodai emulator-faults`` (also ``vodai emulator faults``): change the fault rules of a
+running ``vodai emulator``.
 
 It talks to the emulator's control API (``/_emulator/faults``, ``/_emulator/seed``); specs
 are checked here first, so a typo is reported before anything is sent.
@@ -7,38 +8,13 @@ are checked here first, so a typo is reported before anything is sent.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
 
 import click
 
-from .emulator import FAULT_HELP, FAULT_SPEC
+from .emulator import DEFAULT_URL, FAULT_HELP, FAULT_SPEC, _call
+from .emulator import url_option as _url_option
 
-DEFAULT_URL = "http://127.0.0.1:9100"
-
-_url_option = click.option(
-    "--url", envvar="VODAI_EMULATOR_URL", default=DEFAULT_URL, show_default=True,
-    help="Base URL of the running emulator (or VODAI_EMULATOR_URL).",
-)
-
-
-def _call(url: str, method: str, path: str, payload: Optional[Any] = None) -> Any:
-    import requests
-
-    target = f"{url.rstrip('/')}/_emulator/{path}"
-    try:
-        response = requests.request(method, target, json=payload, timeout=10)
-    except requests.RequestException as exc:
-        raise click.ClickException(f"cannot reach the emulator at {url}: {type(exc).__name__}") from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code >= 400:
-        reason = data.get("error") if isinstance(data, dict) else None
-        raise click.ClickException(
-            f"the emulator at {url} refused: {reason or f'HTTP {response.status_code}'}"
-        )
-    return data
+__all__ = ["DEFAULT_URL", "emulator_faults"]
 
 
 def _print_rules(rules: list[dict], as_json: bool) -> None:

@@ -14,6 +14,19 @@ Fault injection (errors, latency, connection resets, lost responses) is describe
 :mod:`vodai.emulator.faults`; SendMessage to queues (``backend.create_queue``) sits beside
 PublishMessage to topics.
 
+The emulator also plays VOD's own part:
+
+    backend.set_callback(url="http://127.0.0.1:9000/vod/callback", auth_key="Key123")  # or mns="queue:vod-events"
+    backend.subscribe("vod-events", "http://127.0.0.1:9001", "JSON")   # an FC MNS topic trigger
+    backend.upload("video", "cn-shanghai", extend={"k": "v"})          # the upload event goes out
+    backend.set_lifecycle("SubmitAIImageJob", "after_seconds=30", outcome="fail")
+    backend.advance(30)                                                # emulator clock
+    backend.deliveries.wait()                                          # deliveries run on workers
+
+Uploads and callbacks: :mod:`vodai.emulator.callbacks`, :mod:`vodai.emulator.delivery`;
+job lifecycle: :mod:`vodai.emulator.lifecycle`; results: :mod:`vodai.emulator.results`;
+state: ``backend.state()`` / ``backend.load_state(...)``.
+
 ``create_app`` and ``serve`` are loaded on first use so that importing this package never
 imports Flask.
 """
@@ -23,8 +36,12 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import DEFAULT_REGION_ACTIONS, Credentials, EmulatorBackend
+from .callbacks import CallbackConfig, CallbackSpecError, Subscription, parse_subscription
+from .clock import Clock
+from .delivery import Deliveries
 from .errors import EmulatorError
 from .faults import Fault, FaultRule, Faults, FaultSpecError, parse_fault
+from .lifecycle import LifecycleRule, LifecycleSpecError, parse_lifecycle
 from .protocol import handle
 from .request import EmulatorRequest, EmulatorResponse
 from .transport import EmulatorAdapter, mount
@@ -42,7 +59,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_REGION_ACTIONS",
+    "CallbackConfig",
+    "CallbackSpecError",
+    "Clock",
     "Credentials",
+    "Deliveries",
     "EmulatorAdapter",
     "EmulatorBackend",
     "EmulatorError",
@@ -52,10 +73,15 @@ __all__ = [
     "FaultRule",
     "FaultSpecError",
     "Faults",
+    "LifecycleRule",
+    "LifecycleSpecError",
+    "Subscription",
     "create_app",
     "handle",
     "make_server",
     "mount",
     "parse_fault",
+    "parse_lifecycle",
+    "parse_subscription",
     "serve",
 ]

@@ -1,5 +1,6 @@
-"""The emulator's single source of truth: credentials, topics, queues, jobs, nonces, fault
-rules and a request log.
+"""The emulator's single source of truth: credentials, topics, queues, media, jobs and their
+lifecycle, nonces, fault rules, the callback setting, topic triggers, the request log and the
+delivery log.
 
 Both protocol layers (VOD JSON, MNS XML) and both front doors (requests adapter, Flask server)
 share one backend, so a test can publish through one door and inspect through another.
@@ -10,15 +11,43 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
+import json
 import logging
+import random
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Optional
+from pathlib import PurePosixPath
+from typing import Any, Mapping, Optional, Sequence, Union
+from urllib.parse import urlsplit
 
-from .faults import Fault, Faults
+from vodai.events import samples
+
+from . import results
+from .callbacks import DEFAULT_REGION as DEFAULT_CALLBACK_REGION
+from .callbacks import HTTP as CALLBACK_HTTP
+from .callbacks import CallbackConfig, CallbackSpecError, Subscription
+from .clock import Clock
+from .delivery import Deliveries
+from .faults import Fault, Faults, parse_fault
+from .lifecycle import ACTIONS as LIFECYCLE_ACTIONS
+from .lifecycle import (
+    AFTER_QUERIES,
+    AFTER_SECONDS,
+    AT_ONCE,
+    DEFAULT_FAIL_CODE,
+    DEFAULT_FAIL_MESSAGE,
+    FAIL,
+    PROCESSING,
+    SUCCESS,
+    SUCCESS_CODES,
+    Lifecycle,
+    LifecycleRule,
+)
 
 # Which VOD actions each region serves (per docs/reference). A plain dict on purpose:
 # the Chinese reference also lists the audit action in cn-shanghai/cn-beijing, so tests
@@ -26,8 +55,21 @@ from .faults import Fault, Faults
 DEFAULT_REGION_ACTIONS: dict[str, set[str]] = {
     "cn-shanghai": {"SubmitAIImageJob", "GetAIImageJobs"},
     "cn-beijing": {"SubmitAIImageJob", "GetAIImageJobs"},
-    "ap-southeast-1": {"SubmitAIImageAuditJob"},
+    "ap-southeast-1": {"SubmitAIImageAuditJob", "GetAIMediaAuditJob"},
 }
+
+# Job types (a job's ``Type``): SubmitAIImageJob makes AIImage jobs, SubmitAIImageAuditJob
+# AIImageAudit jobs (GetAIMediaAuditJob shows those with VOD's type name, AIMediaAudit).
+AI_IMAGE = "AIImage"
+AI_IMAGE_AUDIT = "AIImageAudit"
+
+# What ``upload`` and ``add_media`` take (vodai.events.samples.body's media types).
+UPLOAD_MEDIA_TYPES = samples.MEDIA_TYPES
+# The upload's Extend travels in UserData, which VOD caps at 512 bytes.
+EXTEND_MAX_BYTES = 512
+DEFAULT_ACCOUNT_ID = samples.ACCOUNT_ID
+STATE_VERSION = 1
+_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 
 # Alibaba rejects timestamps more than 15 minutes off, so a nonce only has to be
 # remembered for that long: an older replay fails the timestamp check anyway.
@@ -65,21 +107,48 @@ class EmulatorBackend:
         verify_signatures: bool = True,
         region_actions: Optional[dict[str, set[str]]] = None,
         seed: Optional[int] = None,
+        clock: Optional[Clock] = None,
+        strict_media: bool = False,
+        account_id: str = DEFAULT_ACCOUNT_ID,
     ) -> None:
         self.default_region = default_region
         self.verify_signatures = verify_signatures
         self.region_actions = copy.deepcopy(
             DEFAULT_REGION_ACTIONS if region_actions is None else region_actions
         )
+        # The emulator clock (vodai.emulator.clock): real time unless a test freezes it.
+        self.clock = clock if clock is not None else Clock()
+        # Strict media: Submit* on a media id the emulator never saw fails as VOD does.
+        self.strict_media = strict_media
+        # Extra maximum lengths (characters) per VOD parameter name, e.g. {"VideoId": 32}.
+        # VOD publishes none for the ids, so none is enforced by default.
+        self.param_max_lengths: dict[str, int] = {}
+        # The account: MNS TopicOwner/Subscriber, x-fc-account-id.
+        self.account_id = account_id
         self._lock = threading.RLock()
         self._credentials: dict[str, Credentials] = {}
         self._topics: dict[str, list[dict[str, Any]]] = {}
         self._queues: dict[str, list[dict[str, Any]]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
+        # (due time, job id) of every after_seconds job still processing: tick() looks at
+        # these only, so a request never walks all the jobs.
+        self._timed: list[tuple[float, str]] = []
+        self._media: dict[str, dict[str, Any]] = {}
         self._requests: list[dict[str, Any]] = []
         self._nonces: dict[tuple[str, str], float] = {}
+        self._callbacks: dict[str, CallbackConfig] = {}
+        self._subscriptions: list[Subscription] = []
+        self._trigger_credentials: Optional[Credentials] = None
         # Fault rules (vodai.emulator.faults); ``seed`` makes their probability draws repeat.
         self.faults = Faults(seed)
+        # Job lifecycle rules (vodai.emulator.lifecycle) and their seeded draws.
+        self.lifecycle = Lifecycle()
+        self.seed_value = seed
+        self._lifecycle_rng = random.Random(seed)
+        # Outgoing deliveries (vodai.emulator.delivery): callbacks, MNS, topic triggers.
+        self.deliveries = Deliveries(self)
+        self._ticker: Optional[threading.Thread] = None
+        self._ticker_stop = threading.Event()
 
     # -- configuration (kept by reset) ---------------------------------------------------
 
@@ -96,6 +165,20 @@ class EmulatorBackend:
         with self._lock:
             return self._credentials.get(access_key_id)
 
+    @property
+    def trigger_credentials(self) -> Optional[Credentials]:
+        """What a topic trigger passes the function in ``x-fc-access-key-*`` (FC: the service
+        role's STS credentials): set explicitly, else the first registered key."""
+        with self._lock:
+            if self._trigger_credentials is not None:
+                return self._trigger_credentials
+            return next(iter(self._credentials.values()), None)
+
+    @trigger_credentials.setter
+    def trigger_credentials(self, value: Optional[Credentials]) -> None:
+        with self._lock:
+            self._trigger_credentials = value
+
     def create_topic(self, name: str) -> None:
         with self._lock:
             self._topics.setdefault(name, [])
@@ -103,6 +186,10 @@ class EmulatorBackend:
     def has_topic(self, name: str) -> bool:
         with self._lock:
             return name in self._topics
+
+    def topics(self) -> list[str]:
+        with self._lock:
+            return sorted(self._topics)
 
     def create_queue(self, name: str) -> None:
         with self._lock:
@@ -112,35 +199,300 @@ class EmulatorBackend:
         with self._lock:
             return name in self._queues
 
+    def queues(self) -> list[str]:
+        with self._lock:
+            return sorted(self._queues)
+
     def serves(self, region: str, action: str) -> bool:
         with self._lock:
             return action in self.region_actions.get(region, set())
 
+    def seed(self, seed: Optional[int]) -> None:
+        """Restart every seeded draw (faults, lifecycle failures) from ``seed``; results of
+        finished jobs are derived from it too (vodai.emulator.results)."""
+        self.faults.seed(seed)
+        with self._lock:
+            self.seed_value = seed
+            self._lifecycle_rng.seed(seed)
+
+    # -- the VOD callback configuration and topic triggers ----------------------------------
+
+    def set_callback(
+        self,
+        region: Optional[str] = None,
+        *,
+        url: Optional[str] = None,
+        auth_key: Optional[str] = None,
+        mns: Optional[str] = None,
+        event_types: Optional[Sequence[str]] = None,
+        config: Optional[CallbackConfig] = None,
+    ) -> CallbackConfig:
+        """Set where VOD delivers the events of ``region`` (None: every region without its own
+        setting), like VOD's SetMessageCallback: an HTTP ``url`` (signed with ``auth_key``) or
+        ``mns="queue:NAME"`` / ``"topic:NAME"``. Replaces that region's previous setting."""
+        if config is None:
+            if (url is None) == (mns is None):
+                raise CallbackSpecError("give either url (HTTP callback) or mns (queue:NAME or topic:NAME)")
+            config = (
+                CallbackConfig.http(url, auth_key, event_types)
+                if url is not None
+                else CallbackConfig.mns(mns, event_types)  # type: ignore[arg-type]
+            )
+        with self._lock:
+            self._callbacks[region or DEFAULT_CALLBACK_REGION] = config
+        return config
+
+    def clear_callback(self, region: Optional[str] = None) -> bool:
+        """Remove the setting of ``region`` (None: the default); True if there was one."""
+        with self._lock:
+            return self._callbacks.pop(region or DEFAULT_CALLBACK_REGION, None) is not None
+
+    def callbacks(self) -> dict[str, CallbackConfig]:
+        """Every setting by region (``*`` is the default)."""
+        with self._lock:
+            return dict(self._callbacks)
+
+    def callback_for(self, region: str) -> Optional[CallbackConfig]:
+        with self._lock:
+            return self._callbacks.get(region) or self._callbacks.get(DEFAULT_CALLBACK_REGION)
+
+    def subscribe(
+        self,
+        topic: Union[str, Subscription],
+        url: Optional[str] = None,
+        format: str = "STREAM",
+        *,
+        function_name: str = "on_upload",
+        name: str = "",
+        filter_tag: Optional[str] = None,
+    ) -> Subscription:
+        """Subscribe the function served at ``url`` (a ``vodai serve`` shim: POST ``url``/invoke)
+        to ``topic``, as an FC MNS topic trigger in ``format`` STREAM or JSON. The topic is
+        created if needed. A subscription of the same name replaces the old one."""
+        if isinstance(topic, Subscription):
+            subscription = topic
+        else:
+            if url is None:
+                raise CallbackSpecError("a trigger needs the function's URL")
+            subscription = Subscription(
+                topic, url, format, name=name, function_name=function_name, filter_tag=filter_tag
+            )
+        with self._lock:
+            self._topics.setdefault(subscription.topic, [])
+            self._subscriptions = [s for s in self._subscriptions if s.name != subscription.name]
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, name: Optional[str] = None) -> int:
+        """Remove the subscription ``name`` (None: all); returns how many were removed."""
+        with self._lock:
+            before = len(self._subscriptions)
+            self._subscriptions = [s for s in self._subscriptions if name is not None and s.name != name]
+            return before - len(self._subscriptions)
+
+    def subscriptions(self) -> list[Subscription]:
+        with self._lock:
+            return list(self._subscriptions)
+
+    def set_lifecycle(
+        self,
+        action: Union[str, LifecycleRule, Mapping[str, Any]],
+        schedule: Optional[str] = None,
+        *,
+        outcome: Optional[str] = None,
+        code: Optional[str] = None,
+        message: Optional[str] = None,
+        fail_probability: Optional[float] = None,
+        suggestion: Optional[str] = None,
+    ) -> list[LifecycleRule]:
+        """Set how jobs of ``action`` (SubmitAIImageJob, SubmitAIImageAuditJob, ``*``) finish.
+
+        ``schedule``: ``"at_once"``, ``"never"``, ``"after_queries=N"`` or ``"after_seconds=T"``
+        (default: the current rule's). ``action`` may also be a whole spec
+        (``"SubmitAIImageJob:after_queries=2,outcome=fail"``), a dict or a LifecycleRule.
+        Applies to jobs submitted from now on; returns the rules set.
+        """
+        if not isinstance(action, str) or ":" in action or action.lstrip().startswith("{"):
+            return self.lifecycle.set(action)
+        base = self.lifecycle.rule(action).to_dict() if action in LIFECYCLE_ACTIONS else {}
+        fields: dict[str, Any] = {
+            k: v for k, v in base.items() if k not in ("action",)
+        }
+        if schedule is not None:
+            scheduled = LifecycleRule.parse(f"{action}:{schedule}")
+            fields.update(schedule=scheduled.schedule, queries=scheduled.queries, seconds=scheduled.seconds)
+        overrides = {
+            "outcome": outcome,
+            "code": code,
+            "message": message,
+            "fail_probability": fail_probability,
+            "suggestion": suggestion,
+        }
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        if outcome == "success" and code is None:
+            fields.update(code=None, message=None)
+        return self.lifecycle.set(LifecycleRule(action=action, **fields))
+
+    # -- media and uploads --------------------------------------------------------------
+
+    def add_media(
+        self,
+        media_type: str,
+        region: str,
+        *,
+        media_id: Optional[str] = None,
+        extend: Union[Mapping[str, Any], str, None] = None,
+        file_name: Optional[str] = None,
+        size: Optional[int] = None,
+    ) -> dict[str, Any]:
+        """Record a media as uploaded (no event); returns the record, whose ``Event`` is the
+        body VOD sends for it. ``media_type``: video, audio, image or attached."""
+        if media_type not in UPLOAD_MEDIA_TYPES:
+            raise ValueError(f"media type {media_type!r}: use one of {', '.join(UPLOAD_MEDIA_TYPES)}")
+        if not isinstance(region, str) or not _REGION.match(region):
+            raise ValueError(f"region {region!r}: e.g. cn-shanghai")
+        if media_id is None:
+            media_id = uuid.uuid4().hex
+        elif not isinstance(media_id, str) or not media_id or len(media_id) > 128:
+            raise ValueError("media id: 1 to 128 characters")
+        extend_text: Optional[str] = None
+        if extend is not None:
+            extend_text = extend if isinstance(extend, str) else json.dumps(
+                dict(extend), separators=(",", ":"), ensure_ascii=False
+            )
+            if len(extend_text.encode("utf-8")) > EXTEND_MAX_BYTES:
+                raise ValueError(f"Extend: at most {EXTEND_MAX_BYTES} bytes (VOD's UserData limit)")
+        now = self.clock.now()
+        body = samples.body(
+            media_type,
+            region=region,
+            media_id=media_id,
+            event_time=datetime.fromtimestamp(now, tz=timezone.utc),
+            extend=extend_text if extend_text is not None else "",
+            size=size,
+        )
+        if extend_text is None:
+            body.pop("Extend", None)
+        url_key = "FileUrl" if "FileUrl" in body else "FileURL"
+        if file_name:
+            body[url_key] = _with_extension(body[url_key], file_name)
+        record = {
+            "MediaId": media_id,
+            "MediaType": media_type,
+            "Region": region,
+            "FileName": file_name or _file_name(body[url_key]),
+            "FileUrl": body[url_key],
+            "Size": body["Size"],
+            "Extend": extend_text,
+            "EventType": body["EventType"],
+            "CreationTime": utc_timestamp(now),
+            "Event": body,
+        }
+        with self._lock:
+            self._media[media_id] = record
+        return copy.deepcopy(record)
+
+    def upload(
+        self,
+        media_type: str,
+        region: str,
+        *,
+        media_id: Optional[str] = None,
+        extend: Union[Mapping[str, Any], str, None] = None,
+        file_name: Optional[str] = None,
+        size: Optional[int] = None,
+    ) -> dict[str, Any]:
+        """A video, audio file, image (or attached media) finished uploading in ``region``.
+
+        Records the media, builds the upload-complete event exactly as VOD sends it
+        (vodai.events.samples.body: FileUrl/FileURL on an ``oss-<region>`` host, the event
+        type's EventTime style) and delivers it as the callback setting of that region says,
+        on the delivery worker. Returns ``{"MediaId", "Media", "Event", "Delivery"}``;
+        ``Delivery`` is the queued delivery record, or None without a callback setting.
+        """
+        record = self.add_media(
+            media_type, region, media_id=media_id, extend=extend, file_name=file_name, size=size
+        )
+        delivery = self.deliver_event(region, record["Event"])
+        return {
+            "MediaId": record["MediaId"],
+            "Media": record,
+            "Event": record["Event"],
+            "Delivery": delivery,
+        }
+
+    def media(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(list(self._media.values()))
+
+    def get_media(self, media_id: str) -> Optional[dict[str, Any]]:
+        with self._lock:
+            record = self._media.get(media_id)
+            return copy.deepcopy(record) if record is not None else None
+
+    def deliver_event(self, region: str, body: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+        """Send one VOD event as the callback setting of ``region`` says (queued, not run
+        here); returns the delivery record, or None when nothing is configured for it."""
+        event_type = str(body.get("EventType", ""))
+        config = self.callback_for(region)
+        if config is None or not config.accepts(event_type):
+            return None
+        text = json.dumps(dict(body), separators=(",", ":"), ensure_ascii=False)
+        meta = {
+            "Region": region,
+            "EventType": event_type,
+            "MediaId": _event_media_id(body),
+            "JobId": body.get("JobId"),
+        }
+        if config.kind == CALLBACK_HTTP:
+            return self.deliveries.http_callback(config.url or "", config.auth_key, text, meta)
+        return self.deliveries.to_mns(config.target or "queue", config.name or "", text, meta)
+
     # -- recorded state (cleared by reset) -------------------------------------------------
 
-    def publish(self, topic: str, body: str, tag: Optional[str]) -> dict[str, Any]:
-        """Store a message as published; KeyError when the topic does not exist."""
-        message = {
+    def publish(
+        self,
+        topic: str,
+        body: str,
+        tag: Optional[str],
+        *,
+        attributes: Optional[Mapping[str, Any]] = None,
+    ) -> dict[str, Any]:
+        """Store a message as published and run the topic's triggers; KeyError when the
+        topic does not exist."""
+        message: dict[str, Any] = {
             "MessageId": uuid.uuid4().hex.upper(),
             "MessageBody": body,
             "MessageTag": tag,
-            "PublishTime": int(time.time() * 1000),
+            "PublishTime": int(self.clock.now() * 1000),
             "MessageBodyMD5": hashlib.md5(body.encode("utf-8")).hexdigest().upper(),
         }
+        if attributes:
+            message["MessageAttributes"] = dict(attributes)
         with self._lock:
             self._topics[topic].append(message)
+            subscriptions = [s for s in self._subscriptions if s.matches(topic, tag)]
+            credentials = self.trigger_credentials
+        for subscription in subscriptions:
+            self.deliveries.trigger(
+                subscription,
+                message,
+                credentials=credentials,
+                region=self.default_region,
+                account_id=self.account_id,
+            )
         return dict(message)
 
     def topic_messages(self, name: str) -> list[dict[str, Any]]:
         """Messages published to ``name``, oldest first; KeyError for an unknown topic."""
         with self._lock:
-            return [dict(m) for m in self._topics[name]]
+            return copy.deepcopy(self._topics[name])
 
     def send_to_queue(
         self, queue: str, body: str, *, delay_seconds: int = 0, priority: int = 8
     ) -> dict[str, Any]:
         """Store a message as sent to a queue; KeyError when the queue does not exist."""
-        now = int(time.time() * 1000)
+        now = int(self.clock.now() * 1000)
         message = {
             "MessageId": uuid.uuid4().hex.upper(),
             "MessageBody": body,
@@ -159,19 +511,181 @@ class EmulatorBackend:
         with self._lock:
             return [dict(m) for m in self._queues[name]]
 
+    # -- jobs and their lifecycle ------------------------------------------------------
+
     def add_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Store a job as is (no lifecycle: it stays as given)."""
         with self._lock:
-            self._jobs[job["JobId"]] = dict(job)
-        return dict(job)
+            self._jobs[job["JobId"]] = copy.deepcopy(job)
+        return copy.deepcopy(job)
+
+    def submit_job(self, action: str, job: dict[str, Any]) -> dict[str, Any]:
+        """Store a job submitted by ``action`` with its lifecycle plan, drawn now from the
+        action's rule (the failure draw uses the seeded lifecycle RNG); an ``at_once`` job is
+        finished before this returns."""
+        rule = self.lifecycle.rule(action)
+        with self._lock:
+            fails = rule.outcome == FAIL or (
+                rule.fail_probability > 0 and self._lifecycle_rng.random() < rule.fail_probability
+            )
+            stored = copy.deepcopy(job)
+            stored.update(
+                Action=action,
+                SubmittedAt=self.clock.now(),
+                QueryCount=0,
+                Lifecycle={
+                    "Schedule": rule.schedule,
+                    "Queries": rule.queries,
+                    "Seconds": rule.seconds,
+                    "Outcome": FAIL if fails else SUCCESS,
+                    "Code": rule.code,
+                    "Message": rule.message,
+                    "Suggestion": rule.suggestion,
+                    "Rule": rule.spec(),
+                },
+            )
+            self._jobs[stored["JobId"]] = stored
+            if rule.schedule == AT_ONCE:
+                self._complete(stored)
+            elif rule.schedule == AFTER_SECONDS:
+                heapq.heappush(self._timed, (stored["SubmittedAt"] + rule.seconds, stored["JobId"]))
+            return copy.deepcopy(stored)
+
+    def query_jobs(self, job_ids: Sequence[str], *, job_type: str, region: str) -> list[dict[str, Any]]:
+        """The jobs a Get* action sees, in the order asked: each found job (of ``job_type``, in
+        ``region``) counts one query, and finishes first if its schedule says so. Unknown ids,
+        other types and other regions are left out."""
+        found = []
+        with self._lock:
+            now = self.clock.now()
+            for job_id in job_ids:
+                job = self._jobs.get(job_id)
+                if job is None or job.get("Type") != job_type or job.get("Region") != region:
+                    continue
+                if job.get("Status") == PROCESSING and self._due(job, now, querying=True):
+                    self._complete(job)
+                job["QueryCount"] = job.get("QueryCount", 0) + 1
+                found.append(copy.deepcopy(job))
+        return found
+
+    def _due(self, job: dict[str, Any], now: float, *, querying: bool = False) -> bool:  # lock held
+        plan = job.get("Lifecycle")
+        if not plan:
+            return False
+        if plan["Schedule"] == AFTER_SECONDS:
+            return now >= job["SubmittedAt"] + plan["Seconds"]
+        if plan["Schedule"] == AFTER_QUERIES:
+            return querying and job.get("QueryCount", 0) >= plan["Queries"]
+        return plan["Schedule"] == AT_ONCE
+
+    def _complete(self, job: dict[str, Any]) -> None:  # lock held
+        plan = job["Lifecycle"]
+        action = job.get("Action", "")
+        now = self.clock.now()
+        job["CompleteTime"] = utc_timestamp(now)
+        audit = job.get("Type") == AI_IMAGE_AUDIT
+        if plan["Outcome"] == FAIL:
+            job["Status"] = FAIL
+            job["Code"] = plan.get("Code") or DEFAULT_FAIL_CODE
+            job["Message"] = plan.get("Message") or DEFAULT_FAIL_MESSAGE
+        else:
+            job["Status"] = SUCCESS
+            job["Code"], job["Message"] = SUCCESS_CODES.get(action, ("0", "OK"))
+            if audit:
+                job["Data"] = results.audit_data(
+                    self.seed_value,
+                    media_id=job["MediaId"],
+                    template_id=job.get("TemplateId", ""),
+                    image_url=self._media_url(job["MediaId"], "image", job["Region"]),
+                    suggestion=plan.get("Suggestion"),
+                )
+            else:
+                job["AIImageResult"] = results.ai_image_result(
+                    self.seed_value,
+                    video_id=job["VideoId"],
+                    template_id=job.get("TemplateId", ""),
+                    oss_host=urlsplit(self._media_url(job["VideoId"], "video", job["Region"])).netloc,
+                )
+        if audit:
+            job.setdefault("Data", {})
+            self.deliver_event(job["Region"], audit_complete_event(job, now))
+
+    def _media_url(self, media_id: str, media_type: str, region: str) -> str:  # lock held
+        record = self._media.get(media_id)
+        if record is not None:
+            return record["FileUrl"]
+        body = samples.body(media_type, region=region, media_id=media_id)
+        return body.get("FileUrl") or body["FileURL"]
+
+    def find_media(self, media_id: str, region: str, media_types: Sequence[str]) -> Optional[dict[str, Any]]:
+        """The media ``media_id`` if it was uploaded (or seeded) in ``region`` with one of
+        ``media_types``: what strict media mode requires of a submitted job."""
+        with self._lock:
+            record = self._media.get(media_id)
+            if record is None or record["Region"] != region or record["MediaType"] not in media_types:
+                return None
+            return copy.deepcopy(record)
+
+    def tick(self) -> int:
+        """Finish every ``after_seconds`` job whose time has come (emulator clock); returns how
+        many finished. Called by every request, by :meth:`advance` and by the server's ticker."""
+        finished = 0
+        with self._lock:
+            now = self.clock.now()
+            while self._timed and self._timed[0][0] <= now:
+                _, job_id = heapq.heappop(self._timed)
+                job = self._jobs.get(job_id)
+                if job is not None and job.get("Status") == PROCESSING and self._due(job, now):
+                    self._complete(job)
+                    finished += 1
+        return finished
+
+    def _index_timed(self) -> None:  # lock held
+        self._timed = [
+            (job["SubmittedAt"] + job["Lifecycle"]["Seconds"], job_id)
+            for job_id, job in self._jobs.items()
+            if job.get("Status") == PROCESSING and (job.get("Lifecycle") or {}).get("Schedule") == AFTER_SECONDS
+        ]
+        heapq.heapify(self._timed)
+
+    def advance(self, seconds: float) -> int:
+        """Move the emulator clock forward and finish the jobs that are then due."""
+        self.clock.advance(seconds)
+        return self.tick()
+
+    def start_ticker(self, interval: float = 0.2) -> None:
+        """Run :meth:`tick` every ``interval`` seconds on a daemon thread (the server does), so
+        an ``after_seconds`` job finishes, and its event goes out, without being queried."""
+        with self._lock:
+            if self._ticker is not None and self._ticker.is_alive():
+                return
+            self._ticker_stop.clear()
+
+            def run() -> None:
+                while not self._ticker_stop.wait(interval):
+                    try:
+                        self.tick()
+                    except Exception:  # pragma: no cover - keep ticking
+                        logger.exception("emulator tick failed")
+
+            self._ticker = threading.Thread(target=run, name="vodai-emulator-ticker", daemon=True)
+            self._ticker.start()
+
+    def close(self) -> None:
+        """Stop the ticker and the delivery workers."""
+        self._ticker_stop.set()
+        self.deliveries.close()
 
     def jobs(self) -> list[dict[str, Any]]:
+        self.tick()
         with self._lock:
-            return [dict(j) for j in self._jobs.values()]
+            return [copy.deepcopy(j) for j in self._jobs.values()]
 
     def get_job(self, job_id: str) -> Optional[dict[str, Any]]:
+        self.tick()
         with self._lock:
             job = self._jobs.get(job_id)
-            return dict(job) if job is not None else None
+            return copy.deepcopy(job) if job is not None else None
 
     def use_nonce(self, access_key_id: str, nonce: str) -> bool:
         """Remember a signature nonce; False when this key already used it recently."""
@@ -233,11 +747,137 @@ class EmulatorBackend:
             return copy.deepcopy(self._requests)
 
     def reset(self) -> None:
-        """Forget messages, jobs, nonces and the request log; keep keys, topics, queues,
-        regions and fault rules (``faults.clear()`` removes those)."""
+        """Forget messages, jobs, media, nonces, the request log and the delivery log (queued
+        deliveries are cancelled); keep keys, topics, queues, regions, fault rules, lifecycle
+        rules, callback settings and triggers (``faults.clear()``, ``lifecycle.reset()``,
+        ``clear_callback()`` and ``unsubscribe()`` remove those)."""
         with self._lock:
             for messages in [*self._topics.values(), *self._queues.values()]:
                 messages.clear()
             self._jobs.clear()
+            self._timed.clear()
+            self._media.clear()
             self._requests.clear()
             self._nonces.clear()
+        self.deliveries.clear()
+
+    # -- saving and loading -------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything but credentials and nonces, as JSON-compatible data (:meth:`load_state`
+        takes it back). Callback auth keys are included: keep the file private."""
+        with self._lock:
+            data = {
+                "version": STATE_VERSION,
+                "default_region": self.default_region,
+                "region_actions": {r: sorted(a) for r, a in self.region_actions.items()},
+                "strict_media": self.strict_media,
+                "param_max_lengths": dict(self.param_max_lengths),
+                "account_id": self.account_id,
+                "seed": self.seed_value,
+                "clock": self.clock.now(),
+                "topics": copy.deepcopy(self._topics),
+                "queues": copy.deepcopy(self._queues),
+                "media": copy.deepcopy(self._media),
+                "jobs": copy.deepcopy(self._jobs),
+                "requests": copy.deepcopy(self._requests),
+                "callbacks": {r: c.to_dict(secrets=True) for r, c in self._callbacks.items()},
+                "triggers": [s.to_dict() for s in self._subscriptions],
+            }
+        data["lifecycle"] = [rule.to_dict() for rule in self.lifecycle.rules()]
+        data["faults"] = [rule.to_dict() for rule in self.faults.rules()]
+        data["delivery_settings"] = self.deliveries.settings()
+        data["deliveries"] = self.deliveries.log()
+        return data
+
+    def load_state(self, data: Mapping[str, Any]) -> None:
+        """Replace the state with ``data`` from :meth:`state` (credentials stay as they are).
+        Everything is checked before anything changes; a bad document raises ValueError.
+        The clock moves forward to the saved time if it is behind it; jobs keep their
+        lifecycle plans and query counts; deliveries unfinished at save time are not resumed."""
+        if not isinstance(data, Mapping) or data.get("version") != STATE_VERSION:
+            raise ValueError(f"not an emulator state document (version {STATE_VERSION})")
+        try:
+            callbacks = {
+                r: CallbackConfig(**{**c, "event_types": tuple(c["event_types"]) if c.get("event_types") else None})
+                for r, c in (data.get("callbacks") or {}).items()
+            }
+            triggers = [Subscription.from_dict(s) for s in data.get("triggers") or []]
+            lifecycle = [LifecycleRule.from_dict(r) for r in data.get("lifecycle") or []]
+            faults = [parse_fault(r) for r in data.get("faults") or []]
+            topics = {str(k): list(v) for k, v in (data.get("topics") or {}).items()}
+            queues = {str(k): list(v) for k, v in (data.get("queues") or {}).items()}
+            media = {str(k): dict(v) for k, v in (data.get("media") or {}).items()}
+            jobs = {str(k): dict(v) for k, v in (data.get("jobs") or {}).items()}
+            region_actions = {str(r): set(a) for r, a in (data.get("region_actions") or {}).items()}
+            settings = dict(data.get("delivery_settings") or {})
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(f"emulator state: {exc}") from None
+        with self._lock:
+            self.default_region = str(data.get("default_region") or self.default_region)
+            if region_actions:
+                self.region_actions = region_actions
+            self.strict_media = bool(data.get("strict_media", False))
+            self.param_max_lengths = dict(data.get("param_max_lengths") or {})
+            self.account_id = str(data.get("account_id") or self.account_id)
+            self._topics, self._queues = topics, queues
+            self._media, self._jobs = media, jobs
+            self._index_timed()
+            self._requests = list(data.get("requests") or [])
+            self._nonces.clear()
+            self._callbacks = callbacks
+            self._subscriptions = triggers
+        saved_clock = data.get("clock")
+        if isinstance(saved_clock, (int, float)) and saved_clock > self.clock.now():
+            self.clock.advance(saved_clock - self.clock.now())  # the emulator clock never goes back
+        self.seed(data.get("seed"))
+        self.lifecycle.reset()
+        for rule in lifecycle:
+            self.lifecycle.set(rule)
+        self.faults.clear()
+        self.faults.extend(faults)
+        if settings:
+            self.deliveries.configure(**settings)
+        self.deliveries.load(list(data.get("deliveries") or []))
+
+
+def audit_complete_event(job: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The AIMediaAuditComplete event of a finished audit job, key for key as VOD's sample
+    (EventTime with a colon before the milliseconds)."""
+    return {
+        "EventTime": event_time(now),
+        "EventType": "AIMediaAuditComplete",
+        "JobId": job["JobId"],
+        "MediaId": job["MediaId"],
+        "Status": job["Status"],
+        "Code": job["Code"],
+        "Message": job["Message"],
+        "Data": copy.deepcopy(job.get("Data") or {}),
+    }
+
+
+def event_time(epoch: float) -> str:
+    """``2024-04-10T01:37:14:627Z``: the EventTime style of image and AI events."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f":{moment.microsecond // 1000:03d}Z"
+
+
+def _event_media_id(body: Mapping[str, Any]) -> Optional[str]:
+    for key in ("VideoId", "ImageId", "AttachedMediaId", "MediaId"):
+        if body.get(key):
+            return str(body[key])
+    return None
+
+
+def _file_name(url: str) -> str:
+    return PurePosixPath(urlsplit(url).path).name
+
+
+def _with_extension(url: str, file_name: str) -> str:
+    """``url`` whose object name takes the extension of ``file_name`` (VOD keeps the upload's)."""
+    suffix = PurePosixPath(file_name).suffix
+    if not suffix:
+        return url
+    parts = urlsplit(url)
+    path = PurePosixPath(parts.path)
+    return parts._replace(path=str(path.with_suffix(suffix.lower()))).geturl()

@@ -21,6 +21,9 @@ from .request import ABORT_LOST, ABORT_RESET, EmulatorRequest, EmulatorResponse
 
 XMLNS = "http://mns.aliyuncs.com/doc/v1/"
 MESSAGE_BODY_MAX_BYTES = 65536
+# MNS's limit on MessageTag (what subscription and trigger filters match): 16 characters.
+# The code is MNS's parameter error; the wording is the emulator's.
+MESSAGE_TAG_MAX_CHARS = 16
 # SendMessage limits (MNS API reference): DelaySeconds 0..604800 (default 0), Priority 1..16
 # (default 8, 1 is the highest).
 MAX_DELAY_SECONDS = 604800
@@ -96,9 +99,32 @@ def handle(
 def _publish(backend: EmulatorBackend, topic: str, body: bytes, params: dict) -> dict:
     if not backend.has_topic(topic):
         raise EmulatorError(404, "TopicNotExist", "The topic name you provided is not exist.")
-    text, tag = parse_message(body)
+    root = _message_root(body)
+    fields = _fields(root)
+    text, tag = _body_and_tag(fields)
     params["MessageTag"] = tag
-    return backend.publish(topic, text, tag)
+    if tag is not None and len(tag) > MESSAGE_TAG_MAX_CHARS:
+        raise EmulatorError(
+            400,
+            "InvalidArgument",
+            f"The length of MessageTag should be between 1 and {MESSAGE_TAG_MAX_CHARS} characters.",
+        )
+    return backend.publish(topic, text, tag, attributes=_attributes(root))
+
+
+def _attributes(root: ElementTree.Element) -> Optional[dict]:
+    """``<MessageAttributes>`` as nested dicts of element names to text (None without it)."""
+    for child in root:
+        if _local_name(child.tag) == "MessageAttributes":
+            return _element_dict(child)
+    return None
+
+
+def _element_dict(element: ElementTree.Element) -> dict:
+    out: dict = {}
+    for child in element:
+        out[_local_name(child.tag)] = _element_dict(child) if len(child) else (child.text or "")
+    return out
 
 
 def _send(backend: EmulatorBackend, queue: str, body: bytes, params: dict) -> dict:

@@ -2,11 +2,27 @@
 
 Flask (and waitress) are imported only here, so ``import vodai.emulator`` stays light.
 
-Control API (JSON, no authentication, for tests that drive a server process):
-``GET /_emulator/topics/<name>/messages``, ``GET /_emulator/queues/<name>/messages``,
-``GET /_emulator/jobs``, ``GET /_emulator/requests``, ``POST /_emulator/reset``,
-``GET|POST|DELETE /_emulator/faults`` (list, add one rule or a list of rules, clear) and
-``POST /_emulator/seed`` ``{"seed": n}``.
+Control API (JSON, no authentication, for tests and tools that drive a server process; a
+bad request answers 400 ``{"error": "..."}``):
+
+=========================================  ===============================================
+``POST /_emulator/reset``                   forget activity, keep configuration
+``GET|POST /_emulator/topics``, ``queues``  list (with message counts) / create ``{"name"}``
+``GET .../topics/<name>/messages``          messages (also ``queues/<name>/messages``)
+``POST .../topics/<name>/messages``         publish ``{"body", "tag", "attributes"}`` (runs triggers)
+``GET|POST /_emulator/media``               media records / seed one without an event
+``POST /_emulator/uploads``                 an upload finished: record it and deliver its event
+``GET|PUT|DELETE /_emulator/callback``      VOD's callback setting per region
+``GET|POST|DELETE /_emulator/triggers``     FC MNS topic triggers (subscriptions)
+``GET|PUT|DELETE /_emulator/lifecycle``     job lifecycle rules (DELETE: back to the defaults)
+``GET /_emulator/jobs``, ``jobs/<id>``      jobs with state, lifecycle plan and results
+``GET /_emulator/deliveries``               the delivery log; ``POST deliveries/wait``
+``GET /_emulator/requests``                 the request log
+``GET|PUT /_emulator/state``                save / load the whole state
+``GET /_emulator/clock``, ``POST advance``  the emulator clock; ``{"seconds": N}``
+``GET|PUT /_emulator/settings``             strict_media, param_max_lengths, delivery timing
+``GET|POST|DELETE /_emulator/faults``       fault rules; ``POST /_emulator/seed`` ``{"seed": n}``
+=========================================  ===============================================
 
 Injected ``reset`` and ``lost`` faults fail the TCP connection itself, without any HTTP
 answer: the view raises :class:`ConnectionAbort`, which passes through Flask, and the
@@ -28,7 +44,9 @@ from flask import Flask, Response, jsonify
 from flask import request as flask_request
 
 from .backend import EmulatorBackend
+from .callbacks import CallbackConfig, CallbackSpecError, parse_subscription
 from .faults import FaultSpecError, parse_fault
+from .lifecycle import LifecycleSpecError, parse_lifecycle
 from .protocol import handle
 from .request import ABORT_RESET, EmulatorRequest
 
@@ -56,10 +74,45 @@ class _EmulatorFlask(Flask):
 def create_app(backend: EmulatorBackend) -> Flask:
     app = _EmulatorFlask("vodai.emulator")
 
+    @app.errorhandler(_BadRequest)
+    def bad_request(error: "_BadRequest"):
+        return jsonify({"error": str(error)}), 400
+
+    @app.get("/_emulator/topics")
+    def list_topics():
+        return jsonify([{"name": n, "messages": len(backend.topic_messages(n))} for n in backend.topics()])
+
+    @app.post("/_emulator/topics")
+    def create_topic():
+        name = _name_from(_json_body())
+        backend.create_topic(name)
+        return jsonify({"name": name})
+
+    @app.get("/_emulator/queues")
+    def list_queues():
+        return jsonify([{"name": n, "messages": len(backend.queue_messages(n))} for n in backend.queues()])
+
+    @app.post("/_emulator/queues")
+    def create_queue():
+        name = _name_from(_json_body())
+        backend.create_queue(name)
+        return jsonify({"name": name})
+
     @app.get("/_emulator/topics/<name>/messages")
     def topic_messages(name: str):
         try:
             return jsonify(backend.topic_messages(name))
+        except KeyError:
+            return jsonify({"error": f"topic {name!r} does not exist"}), 404
+
+    @app.post("/_emulator/topics/<name>/messages")
+    def publish(name: str):
+        data = _object(_json_body(), '{"body": "...", "tag": null, "attributes": null}')
+        body = data.get("body")
+        if not isinstance(body, str) or not body:
+            raise _BadRequest('expected {"body": "<message body>"}')
+        try:
+            return jsonify(backend.publish(name, body, data.get("tag"), attributes=data.get("attributes")))
         except KeyError:
             return jsonify({"error": f"topic {name!r} does not exist"}), 404
 
@@ -74,9 +127,159 @@ def create_app(backend: EmulatorBackend) -> Flask:
     def jobs():
         return jsonify(backend.jobs())
 
+    @app.get("/_emulator/jobs/<job_id>")
+    def job(job_id: str):
+        found = backend.get_job(job_id)
+        if found is None:
+            return jsonify({"error": f"job {job_id!r} does not exist"}), 404
+        return jsonify(found)
+
+    @app.get("/_emulator/media")
+    def media():
+        return jsonify(backend.media())
+
+    @app.post("/_emulator/media")
+    def add_media():
+        data = _object(_json_body(), _UPLOAD_SHAPE)
+        try:
+            return jsonify(backend.add_media(**_upload_args(data)))
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
+
+    @app.post("/_emulator/uploads")
+    def upload():
+        data = _object(_json_body(), _UPLOAD_SHAPE)
+        try:
+            return jsonify(backend.upload(**_upload_args(data)))
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
+
+    @app.get("/_emulator/callback")
+    def callbacks():
+        return jsonify({region: c.to_dict() for region, c in backend.callbacks().items()})
+
+    @app.put("/_emulator/callback")
+    def set_callback():
+        data = _object(_json_body(), '{"region": null, "url": "...", "auth_key": "..."} or {"mns": "queue:NAME"}')
+        try:
+            config = CallbackConfig.from_dict(data)
+        except CallbackSpecError as exc:
+            raise _BadRequest(str(exc)) from None
+        backend.set_callback(data.get("region") or None, config=config)
+        return jsonify({region: c.to_dict() for region, c in backend.callbacks().items()})
+
+    @app.delete("/_emulator/callback")
+    def clear_callback():
+        region = flask_request.args.get("region") or None
+        return jsonify({"cleared": backend.clear_callback(region)})
+
+    @app.get("/_emulator/triggers")
+    def triggers():
+        return jsonify([{**s.to_dict(), "spec": s.spec()} for s in backend.subscriptions()])
+
+    @app.post("/_emulator/triggers")
+    def add_triggers():
+        data = _json_body()
+        items = data if isinstance(data, list) else [data]
+        try:
+            parsed = [parse_subscription(item) for item in items]
+        except (CallbackSpecError, TypeError) as exc:
+            raise _BadRequest(str(exc)) from None
+        for subscription in parsed:
+            backend.subscribe(subscription)
+        return jsonify([{**s.to_dict(), "spec": s.spec()} for s in backend.subscriptions()])
+
+    @app.delete("/_emulator/triggers")
+    def clear_triggers():
+        return jsonify({"removed": backend.unsubscribe(flask_request.args.get("name") or None)})
+
+    @app.get("/_emulator/lifecycle")
+    def lifecycle():
+        return jsonify(backend.lifecycle.status())
+
+    @app.put("/_emulator/lifecycle")
+    def set_lifecycle():
+        data = _json_body()
+        items = data if isinstance(data, list) else [data]
+        try:
+            parsed = [parse_lifecycle(item) for item in items]
+        except (LifecycleSpecError, TypeError) as exc:
+            raise _BadRequest(str(exc)) from None
+        for rule in parsed:
+            backend.lifecycle.set(rule)
+        return jsonify(backend.lifecycle.status())
+
+    @app.delete("/_emulator/lifecycle")
+    def reset_lifecycle():
+        backend.lifecycle.reset()
+        return jsonify(backend.lifecycle.status())
+
+    @app.get("/_emulator/deliveries")
+    def deliveries():
+        return jsonify(backend.deliveries.log())
+
+    @app.post("/_emulator/deliveries/wait")
+    def wait_deliveries():
+        data = _json_body()
+        timeout = data.get("timeout", 30) if isinstance(data, dict) else 30
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 600:
+            raise _BadRequest('expected {"timeout": <seconds, 0..600>}')
+        idle = backend.deliveries.wait(float(timeout))
+        return jsonify({"idle": idle, "pending": backend.deliveries.pending()})
+
     @app.get("/_emulator/requests")
     def requests_log():
         return jsonify(backend.requests_log())
+
+    @app.get("/_emulator/state")
+    def get_state():
+        return jsonify(backend.state())
+
+    @app.put("/_emulator/state")
+    def put_state():
+        try:
+            backend.load_state(_object(_json_body(), "a state document from GET /_emulator/state"))
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
+        return jsonify({"loaded": True, "jobs": len(backend.jobs()), "media": len(backend.media())})
+
+    @app.get("/_emulator/clock")
+    def clock():
+        return jsonify(backend.clock.describe())
+
+    @app.post("/_emulator/advance")
+    def advance():
+        data = _object(_json_body(), '{"seconds": <number >= 0>}')
+        seconds = data.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise _BadRequest('expected {"seconds": <number >= 0>}')
+        finished = backend.advance(float(seconds))
+        return jsonify({**backend.clock.describe(), "finished": finished})
+
+    @app.get("/_emulator/settings")
+    def settings():
+        return jsonify(_settings(backend))
+
+    @app.put("/_emulator/settings")
+    def put_settings():
+        data = dict(_object(_json_body(), '{"strict_media": true, ...}'))
+        if "strict_media" in data:
+            value = data.pop("strict_media")
+            if not isinstance(value, bool):
+                raise _BadRequest("strict_media: true or false")
+            backend.strict_media = value
+        if "param_max_lengths" in data:
+            value = data.pop("param_max_lengths")
+            if not isinstance(value, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value.values()
+            ):
+                raise _BadRequest('param_max_lengths: {"VideoId": 32, ...}')
+            backend.param_max_lengths = dict(value)
+        try:
+            backend.deliveries.configure(**data)
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
+        return jsonify(_settings(backend))
 
     @app.post("/_emulator/reset")
     def reset():
@@ -107,7 +310,7 @@ def create_app(backend: EmulatorBackend) -> Flask:
         value = data.get("seed") if isinstance(data, dict) else None
         if isinstance(value, bool) or not isinstance(value, int):
             return jsonify({"error": 'expected {"seed": <integer>}'}), 400
-        backend.faults.seed(value)
+        backend.seed(value)
         return jsonify({"seed": value})
 
     @app.route("/", defaults={"path": ""}, methods=_METHODS)
@@ -121,8 +324,65 @@ def create_app(backend: EmulatorBackend) -> Flask:
     return app
 
 
+class _BadRequest(Exception):
+    """A control request that cannot be done; answered 400 with its message."""
+
+
+_UPLOAD_SHAPE = (
+    '{"media_type": "video|audio|image|attached", "region": "cn-shanghai", '
+    '"media_id": null, "extend": null, "file_name": null, "size": null}'
+)
+
+
 def _json_body() -> Any:
     return flask_request.get_json(force=True, silent=True)
+
+
+def _object(data: Any, shape: str) -> dict:
+    if not isinstance(data, dict):
+        raise _BadRequest(f"expected a JSON object: {shape}")
+    return data
+
+
+def _name_from(data: Any) -> str:
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not name:
+        raise _BadRequest('expected {"name": "<name>"}')
+    return name
+
+
+def _upload_args(data: dict) -> dict:
+    allowed = {"media_type", "media", "region", "media_id", "extend", "file_name", "size"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _BadRequest(f"unknown field(s) {', '.join(unknown)}: expected {_UPLOAD_SHAPE}")
+    media_type = data.get("media_type") or data.get("media")
+    if not isinstance(media_type, str) or not isinstance(data.get("region"), str):
+        raise _BadRequest(f"media_type and region are required: {_UPLOAD_SHAPE}")
+    size = data.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise _BadRequest("size: a number of bytes")
+    extend = data.get("extend")
+    if extend is not None and not isinstance(extend, (str, dict)):
+        raise _BadRequest("extend: a JSON object or a string")
+    return {
+        "media_type": media_type,
+        "region": data["region"],
+        "media_id": data.get("media_id") or None,
+        "extend": extend,
+        "file_name": data.get("file_name") or None,
+        "size": size,
+    }
+
+
+def _settings(backend: EmulatorBackend) -> dict:
+    return {
+        "strict_media": backend.strict_media,
+        "param_max_lengths": backend.param_max_lengths,
+        "default_region": backend.default_region,
+        "account_id": backend.account_id,
+        **backend.deliveries.settings(),
+    }
 
 
 def _emulator_request() -> EmulatorRequest:
@@ -206,9 +466,11 @@ def serve(
     the socket is bound, so a caller can announce it without a race.
     """
     server = make_server(backend, host, port)
+    backend.start_ticker()  # after_seconds jobs finish (and their events go out) on time
     if on_ready is not None:
         on_ready(f"http://{host}:{server.effective_port}")
     try:
         server.run()
     finally:
         server.close()
+        backend.close()

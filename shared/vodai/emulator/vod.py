@@ -108,6 +108,7 @@ def _dispatch(
             "Forbidden.RegionNotSupported",
             f"The action {action} is not supported in the region {region}.",
         )
+    backend.tick()  # jobs whose time has come finish before anyone looks at them
     return run(backend, params, region)
 
 

@@ -1,28 +1,43 @@
 """The VOD actions the emulator serves: parameter rules and the jobs they create.
 
 Each action takes the merged request parameters and the resolved region and returns the
-success body without RequestId (the protocol layer adds it). Media are accepted leniently:
-any VideoId/MediaId is taken as existing.
+success body without RequestId (the protocol layer adds it). Media are accepted leniently by
+default (any VideoId/MediaId is taken as existing); with ``backend.strict_media`` a submit on a
+media the emulator never saw (uploaded or seeded, in that region, of that kind) fails as VOD
+does.
+
+| Action | Served in (default) | Errors (besides signature, region and faults) |
+|---|---|---|
+| SubmitAIImageJob | cn-shanghai, cn-beijing | MissingParameter (VideoId, AITemplateId); InvalidParameter (UserData over 512 bytes, not a JSON object, keys other than MessageCallback/Extend); InvalidVideo.NotFound 404 (strict media) |
+| SubmitAIImageAuditJob | ap-southeast-1 | MissingParameter (MediaId, TemplateId); InvalidParameter (MediaAuditConfiguration not {"ResourceType": letters/digits/_}); InvalidImage.NotFound 404 (strict media, code unconfirmed) |
+| GetAIImageJobs | cn-shanghai, cn-beijing | MissingParameter (JobIds); InvalidParameter (more than 10 ids). Unknown ids are left out of AIImageJobList (the SDK model has no NonExist field) |
+| GetAIMediaAuditJob | ap-southeast-1 | MissingParameter (JobId). An unknown id gives a body without MediaAuditJob (unconfirmed) |
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-import time
 import uuid
 from typing import Any, Callable, Mapping
 
-from .backend import EmulatorBackend, utc_timestamp
-from .errors import invalid_parameter, missing_parameter
+from .backend import AI_IMAGE, AI_IMAGE_AUDIT, EmulatorBackend, utc_timestamp
+from .errors import EmulatorError, invalid_parameter, missing_parameter
+from .lifecycle import PROCESSING
 
 USER_DATA_MAX_BYTES = 512
+# UserData may hold only these keys (VOD's UserData reference).
+USER_DATA_KEYS = frozenset({"MessageCallback", "Extend"})
 MAX_JOB_IDS = 10
-# A job has just been accepted; a later issue adds the success/fail lifecycle.
-INITIAL_STATUS = "Processing"
-AI_IMAGE = "AIImage"
-AI_IMAGE_AUDIT = "AIImageAudit"
+# A job has just been accepted; the lifecycle (vodai.emulator.lifecycle) moves it on.
+INITIAL_STATUS = PROCESSING
+# GetAIMediaAuditJob's Type (the documented sample's value).
+AUDIT_JOB_TYPE = "AIMediaAudit"
 _RESOURCE_TYPE = re.compile(r"^[A-Za-z0-9_]+$")
+# The media kinds each submit accepts in strict media mode.
+_VIDEO_MEDIA = ("video", "audio")
+_IMAGE_MEDIA = ("image",)
 
 Action = Callable[[EmulatorBackend, Mapping[str, str], str], dict[str, Any]]
 
@@ -32,6 +47,13 @@ def _required(params: Mapping[str, str], name: str) -> str:
     if not value:
         raise missing_parameter(name)
     return value
+
+
+def _check_lengths(backend: EmulatorBackend, params: Mapping[str, str]) -> None:
+    for name, limit in backend.param_max_lengths.items():
+        value = params.get(name)
+        if value is not None and len(value) > limit:
+            raise invalid_parameter(name, f"It must be at most {limit} characters.")
 
 
 def _json_object(name: str, value: str) -> dict[str, Any]:
@@ -44,7 +66,7 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
     return parsed
 
 
-def _new_job(job_type: str, region: str, **fields: Any) -> dict[str, Any]:
+def _new_job(backend: EmulatorBackend, job_type: str, region: str, **fields: Any) -> dict[str, Any]:
     return {
         "JobId": uuid.uuid4().hex,
         "Type": job_type,
@@ -52,7 +74,7 @@ def _new_job(job_type: str, region: str, **fields: Any) -> dict[str, Any]:
         "Status": INITIAL_STATUS,
         "Code": "",
         "Message": "",
-        "CreationTime": utc_timestamp(time.time()),
+        "CreationTime": utc_timestamp(backend.clock.now()),
         **fields,
     }
 
@@ -62,22 +84,32 @@ def submit_ai_image_job(
 ) -> dict[str, Any]:
     video_id = _required(params, "VideoId")
     template_id = _required(params, "AITemplateId")
+    _check_lengths(backend, params)
     user_data = params.get("UserData", "")
     if user_data:
         if len(user_data.encode("utf-8")) > USER_DATA_MAX_BYTES:
             raise invalid_parameter("UserData", f"It must be at most {USER_DATA_MAX_BYTES} bytes.")
-        _json_object("UserData", user_data)
-    job = backend.add_job(
+        extra = sorted(set(_json_object("UserData", user_data)) - USER_DATA_KEYS)
+        if extra:
+            raise invalid_parameter(
+                "UserData", f"Only MessageCallback and Extend are allowed, not {', '.join(extra)}."
+            )
+    if backend.strict_media and backend.find_media(video_id, region, _VIDEO_MEDIA) is None:
+        raise EmulatorError(404, "InvalidVideo.NotFound", "The video does not exist.")
+    job = backend.submit_job(
+        "SubmitAIImageJob",
         _new_job(
+            backend,
             AI_IMAGE,
             region,
             VideoId=video_id,
             TemplateId=template_id,
-            TemplateConfig="",
+            # The snapshot of the template's configuration (the documented sample's value).
+            TemplateConfig='{"Format":"gif","SetDefaultCover":"true"}',
             AIPipelineId=params.get("AIPipelineId", ""),
             UserData=user_data,
             AIImageResult="",
-        )
+        ),
     )
     return {"JobId": job["JobId"]}
 
@@ -87,6 +119,7 @@ def submit_ai_image_audit_job(
 ) -> dict[str, Any]:
     media_id = _required(params, "MediaId")
     template_id = _required(params, "TemplateId")
+    _check_lengths(backend, params)
     config = params.get("MediaAuditConfiguration", "")
     if config:
         parsed = _json_object("MediaAuditConfiguration", config)
@@ -98,14 +131,19 @@ def submit_ai_image_audit_job(
                 "MediaAuditConfiguration",
                 "Only ResourceType is allowed, made of letters, digits and underscores.",
             )
-    job = backend.add_job(
+    if backend.strict_media and backend.find_media(media_id, region, _IMAGE_MEDIA) is None:
+        # Unconfirmed code: VOD's docs name none for an unknown image in this action.
+        raise EmulatorError(404, "InvalidImage.NotFound", "The image does not exist.")
+    job = backend.submit_job(
+        "SubmitAIImageAuditJob",
         _new_job(
+            backend,
             AI_IMAGE_AUDIT,
             region,
             MediaId=media_id,
             TemplateId=template_id,
             MediaAuditConfiguration=config,
-        )
+        ),
     )
     return {"JobId": job["JobId"]}
 
@@ -134,17 +172,44 @@ def get_ai_image_jobs(
         raise missing_parameter("JobIds")
     if len(job_ids) > MAX_JOB_IDS:
         raise invalid_parameter("JobIds", f"At most {MAX_JOB_IDS} job IDs are allowed.")
-    found = []
-    for job_id in job_ids:
-        job = backend.get_job(job_id)
-        # Jobs are regional, and other job types are not AI image jobs: both stay unseen.
-        if job is not None and job["Type"] == AI_IMAGE and job["Region"] == region:
-            found.append({k: job[k] for k in _AI_IMAGE_JOB_FIELDS})
-    return {"AIImageJobList": found}
+    # Jobs are regional, and other job types are not AI image jobs: both stay unseen, as do
+    # unknown ids (GetAIImageJobs has no NonExist list, unlike ListAIJob).
+    jobs = backend.query_jobs(job_ids, job_type=AI_IMAGE, region=region)
+    return {"AIImageJobList": [{k: job.get(k, "") for k in _AI_IMAGE_JOB_FIELDS} for job in jobs]}
+
+
+def get_ai_media_audit_job(
+    backend: EmulatorBackend, params: Mapping[str, str], region: str
+) -> dict[str, Any]:
+    job_id = _required(params, "JobId").strip()
+    found = backend.query_jobs([job_id], job_type=AI_IMAGE_AUDIT, region=region)
+    if not found:
+        # Unconfirmed: VOD documents no error for an unknown JobId; the body then has no job.
+        return {}
+    return {"MediaAuditJob": media_audit_job(found[0])}
+
+
+def media_audit_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """A job as GetAIMediaAuditJob's ``MediaAuditJob`` (the SDK model's fields)."""
+    shown: dict[str, Any] = {
+        "JobId": job["JobId"],
+        "MediaId": job["MediaId"],
+        "Type": AUDIT_JOB_TYPE,
+        "Status": job["Status"],
+        "Code": job.get("Code", ""),
+        "Message": job.get("Message", ""),
+        "CreationTime": job["CreationTime"],
+    }
+    if job.get("CompleteTime"):
+        shown["CompleteTime"] = job["CompleteTime"]
+    if job["Status"] != PROCESSING:
+        shown["Data"] = copy.deepcopy(job.get("Data") or {})
+    return shown
 
 
 ACTIONS: dict[str, Action] = {
     "SubmitAIImageJob": submit_ai_image_job,
     "SubmitAIImageAuditJob": submit_ai_image_audit_job,
     "GetAIImageJobs": get_ai_image_jobs,
+    "GetAIMediaAuditJob": get_ai_media_audit_job,
 }
