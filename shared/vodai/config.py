@@ -69,6 +69,15 @@ class Settings(BaseModel):
     #: Where dead letters go: a directory (default .vodai/dead-letters), mns-queue://NAME, mns-topic://NAME.
     dead_letters: Optional[str] = None
 
+    # -- following jobs to their result (vodai.tracking, functions/track_jobs) -------------------
+    #: Where submitted jobs are tracked until they finish; default: the idempotency store's URL.
+    #: A secret, like the idempotency store's URL.
+    tracking_store: Optional[SecretStr] = None
+    #: Seconds after its submission a job that VOD does not know is given up as lost.
+    tracking_lost_after: float = Field(3600.0, gt=0)
+    #: Pending jobs checked per poll (the least recently checked first).
+    tracking_poll_limit: int = Field(200, ge=1, le=10000)
+
     # -- the HTTP-callback function (functions/vod_callback) ---------------------------------
     #: The callback URL exactly as configured in VOD's console (it is part of the signature).
     callback_url: Optional[str] = None
@@ -88,6 +97,12 @@ class Settings(BaseModel):
 
     def idempotency_url(self) -> Optional[str]:
         return self.idempotency_store.get_secret_value() if self.idempotency_store else None
+
+    def tracking_url(self) -> Optional[str]:
+        """``VODAI_TRACKING_STORE``, else the idempotency store's URL (None: both defaults)."""
+        if self.tracking_store:
+            return self.tracking_store.get_secret_value()
+        return self.idempotency_url()
 
     def callback_auth_keys(self) -> list:
         """The configured auth keys (rotation: old and new, comma-separated)."""

@@ -65,7 +65,7 @@ def test_function_name_from_header_when_none_is_configured(functions_dir):
 
 
 def test_unknown_function_fails_at_creation(functions_dir):
-    with pytest.raises(FunctionNotFound, match="on_upload, vod_callback"):
+    with pytest.raises(FunctionNotFound, match="on_upload, track_jobs, vod_callback"):
         create_app("nope", functions_dir=functions_dir)
 
 

@@ -11,7 +11,8 @@ from vodai.runtime.registry import EVENT, HTTP, REGISTRY, FunctionNotFound, Func
 
 
 def test_registry_kinds():
-    assert {name: spec.kind for name, spec in REGISTRY.items()} == {"on_upload": EVENT, "vod_callback": HTTP}
+    assert {name: spec.kind for name, spec in REGISTRY.items()} == {"on_upload": EVENT, "vod_callback": HTTP,
+                                                                     "track_jobs": EVENT}
     assert lookup("on-upload").name == "on_upload"
     with pytest.raises(FunctionNotFound, match="unknown function 'x'"):
         lookup("x")

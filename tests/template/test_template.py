@@ -23,7 +23,7 @@ from vodai.config import Settings
 from . import funcraft, rosyaml
 from .rosyaml import PSEUDO, ROOT, Resolver
 
-FUNCTION_NAMES = ["on_upload", "vod_callback"]  # functions/<name>/ in the repo
+FUNCTION_NAMES = ["on_upload", "track_jobs", "vod_callback"]  # functions/<name>/ in the repo
 CODE_URI = "./build/package"  # what `make package` builds
 SAMPLE_AUTH_KEY = "AuthKey0123456789abcdef"
 
@@ -40,8 +40,13 @@ VOD_CALLBACK_NEEDS = {
     "VODAI_CALLBACK_MAX_BODY", "VODAI_CALLBACK_BUDGET", "VODAI_EVENTS_TOPIC", "VODAI_CALLBACK_TOPIC",
     "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT",
 }
-VOD_ACTIONS = {"vod:SubmitAIImageJob", "vod:SubmitAIImageAuditJob", "vod:GetAIImageJobs"}
-# The four allowed actions; the failure destination needs mns:PublishMessage on the failed topic
+TRACK_JOBS_NEEDS = {
+    "VODAI_FUNCTION", "VODAI_CALLBACK_TOPIC", "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_SIGNATURE_VERSION",
+    "VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT", "VODAI_READ_TIMEOUT",
+    "VODAI_IDEMPOTENCY_STORE", "VODAI_RETRY_ATTEMPTS", "VODAI_TRACKING_LOST_AFTER", "VODAI_TRACKING_POLL_LIMIT",
+}
+VOD_ACTIONS = {"vod:SubmitAIImageJob", "vod:SubmitAIImageAuditJob", "vod:GetAIImageJobs", "vod:GetAIMediaAuditJob"}
+# The allowed actions; the failure destination needs mns:PublishMessage on the failed topic
 # (FC publishes with the service role), and LogConfig needs FC to write the logstore.
 ALLOWED_ACTIONS = VOD_ACTIONS | {"mns:PublishMessage", "log:PostLogStoreLogs"}
 SECRET_NAME = re.compile(r"secret|password|token|authkey|accesskey|privatekey", re.I)
@@ -130,7 +135,12 @@ def _break_topic(t):
     del t["Resources"]["EventsTopic"]["Properties"]["TopicName"]
 
 
-@pytest.mark.parametrize("breaker", [_break_runtime, _break_property, _break_strategy, _break_memory, _break_topic],
+def _break_timer(t):
+    del rosyaml.functions(t)["track_jobs"]["Events"]["timer"]["Properties"]["CronExpression"]
+
+
+@pytest.mark.parametrize("breaker", [_break_runtime, _break_property, _break_strategy, _break_memory, _break_topic,
+                                     _break_timer],
                          ids=lambda f: f.__name__[len("_break_"):])
 def test_fun_validate_rejects_a_broken_copy(fun, tmp_path, tpl, breaker):
     broken = copy.deepcopy(tpl)
@@ -193,6 +203,7 @@ def test_code_sources_exist(fns, resolve):
     assert initializer == "index.initializer"
     assert "def initializer(" in (ROOT / "functions" / "vod_callback" / "index.py").read_text(encoding="utf-8")
     assert "Initializer" not in fns["on_upload"]["Properties"]
+    assert "Initializer" not in fns["track_jobs"]["Properties"]
     bootstrap = ROOT / "bootstrap"
     assert bootstrap.is_file() and os.stat(bootstrap).st_mode & stat.S_IXUSR, "bootstrap must be executable (FC runs it)"
     assert "/opt/python3.10/bin/python3.10" in bootstrap.read_text(encoding="utf-8"), "bootstrap must find the Python310 layer's python"
@@ -218,6 +229,7 @@ def test_every_vodai_variable_is_a_setting_fed_from_a_parameter(tpl, fns):
 def test_each_function_gets_the_settings_it_reads(fns):
     assert set(env_of(fns["on_upload"])) == ON_UPLOAD_NEEDS
     assert set(env_of(fns["vod_callback"])) == VOD_CALLBACK_NEEDS
+    assert set(env_of(fns["track_jobs"])) == TRACK_JOBS_NEEDS
     for name, fn in fns.items():
         assert "VODAI_CALLBACK_ALLOW_UNAUTHENTICATED" not in env_of(fn), "the template never turns authentication off"
 
@@ -379,3 +391,33 @@ def test_intrinsics_use_the_long_form():
     assert not re.search(r"(^|\s)!(Ref|Sub|GetAtt|If|Equals|Join|Not)\b", code)
     with pytest.raises(yaml.constructor.ConstructorError, match="short-form tag"):
         yaml.load("A: !Ref B\n", Loader=rosyaml._StrictLoader)
+
+
+def test_track_jobs_runs_on_a_timer_and_shares_the_stores_and_topic(tpl, fns, resolve):
+    track, on_upload = fns["track_jobs"], fns["on_upload"]
+    events = track["Events"]
+    assert [e["Type"] for e in events.values()] == ["Timer"]
+    timer = next(iter(events.values()))["Properties"]
+    assert timer["Enable"] is True
+    schedule = resolve(timer["CronExpression"])
+    assert schedule == "@every 1m", "the default checks pending jobs every minute"
+    pattern = tpl["Parameters"][timer["CronExpression"]["Ref"]]["AllowedPattern"]
+    for good in ("@every 1m", "@every 5m", "0 */5 * * * *", "CRON_TZ=Asia/Shanghai 0 0 * * * *"):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("every minute", "* * * *", "@every 0m", ""):
+        assert not re.fullmatch(pattern, bad), bad
+    # The completions go where the JobIds go, and the jobs on_upload records are the ones polled.
+    names = topic_names(tpl, resolve)
+    assert resolve(env_of(track)["VODAI_CALLBACK_TOPIC"]) == names["CallbackTopic"]
+    assert env_of(track)["VODAI_IDEMPOTENCY_STORE"] == env_of(on_upload)["VODAI_IDEMPOTENCY_STORE"]
+    assert "VODAI_TRACKING_STORE" not in env_of(on_upload) and "VODAI_TRACKING_STORE" not in env_of(track)
+    # A failed poll is not retried by FC: the next tick polls again.
+    assert track["Properties"]["AsyncConfiguration"]["MaxAsyncRetryAttempts"] == 0
+    settings = Settings.from_env({k: str(v) for k, v in resolve(env_of(track)).items()})
+    assert settings.tracking_url() == settings.idempotency_url() == "redis://:pw@10.0.0.5:6379/0"
+    assert settings.tracking_lost_after == 3600 and settings.tracking_poll_limit == 200
+
+
+def test_polling_needs_both_get_actions(tpl, resolve):
+    actions = {a for s in service_statements(tpl, resolve) for a in as_list(s["Action"])}
+    assert {"vod:GetAIImageJobs", "vod:GetAIMediaAuditJob"} <= actions

@@ -64,11 +64,18 @@ class VodClient:
     def submit_ai_image_audit_job(self, region: str, params: Dict[str, str]) -> dict:
         return self.call("SubmitAIImageAuditJob", region, params)
 
-    def get_ai_image_jobs(self, region: str, job_ids: Iterable[str]) -> dict:
+    def get_ai_image_jobs(self, region: str, job_ids: Iterable[str], *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """``AIImageJobList`` for up to ten JobIds (VOD's limit); a JobId VOD does not know is left out."""
         ids = list(job_ids)
         if not 1 <= len(ids) <= MAX_JOB_IDS:
             raise ValueError(f"JobIds: between 1 and {MAX_JOB_IDS} ids, got {len(ids)}")
-        return self.call("GetAIImageJobs", region, {"JobIds": ",".join(ids)})
+        return self.call("GetAIImageJobs", region, {"JobIds": ",".join(ids)}, timeout=timeout)
+
+    def get_ai_media_audit_job(self, region: str, job_id: str, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """``MediaAuditJob`` of one image (or media) audit job: Status, Code, Message, CompleteTime, Data."""
+        if not job_id:
+            raise ValueError("JobId: required")
+        return self.call("GetAIMediaAuditJob", region, {"JobId": job_id}, timeout=timeout)
 
     # -- the request --------------------------------------------------------------
     def prepare(self, action: str, region: str, params: Dict[str, str]) -> requests.PreparedRequest:

@@ -141,8 +141,44 @@ class AttachedMediaUploadComplete(_UploadEvent):
         return "attached"
 
 
+class AIMediaAuditComplete(VodEvent):
+    """An audit job finished (VOD sends it for image audits too; ``MediaId`` is then the image id).
+
+    ``Data`` is documented as an object; a JSON string is read too, and anything else is kept as
+    it came (the result summary says when it could not be read). ``Code`` may arrive as a number.
+    """
+
+    job_id: str = Field(alias="JobId", min_length=1)
+    audit_media_id: str = Field(alias="MediaId", min_length=1)
+    code: Optional[str] = Field(None, alias="Code")
+    message: Optional[str] = Field(None, alias="Message")
+    data: Optional[Any] = Field(None, alias="Data")
+
+    @field_validator("job_id", "audit_media_id", "code", "message", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                return json.loads(text)
+            except ValueError:
+                return value
+        return value
+
+    @property
+    def media_id(self) -> str:
+        return self.audit_media_id
+
+
 class OtherEvent(VodEvent):
-    """Any other EventType (VideoAnalysisComplete, AIMediaAuditComplete, ...): recognised, not routed."""
+    """Any other EventType (VideoAnalysisComplete, AIMediaDNAComplete, ...): recognised, not routed."""
 
     @property
     def media_id(self) -> Optional[str]:
@@ -157,6 +193,7 @@ EVENT_TYPES: Dict[str, Type[VodEvent]] = {
     "FileUploadComplete": FileUploadComplete,
     "ImageUploadComplete": ImageUploadComplete,
     "AttachedMediaUploadComplete": AttachedMediaUploadComplete,
+    "AIMediaAuditComplete": AIMediaAuditComplete,
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import requests
 
@@ -19,6 +21,8 @@ from ..deadletter import DeadLetterSink, open_sink
 from ..idempotency import IdempotencyStore, default_url, open_store
 from ..retry import RetryPolicy
 from ..routing.rules import RouteTable, load_table
+from ..tracking import TrackingStore, open_tracking
+from ..tracking import default_url as default_tracking_url
 
 
 @dataclass
@@ -35,6 +39,8 @@ class Dependencies:
     rand: Callable[[], float] = random.random
     # Values that must never appear in a dead letter (the invocation's credentials).
     secrets: list = field(default_factory=list)
+    # Where submitted jobs are followed to their result (None: not tracked, e.g. a bare test setup).
+    tracking: Optional[TrackingStore] = None
 
 
 _stores: Dict[str, IdempotencyStore] = {}
@@ -50,6 +56,38 @@ def shared_store(url: str) -> IdempotencyStore:
         return store
 
 
+_trackings: Dict[Tuple[str, str], TrackingStore] = {}
+_beside: "weakref.WeakKeyDictionary[IdempotencyStore, TrackingStore]" = weakref.WeakKeyDictionary()
+
+
+def shared_tracking(url: str, namespace: str) -> TrackingStore:
+    """One tracking store per URL and namespace per process (the on_upload pipeline and the poller
+    of one process share it, and a warm instance reuses its connection)."""
+    with _stores_lock:
+        tracking = _trackings.get((url, namespace))
+        if tracking is None:
+            tracking = _trackings[(url, namespace)] = open_tracking(url, namespace=namespace)
+        return tracking
+
+
+def tracking_for(settings: Settings, store: Optional[IdempotencyStore] = None) -> TrackingStore:
+    """The tracking store: ``VODAI_TRACKING_STORE``, else the idempotency store's URL, else its
+    default; when an idempotency store *object* was handed in without any URL configured (tests),
+    the tracking store follows that object (its SQLite file, or a memory store tied to it)."""
+    namespace = settings.idempotency_prefix
+    url = settings.tracking_url()
+    if url is None and store is not None:
+        path = getattr(store, "path", None)
+        if isinstance(path, str) and path != ":memory:":
+            return shared_tracking("sqlite:///" + os.path.abspath(path), namespace)
+        with _stores_lock:
+            tracking = _beside.get(store)
+            if tracking is None or tracking.namespace != namespace:
+                tracking = _beside[store] = open_tracking("memory://", namespace=namespace)
+            return tracking
+    return shared_tracking(url or default_tracking_url(), namespace)
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay)
 
@@ -63,6 +101,7 @@ def build(
     routes: Optional[RouteTable] = None,
     store: Optional[IdempotencyStore] = None,
     dead_letters: Optional[DeadLetterSink] = None,
+    tracking: Optional[TrackingStore] = None,
 ) -> Dependencies:
     """Clients for one invocation: credentials change per call (STS), the session and store do not."""
     credentials = credentials or creds.resolve(context)
@@ -85,4 +124,5 @@ def build(
         dead_letters or open_sink(settings.dead_letters, publisher=publisher),
         retry_policy(settings),
         secrets=credentials.secrets(),
+        tracking=tracking or tracking_for(settings, store),
     )

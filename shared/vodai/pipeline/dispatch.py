@@ -1,8 +1,9 @@
 """The one pipeline every entry point uses: raw bytes -> events -> decision -> submit -> publish -> outcome.
 
-Every event ends in exactly one recorded outcome: submitted (and published), skipped with a
-reason, dead-lettered with a reason (and acknowledged), or failed with a retryable error (and
-the invocation fails so the platform redelivers; idempotency makes that safe).
+Every event ends in exactly one recorded outcome: submitted (and published), completed (a
+job-completion event whose one completion message was published), skipped with a reason,
+dead-lettered with a reason (and acknowledged), or failed with a retryable error (and the
+invocation fails so the platform redelivers; idempotency makes that safe).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from ..exceptions import ConfigError, EventError, ParameterError
 from ..logs import log_outcome
 from ..regions import resolve_region
 from ..retry import Deadline
-from ..routing.decision import Decision, Skip, decide
+from ..routing.decision import Complete, Decision, Skip, decide
 from ..routing.rules import RouteTable
 from . import outcome as oc
+from .completions import run_completion
 from .dependencies import Dependencies
 from .jobs import Invocation, run_job
 
@@ -51,7 +53,9 @@ def dispatch(
     for record in unwrap(raw, region=region_hint):
         begun = time.perf_counter()
         out, event, decision = decide_record(record, deps.settings, deps.routes, context)
-        if event is not None and decision is not None and not isinstance(decision, Skip):
+        if isinstance(decision, Complete):
+            out = run_completion(event, decision, out, deps, inv)
+        elif event is not None and decision is not None and not isinstance(decision, Skip):
             out = run_job(event, decision, out, deps, inv)
         if out.status == oc.DEAD_LETTERED:
             _dead_letter(record, out, deps, inv)
@@ -66,7 +70,9 @@ def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = N
     result = oc.InvocationResult(fc_context.request_id(context))
     for record in unwrap(raw, region=region_hint):
         out, event, decision = decide_record(record, settings, routes, context)
-        if event is not None and decision is not None and not isinstance(decision, Skip):
+        if isinstance(decision, Complete):
+            out.status, out.reason = oc.PLANNED, f"would publish the completion of JobId {decision.job_id} (if vodai submitted it)"
+        elif event is not None and decision is not None and not isinstance(decision, Skip):
             out.status, out.reason = oc.PLANNED, f"would call {decision.action} with {decision.params}"
         result.outcomes.append(out)
     return result
@@ -99,7 +105,10 @@ def decide_record(record: Record, settings: Settings, routes: RouteTable, contex
     if isinstance(decision, Skip):
         out.status, out.reason = oc.SKIPPED, decision.reason
         return out, event, decision
-    out.action, out.template_id = decision.action, decision.template_id
+    if isinstance(decision, Complete):
+        out.job_id = decision.job_id
+    else:
+        out.action, out.template_id = decision.action, decision.template_id
     if not settings.callback_topic:
         # Checked before submitting: a paid job whose JobId cannot be published is lost work.
         out.reason = "invalid request: VODAI_CALLBACK_TOPIC: not set"

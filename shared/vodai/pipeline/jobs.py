@@ -9,11 +9,14 @@ Why each step is where it is:
   then records the job as UNCERTAIN and dead-letters it for a person, never resubmitting it.
 - The JobId is saved before publishing: a crash between the two makes the redelivery re-publish
   the saved JobId (and the same message body) instead of submitting again.
+- Once published, the job is tracked (vodai.tracking) so that its result is followed, then the key
+  is completed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,6 +25,7 @@ from ..exceptions import ApiError, TransportError, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
 from ..retry import Deadline, next_delay
 from ..routing.decision import Submit
+from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
 from .dependencies import Dependencies
 from .message import job_message, message_tag
@@ -161,10 +165,34 @@ def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Depen
                 return _api_failure(out, exc, "publish")
             deps.sleep(wait)
     out.message_id = published.get("MessageId")
+    if not _track(record, key, action, out, deps):
+        return out
     deps.store.complete(key, message_id=out.message_id, now=deps.clock())
     out.status = oc.SUBMITTED
     out.attempts = (out.attempts or 0) + attempt  # submit attempts + publish attempts
     return out
+
+
+def _track(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies) -> bool:
+    """Start following the published job to its result (vodai.tracking). Before the key is completed:
+    if the tracking store cannot be written, the key is released with the JobId kept, the outcome
+    is failed, and the redelivery publishes the same message again and tracks the job."""
+    if deps.tracking is None:
+        return True
+    try:
+        body = json.loads(record.message or "{}")
+        body.setdefault("JobId", out.job_id)
+        body.setdefault("Action", action)
+        job = TrackedJob.from_message(body, now=deps.clock())
+        job.submitted_at = deps.clock()  # precise, and on the clock the poller ages jobs by
+        deps.tracking.track(job, now=deps.clock())
+        return True
+    except TrackingError as exc:
+        deps.store.release(key, now=deps.clock())
+        out.status = oc.FAILED
+        out.reason = (f"JobId {out.job_id} was published (MessageId {out.message_id}) but could not be tracked: {exc}; "
+                      "a redelivery publishes it again and tracks it")
+        return False
 
 
 def _api_failure(out: oc.Outcome, exc: ApiError, stage: str) -> oc.Outcome:

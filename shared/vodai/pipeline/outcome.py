@@ -11,8 +11,9 @@ SKIPPED = "skipped"  # nothing to do (or a duplicate of a job already done), wit
 DEAD_LETTERED = "dead_lettered"  # cannot succeed as delivered: kept with its reason, acknowledged
 FAILED = "failed"  # a retryable error: the invocation fails so the platform redelivers
 PLANNED = "planned"  # dry run: what would be submitted
+COMPLETED = "completed"  # a job-completion event (AIMediaAuditComplete): its one completion message was published
 
-FINAL = frozenset({SUBMITTED, SKIPPED, DEAD_LETTERED})
+FINAL = frozenset({SUBMITTED, COMPLETED, SKIPPED, DEAD_LETTERED})
 
 
 @dataclass

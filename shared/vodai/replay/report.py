@@ -3,6 +3,7 @@
 Counts are per event outcome (a batch file is several events), plus ``unreadable`` per input item:
 
     submitted      jobs submitted (and their JobId published) by this replay
+    completed      job-completion events (AIMediaAuditComplete) whose completion message this replay published
     skipped        nothing to do, or already done
     duplicates     of the skipped: the job was submitted before (by the function or an earlier replay)
     uncertain      of the duplicates: a submit whose answer was lost (UNCERTAIN); see --resubmit-uncertain
@@ -30,7 +31,7 @@ from ..pipeline import DEAD_LETTERED, FAILED, FINAL, PLANNED, SKIPPED, SUBMITTED
 from .runner import ItemResult
 
 UNREADABLE = "unreadable"
-COUNT_NAMES = ("submitted", "resubmitted", "skipped", "duplicates", "uncertain", "dead_lettered", "failed", "planned",
+COUNT_NAMES = ("submitted", "resubmitted", "completed", "skipped", "duplicates", "uncertain", "dead_lettered", "failed", "planned",
                "unreadable")
 # Statuses that mean "done": the final ones, and in a dry run the decision itself.
 _DONE = FINAL | {PLANNED}

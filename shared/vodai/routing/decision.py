@@ -1,4 +1,5 @@
-"""The routing decision for one event: submit an action with its parameters, or skip with a reason.
+"""The routing decision for one event: submit an action with its parameters, skip with a reason, or
+(for a job-completion event) publish the job's result.
 
 Pure: given the parsed event, its region and the settings, it returns the same answer every time.
 Violations of VOD's limits raise ParameterError and missing templates ConfigError, before any call.
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Union
 
 from ..config import Settings
-from ..events.models import OtherEvent, VodEvent
+from ..events.models import AIMediaAuditComplete, OtherEvent, VodEvent
 from ..exceptions import ConfigError
 from .rules import SUBMIT_AI_IMAGE_AUDIT_JOB, SUBMIT_AI_IMAGE_JOB, RouteTable
 from .userdata import build_user_data, media_audit_configuration
@@ -31,7 +32,21 @@ class Skip:
     reason: str
 
 
-Decision = Union[Submit, Skip]
+@dataclass(frozen=True)
+class Complete:
+    """A job-completion event (AIMediaAuditComplete): nothing to submit; the pipeline publishes the
+    job's one completion message (vodai.tracking.completion) if vodai submitted the job."""
+
+    job_id: str
+    media_id: str
+    event_type: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.event_type} reports the end of JobId {self.job_id}: its completion message is published once"
+
+
+Decision = Union[Submit, Skip, Complete]
 
 
 def decide(
@@ -42,6 +57,8 @@ def decide(
     settings: Settings,
     source_id: Optional[str] = None,
 ) -> Decision:
+    if isinstance(event, AIMediaAuditComplete):
+        return Complete(event.job_id, event.media_id, event.event_type)
     if isinstance(event, OtherEvent):
         return Skip(f"{event.event_type} events are not routed (only uploads start AI jobs)")
     if not event.is_success:

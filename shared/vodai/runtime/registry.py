@@ -36,6 +36,7 @@ REGISTRY: Mapping[str, FunctionSpec] = {
     for spec in (
         FunctionSpec("on_upload", EVENT),
         FunctionSpec("vod_callback", HTTP),
+        FunctionSpec("track_jobs", EVENT),  # a Timer trigger: follows submitted jobs to their result
     )
 }
 

@@ -9,25 +9,46 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from typing import Optional, Tuple
+import time
+from typing import Iterable, Optional, Tuple
 
 from ..base import Record, TransitionStore, transition
 from ..exceptions import IdempotencyError
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)"
+SETUP_ATTEMPTS = 8  # at most about 2.5 s of waiting
+
+
+def connect(path: str, schema: Iterable[str], *, busy_timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection in WAL mode with ``schema`` applied. Processes that set up a new file at the
+    same moment can be refused at once while one of them switches it to WAL (SQLITE_BUSY without
+    the busy handler), so the setup is tried again, briefly. Raises sqlite3.Error."""
+    if path != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE).
+    db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    for attempt in range(SETUP_ATTEMPTS):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            for statement in schema:
+                db.execute(statement)
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == SETUP_ATTEMPTS - 1:
+                db.close()
+                raise
+            time.sleep(0.02 * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 class SqliteStore(TransitionStore):
     def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
-        # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE).
-        self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        try:
+            self._db = connect(path, [_SCHEMA], busy_timeout=busy_timeout)
+        except sqlite3.Error as exc:
+            raise IdempotencyError(f"sqlite store {path}: {exc}") from None
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
 
     def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
         with self._lock:

@@ -1,0 +1,1 @@
+"""Tracking store backends: memory:// (tests), sqlite:/// (local default), redis:// (production)."""

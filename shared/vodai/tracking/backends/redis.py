@@ -1,0 +1,118 @@
+"""Redis tracking store, for production: every change is an optimistic transaction (WATCH/MULTI/EXEC).
+
+Keys, under ``<namespace>:tracking:``: ``job:<JobId>`` (the record, JSON; a finished one expires
+with Redis's own expiry), ``pending`` (a sorted set of pending JobIds scored by when vodai last
+saw them) and ``all`` (every JobId, scored by submission, for listing). The transition runs in
+Python between WATCH of the job's key and EXEC, and the sorted sets change in the same MULTI, so
+two clients can never both finish one job; a conflict re-runs the transition on the fresh record.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+from ..base import TrackedJob, TrackingStore, matches
+from ..exceptions import TrackingError
+
+MAX_CONFLICT_RETRIES = 64
+
+
+class RedisTracking(TrackingStore):
+    def __init__(self, url: str, namespace: str = "vodai", *, socket_timeout: float = 5.0) -> None:
+        super().__init__(namespace)
+        import redis  # imported only when a redis:// store is configured
+
+        self._errors = (redis.RedisError,)
+        self._watch_error = redis.WatchError
+        self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+        base = f"{namespace}:tracking:"
+        self._job_prefix, self._pending, self._all = base + "job:", base + "pending", base + "all"
+
+    def _key(self, job_id: str) -> str:
+        return self._job_prefix + job_id
+
+    def _fail(self, exc: Exception) -> TrackingError:
+        return TrackingError(f"redis tracking store: {type(exc).__name__}: {exc}")
+
+    def _apply(self, job_id, fn, now):
+        key = self._key(job_id)
+        try:
+            for _ in range(MAX_CONFLICT_RETRIES):
+                with self._client.pipeline() as pipe:
+                    try:
+                        pipe.watch(key)
+                        raw = pipe.get(key)
+                        before = TrackedJob.from_json(raw.decode("utf-8")) if raw else None
+                        after = fn(before.copy() if before else None)
+                        pipe.multi()
+                        if after is None:
+                            pipe.delete(key)
+                            pipe.zrem(self._pending, job_id)
+                            pipe.zrem(self._all, job_id)
+                        else:
+                            if after.done and after.expires_at:
+                                pipe.set(key, after.to_json(), pxat=int(after.expires_at * 1000))
+                            else:
+                                pipe.set(key, after.to_json())
+                            if after.done:
+                                pipe.zrem(self._pending, job_id)
+                            else:
+                                pipe.zadd(self._pending, {job_id: after.last_seen})
+                            pipe.zadd(self._all, {job_id: after.submitted_at})
+                        pipe.execute()
+                        return before, after
+                    except self._watch_error:
+                        continue  # the job changed under us: run the transition again on the new record
+            raise TrackingError(f"redis tracking store: job {job_id} kept changing under {MAX_CONFLICT_RETRIES} attempts")
+        except self._errors as exc:
+            raise self._fail(exc) from None
+
+    def _load(self, job_ids: List[bytes], index: str) -> Tuple[List[TrackedJob], int]:
+        """The records of ``job_ids`` (in order), and how many were gone: ids whose record expired
+        leave the index."""
+        if not job_ids:
+            return [], 0
+        raws = self._client.mget([self._key(i.decode("utf-8")) for i in job_ids])
+        found, gone = [], []
+        for job_id, raw in zip(job_ids, raws):
+            if raw is None:
+                gone.append(job_id)
+            else:
+                found.append(TrackedJob.from_json(raw.decode("utf-8")))
+        if gone:
+            self._client.zrem(index, *gone)
+        return found, len(gone)
+
+    def get(self, job_id, *, now=None):
+        try:
+            raw = self._client.get(self._key(job_id))
+        except self._errors as exc:
+            raise self._fail(exc) from None
+        return TrackedJob.from_json(raw.decode("utf-8")) if raw else None
+
+    def pending(self, limit: int) -> List[TrackedJob]:
+        try:
+            ids = self._client.zrange(self._pending, 0, int(limit) - 1)
+            return [j for j in self._load(ids, self._pending)[0] if not j.done]
+        except self._errors as exc:
+            raise self._fail(exc) from None
+
+    def jobs(self, *, status=None, limit=None, now=None):
+        out: List[TrackedJob] = []
+        start, page = 0, 500
+        try:
+            while limit is None or len(out) < limit:
+                ids = self._client.zrevrange(self._all, start, start + page - 1)
+                if not ids:
+                    break
+                found, gone = self._load(ids, self._all)
+                out.extend(j for j in found if matches(j, status))
+                if len(ids) < page:
+                    break
+                start += len(ids) - gone  # removed (expired) ids shift the later ones left
+        except self._errors as exc:
+            raise self._fail(exc) from None
+        return out if limit is None else out[:limit]
+
+    def close(self):
+        self._client.close()

@@ -1,0 +1,103 @@
+"""SQLite tracking store: the embedded default (the idempotency store's file, its own table).
+
+Each change runs in a ``BEGIN IMMEDIATE`` transaction, which takes the database's write lock
+before reading, so two processes can never both finish (or both insert) one job.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from typing import List, Optional
+
+from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore
+from ...idempotency.backends.sqlite import connect
+from ..exceptions import TrackingError
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS vodai_tracked_jobs ("
+    " namespace TEXT NOT NULL, job_id TEXT NOT NULL, status TEXT NOT NULL, submitted_at REAL NOT NULL,"
+    " last_seen REAL NOT NULL, expires_at REAL NOT NULL, record TEXT NOT NULL, PRIMARY KEY (namespace, job_id))",
+    "CREATE INDEX IF NOT EXISTS vodai_tracked_jobs_pending ON vodai_tracked_jobs (namespace, status, last_seen)",
+    "CREATE INDEX IF NOT EXISTS vodai_tracked_jobs_submitted ON vodai_tracked_jobs (namespace, submitted_at)",
+)
+
+
+class SqliteTracking(TrackingStore):
+    def __init__(self, path: str, namespace: str = "vodai", *, busy_timeout: float = 30.0) -> None:
+        super().__init__(namespace)
+        self.path = path
+        try:
+            self._db = connect(path, _SCHEMA, busy_timeout=busy_timeout)
+        except sqlite3.Error as exc:
+            raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def _apply(self, job_id, fn, now):
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = self._db.execute(
+                        "SELECT record, expires_at FROM vodai_tracked_jobs WHERE namespace = ? AND job_id = ?",
+                        (self.namespace, job_id)).fetchone()
+                    before = TrackedJob.from_json(row[0]) if row and (not row[1] or row[1] > now) else None
+                    after = fn(before.copy() if before else None)
+                    if after is None:
+                        self._db.execute("DELETE FROM vodai_tracked_jobs WHERE namespace = ? AND job_id = ?", (self.namespace, job_id))
+                    else:
+                        self._db.execute(
+                            "INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted_at, last_seen, expires_at, record)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(namespace, job_id) DO UPDATE SET status = excluded.status,"
+                            " submitted_at = excluded.submitted_at, last_seen = excluded.last_seen,"
+                            " expires_at = excluded.expires_at, record = excluded.record",
+                            (self.namespace, job_id, after.status, after.submitted_at, after.last_seen, after.expires_at, after.to_json()))
+                    if after is not None and after.done:
+                        # Finished records past their time go when another finishes: the table stays bounded.
+                        self._db.execute("DELETE FROM vodai_tracked_jobs WHERE namespace = ? AND expires_at > 0 AND expires_at <= ?",
+                                         (self.namespace, now))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
+        return before, after
+
+    def _select(self, sql: str, params: tuple) -> List[TrackedJob]:
+        with self._lock:
+            try:
+                rows = self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
+        return [TrackedJob.from_json(r[0]) for r in rows]
+
+    def get(self, job_id, *, now=None):
+        now = time.time() if now is None else now
+        found = self._select("SELECT record FROM vodai_tracked_jobs WHERE namespace = ? AND job_id = ? AND (expires_at = 0 OR expires_at > ?)",
+                             (self.namespace, job_id, now))
+        return found[0] if found else None
+
+    def pending(self, limit: int) -> List[TrackedJob]:
+        return self._select("SELECT record FROM vodai_tracked_jobs WHERE namespace = ? AND status = ?"
+                            " ORDER BY last_seen, submitted_at, job_id LIMIT ?", (self.namespace, PENDING, int(limit)))
+
+    def jobs(self, *, status=None, limit=None, now=None):
+        now = time.time() if now is None else now
+        where, params = "namespace = ? AND (expires_at = 0 OR expires_at > ?)", [self.namespace, now]
+        if status == DONE_FILTER:
+            where += " AND status != ?"
+            params.append(PENDING)
+        elif status in STATUSES:
+            where += " AND status = ?"
+            params.append(status)
+        sql = f"SELECT record FROM vodai_tracked_jobs WHERE {where} ORDER BY submitted_at DESC, job_id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self._select(sql, tuple(params))
+
+    def close(self):
+        with self._lock:
+            self._db.close()
