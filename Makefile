@@ -8,14 +8,16 @@ PYTHON310 ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(co
                  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV310   ?= .venv310
 
-.PHONY: help install run test events soak clean
+.PHONY: help install run test events soak demo-upload clean
 
 help:
 	@echo "make run    - set up .venv and run every sample in events/ through the handler on the built-in emulator"
 	@echo "make test   - set up what the tests need and run them"
 	@echo "make events - regenerate the sample events in events/"
 	@echo "make package - build build/package and build/vodai.zip for deployment"
+	@echo "make demo-upload - watch an upload become a job and its result, all local"
 	@echo "make soak   - the long soak: 20,000 uploads through the pipeline with faults (SOAK_UPLOADS=N)"
+	@echo "make bench  - benchmarks against the official SDKs: bench/results/latest.{md,json}, README figures (BENCH_ARGS=...)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,10 @@ SOAK_UPLOADS ?= 20000
 soak: install
 	$(PY) tests/reliability/soak.py --uploads $(SOAK_UPLOADS)
 
+# The local end-to-end demo: emulator + functions as servers, an upload becomes a job and its result.
+demo-upload: install
+	$(VENV)/bin/vodai demo-upload
+
 events: install
 	$(PY) -m vodai.events.samples events
 
@@ -53,3 +59,11 @@ clean:
 .PHONY: package
 package: install
 	$(PY) -m vodai.packaging --out build
+
+# The benchmark suite (bench/README.md): vodai against the official SDKs, alternated in one run.
+# BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--benchmarks cold,warm --repeat 20".
+.PHONY: bench
+BENCH_ARGS ?=
+bench: install $(VENV310)/.installed
+	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/update_readme.py

@@ -16,8 +16,10 @@ _COMMANDS = {
     "emulator": "vodai.cli.emulator:emulator",
     "emulator-faults": "vodai.cli.emulator_faults:emulator_faults",
     "serve": "vodai.cli.serve:serve",
+    "demo-upload": "vodai.cli.demo:demo_upload",
     "generate-event": "vodai.cli.generate_event:generate_event",
     "replay": "vodai.cli.replay:replay",
+    "jobs": "vodai.cli.jobs:jobs",
 }
 
 
