@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import requests
 
+from . import context as fc_context
+from . import credentials
 from .config import Settings
 from .exceptions import VodaiError
 from .pipeline import InvocationResult, build, dispatch
@@ -18,6 +20,9 @@ from .routing.rules import RouteTable, load_table
 
 _settings: Optional[Settings] = None
 _routes: Optional[RouteTable] = None
+# The last invocation's clients, reused while a warm instance's credentials and settings are the
+# same (FC rotates STS credentials: new ones make new clients). (key, Dependencies) or None.
+_last_deps: Optional[tuple] = None
 
 
 class InvocationFailed(VodaiError):
@@ -38,8 +43,8 @@ def _config() -> tuple:
 
 def reset() -> None:
     """Forget the settings read at cold start (tests and the runtime shim's /initialize)."""
-    global _settings, _routes
-    _settings = _routes = None
+    global _settings, _routes, _last_deps
+    _settings = _routes = _last_deps = None
 
 
 def run(
@@ -51,7 +56,15 @@ def run(
     session: Optional[requests.Session] = None,
 ) -> InvocationResult:
     """One invocation with explicit settings (and, for local runs, an HTTP session)."""
-    deps = build(settings, context=context, routes=routes, session=session)
+    global _last_deps
+    creds = credentials.resolve(context)
+    key = (id(settings), id(routes), id(session), creds, fc_context.account_id(context), fc_context.region(context))
+    cached = _last_deps
+    if cached is not None and cached[0] == key:
+        deps = cached[1]
+    else:
+        deps = build(settings, context=context, credentials=creds, routes=routes, session=session)
+        _last_deps = (key, deps)
     return dispatch(event, deps, context=context)  # logs one JSON line per outcome
 
 

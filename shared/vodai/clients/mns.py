@@ -17,7 +17,7 @@ from ..exceptions import MnsApiError, ParameterError
 from ..redaction import redact
 from ..signing import mns
 from .errors import is_retryable
-from .transport import send
+from .transport import prepared, send
 
 MNS_VERSION = "2015-06-06"
 MAX_TAG_LENGTH = 16  # MNS: one filter tag per message, at most 16 characters
@@ -101,8 +101,7 @@ class MnsPublisher:
             access_key_id=self.credentials.access_key_id,
             access_key_secret=self.credentials.access_key_secret,
         )
-        request = requests.Request("POST", self.endpoint + resource, headers=headers, data=xml)
-        return self.session.prepare_request(request)
+        return prepared("POST", self.endpoint + resource, headers, xml)
 
     def publish(self, topic: str, body: str, tag: Optional[str] = None, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
         """Publish ``body`` (text) with ``tag``; returns MessageId, MessageBodyMD5 and RequestId."""

@@ -24,7 +24,7 @@ def new_session() -> requests.Session:
     adapter = HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    session.headers["User-Agent"] = "vodai/0.1"
+    # vodai builds its requests directly (transport.prepared), which sets its own User-Agent.
     # Environment proxies and .netrc are not used by FC; skip their per-request look-ups.
     session.trust_env = False
     return session

@@ -6,6 +6,7 @@ parameter (as the legacy SDK does) so one endpoint can serve several regions.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, Optional, Tuple
@@ -16,9 +17,10 @@ import requests
 from ..credentials import Credentials
 from ..exceptions import VodApiError
 from ..redaction import redact
-from ..signing import acs3, percent_encode, rpc
+from ..signing import acs3, rpc
+from ..signing._encoding import canonical_query
 from .errors import is_retryable
-from .transport import send
+from .transport import prepared, send
 
 API_VERSION = "2017-03-21"
 MAX_JOB_IDS = 10
@@ -29,6 +31,11 @@ def vod_endpoint(region: str) -> str:
     if region == "cn-hangzhou":
         region = "cn-shanghai"
     return f"https://vod.{region}.aliyuncs.com"
+
+
+@functools.lru_cache(maxsize=64)
+def _host(base_url: str) -> str:
+    return urlsplit(base_url).netloc
 
 
 def _utc_timestamp() -> str:
@@ -81,7 +88,7 @@ class VodClient:
     def prepare(self, action: str, region: str, params: Dict[str, str]) -> requests.PreparedRequest:
         """The signed request for ``action``; pure apart from the clock and nonce."""
         base = self.endpoint or vod_endpoint(region)
-        host = urlsplit(base).netloc
+        host = _host(base)
         query = {k: str(v) for k, v in params.items() if v is not None}
         query["RegionId"] = region
         if self.signature_version == "v1":
@@ -96,6 +103,8 @@ class VodClient:
                 timestamp=self._clock(),
                 nonce=self._nonce(),
             )
+            # Sent exactly as signed (RFC 3986, sorted): the canonical form, Signature included.
+            encoded = canonical_query(query)
         else:
             headers = {
                 "host": host,
@@ -108,19 +117,17 @@ class VodClient:
             if self.credentials.security_token:
                 headers["x-acs-accesskey-id"] = self.credentials.access_key_id
                 headers["x-acs-security-token"] = self.credentials.security_token
+            encoded = canonical_query(query)  # signed and sent as the very same string
             headers["Authorization"] = acs3.authorization(
                 "POST",
                 "/",
-                query,
+                encoded,
                 headers,
                 access_key_id=self.credentials.access_key_id,
                 access_key_secret=self.credentials.access_key_secret,
             )
             headers["Accept"] = "application/json"
-        # The query is encoded exactly as it was signed (RFC 3986), then sent as is.
-        encoded = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(query.items()))
-        request = requests.Request("POST", f"{base}/?{encoded}", headers=headers, data=b"")
-        return self.session.prepare_request(request)
+        return prepared("POST", f"{base}/?{encoded}", headers)
 
     def call(self, action: str, region: str, params: Dict[str, str], *, timeout: Optional[Tuple[float, float]] = None) -> dict:
         return self.send(self.prepare(action, region, params), action, timeout=timeout)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 INPROGRESS = "INPROGRESS"
@@ -48,7 +48,7 @@ class Record:
     updated_at: float = 0.0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self.__dict__, separators=(",", ":"))  # flat fields: no deep asdict
 
     @classmethod
     def from_json(cls, text: str) -> "Record":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 SUBMITTED = "submitted"  # the job was submitted and its JobId published
@@ -42,7 +42,8 @@ class Outcome:
 
     def to_dict(self) -> dict:
         # PascalCase keys, like every other payload around VOD and MNS; unset fields left out.
-        return {_pascal(k): v for k, v in asdict(self).items() if v is not None}
+        # A shallow walk (the fields are flat): dataclasses.asdict's deep copy cost more than routing.
+        return {_PASCAL[k]: v for k, v in self.__dict__.items() if v is not None}
 
 
     @classmethod
@@ -54,6 +55,9 @@ class Outcome:
 
 def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+_PASCAL = {name: _pascal(name) for name in Outcome.__dataclass_fields__}
 
 
 @dataclass

@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Iterable, Mapping, Optional, Tuple
+from typing import Iterable, Mapping, Optional, Tuple, Union
 
-from ._encoding import percent_encode
+from ._encoding import canonical_query as _canonical_query
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def canonical_query(query: Mapping[str, Optional[str]]) -> str:
-    pairs = sorted(
-        (percent_encode(str(k)), percent_encode(str(v)))
-        for k, v in query.items()
-        if v is not None
-    )
-    return "&".join(f"{k}={v}" for k, v in pairs)
+    return _canonical_query(query)
 
 
 def canonical_headers(
@@ -39,15 +34,15 @@ def canonical_headers(
 def canonical_request(
     method: str,
     path: str,
-    query: Mapping[str, Optional[str]],
+    query: Union[Mapping[str, Optional[str]], str],
     headers: Mapping[str, str],
     signed_headers: Iterable[str],
     body_sha256: str,
 ) -> str:
     block, signed = canonical_headers(headers, signed_headers)
-    return "\n".join(
-        [method.upper(), path or "/", canonical_query(query), block, signed, body_sha256]
-    )
+    # ``query`` may come already canonical (a client that sends that same string as its URL query).
+    canonical = query if isinstance(query, str) else canonical_query(query)
+    return "\n".join([method.upper(), path or "/", canonical, block, signed, body_sha256])
 
 
 def string_to_sign(canonical: str) -> str:
@@ -72,7 +67,7 @@ def default_signed_headers(headers: Mapping[str, str]) -> list:
 def authorization(
     method: str,
     path: str,
-    query: Mapping[str, Optional[str]],
+    query: Union[Mapping[str, Optional[str]], str],
     headers: Mapping[str, str],
     *,
     access_key_id: str,

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from typing import Mapping, Optional
 
+from ._encoding import canonical_query as _canonical_query
 from ._encoding import percent_encode
 
 SIGNATURE_METHOD = "HMAC-SHA1"
@@ -18,13 +19,8 @@ SIGNATURE_VERSION = "1.0"
 
 
 def canonical_query(params: Mapping[str, Optional[str]]) -> str:
-    """Sorted, percent-encoded ``k=v`` pairs; None values dropped, empty strings kept."""
-    pairs = sorted(
-        (percent_encode(str(k)), percent_encode(str(v)))
-        for k, v in params.items()
-        if v is not None and k != "Signature"
-    )
-    return "&".join(f"{k}={v}" for k, v in pairs)
+    """Sorted, percent-encoded ``k=v`` pairs of every parameter but Signature."""
+    return _canonical_query(params, exclude=("Signature",))
 
 
 def string_to_sign(method: str, params: Mapping[str, Optional[str]]) -> str:

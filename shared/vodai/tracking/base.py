@@ -21,8 +21,9 @@ never expires.
 from __future__ import annotations
 
 import abc
+import copy
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Callable, List, Optional, Tuple
 
@@ -76,7 +77,7 @@ class TrackedJob:
         return max(self.submitted_at, self.checked_at)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.__dict__, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "TrackedJob":
@@ -93,7 +94,10 @@ class TrackedJob:
                    submitted_at=parse_iso(body.get("SubmittedAt")) or now, source=source)
 
     def copy(self) -> "TrackedJob":
-        return TrackedJob.from_json(self.to_json())
+        # Every field is a scalar except `source` (a flat dict of strings): a shallow copy of it suffices.
+        clone = copy.copy(self)
+        clone.source = dict(self.source)
+        return clone
 
     def to_dict(self) -> dict:
         """PascalCase, like every other payload around VOD and MNS (for ``vodai jobs list --json``)."""

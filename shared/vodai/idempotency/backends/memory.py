@@ -9,6 +9,11 @@ from typing import Dict, Optional, Tuple
 from ..base import Record, TransitionStore, transition
 
 
+def _copy(record: Optional[Record]) -> Optional[Record]:
+    # Records hold only scalars: a shallow copy is a full copy, and far cheaper than deepcopy.
+    return copy.copy(record) if record is not None else None
+
+
 class MemoryStore(TransitionStore):
     def __init__(self) -> None:
         self._records: Dict[str, Record] = {}
@@ -19,8 +24,8 @@ class MemoryStore(TransitionStore):
             current = self._records.get(key)
             if current is not None and current.expires_at and current.expires_at <= now:
                 current = None  # expired records behave as absent, as in Redis
-            before = copy.deepcopy(current)
-            after = transition(copy.deepcopy(current), op, now, key=key, **kw)
+            before = _copy(current)
+            after = transition(_copy(current), op, now, key=key, **kw)
             if after is None:
                 self._records.pop(key, None)
             else:
@@ -31,7 +36,7 @@ class MemoryStore(TransitionStore):
     def get(self, key):
         with self._lock:
             record = self._records.get(key)
-            return copy.deepcopy(record) if record else None
+            return _copy(record)
 
     def delete(self, key):
         with self._lock:
