@@ -1,0 +1,1 @@
+"""Baselines the benchmarks compare vodai against (see bench/README.md)."""

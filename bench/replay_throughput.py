@@ -1,0 +1,205 @@
+"""Benchmark 4: replay throughput against the emulator **server** (real HTTP), vodai against
+raw keep-alive requests, at several concurrencies, alternated run by run.
+
+The N saved events (JSONL, each a new video upload in cn-shanghai as an MNS topic trigger
+delivers it) are split into K equal parts; every implementation replays every part, the parts
+alternated between implementations (rotated order). Each part is a fresh process
+(``python -m bench.replay_throughput worker ...``) against a fresh ``vodai emulator`` server
+process, so no part inherits another's state (the emulator keeps every job, message, nonce and
+request in memory). A figure is the median events/s over the K parts; the timer covers only the
+replay itself, not reading the file or importing. With ``--segments 1`` it is one run of all N.
+
+- ``vodai``: ``vodai.replay.Runner`` (what ``vodai replay --cloud`` runs) on ``cloud_target``
+  pointed at the server: per event, plan, claim, V3-signed ``SubmitAIImageJob``, save, MNS-signed
+  ``PublishMessage``, track, complete, one outcome. Job records in SQLite (replay's default store),
+  in a fresh file per run; outcome log lines off (``vodai replay -q``).
+- ``raw``: the same signed request pair per event and nothing else: ``http.client``, one
+  keep-alive connection per worker thread, requests signed by hand
+  (:func:`bench.baselines.stdlib_floor.submit_and_publish`). The most a client can get out of
+  this server at that concurrency; both are threads in one process (one GIL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common as c  # noqa: E402
+
+IMPLS = ("vodai", "raw")
+WORKER_IMPLS = ("vodai", "vodai-patched", "vodai-stdlib", "raw")
+
+
+# -- the worker (one run, in its own process) ------------------------------------------------
+
+def _worker_vodai(events: Path, url: str, concurrency: int, store: str, patch: str = "") -> dict:
+    if patch:
+        from bench.experiments import patches
+
+        patches.apply(patch.split(","))
+    os.environ.update(c.handler_env(url, store=store, tmp=events.parent))
+    os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID=c.AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=c.SECRET,
+                      ALIBABA_CLOUD_SECURITY_TOKEN=c.TOKEN, VODAI_REGION="cn-shanghai")
+    from vodai.logs import outcome_logger
+    from vodai.replay import Runner, open_target, read_sources
+
+    outcome_logger().disabled = True  # vodai replay -q
+    items = read_sources([str(events)])
+    target = open_target(cloud=True)
+    runner = Runner(target, concurrency=concurrency)
+    t0 = time.perf_counter()
+    results = runner.run(items)
+    wall = time.perf_counter() - t0
+    counts: Dict[str, int] = {}
+    for r in results:
+        if r.error:
+            counts["error"] = counts.get("error", 0) + 1
+        for o in r.outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+    getattr(target, "close", lambda: None)()
+    return {"wall_s": wall, "events": len(items), "counts": counts}
+
+
+def _worker_raw(events: Path, url: str, concurrency: int) -> dict:
+    sys.path.insert(0, str(c.BENCH / "baselines"))
+    import stdlib_floor
+
+    lines = [line for line in events.read_bytes().splitlines() if line.strip()]
+    lock = threading.Lock()
+    position = [0]
+    counts = {"submitted": 0, "error": 0}
+    creds = (c.AK, c.SECRET, c.TOKEN)
+
+    def work() -> None:
+        conn, host = stdlib_floor.connect(url)
+        done = errors = 0
+        while True:
+            with lock:
+                n = position[0]
+                position[0] += 1
+            if n >= len(lines):
+                break
+            try:
+                stdlib_floor.submit_and_publish(lines[n], creds, conn, host, template=c.TEMPLATE, topic=c.TOPIC)
+                done += 1
+            except Exception:  # counted, never silent: the run is then reported as failed
+                errors += 1
+                conn.close()
+                conn, host = stdlib_floor.connect(url)
+        conn.close()
+        with lock:
+            counts["submitted"] += done
+            counts["error"] += errors
+
+    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "events": len(lines), "counts": counts}
+
+
+def worker_main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.replay_throughput worker")
+    parser.add_argument("impl", choices=WORKER_IMPLS)
+    parser.add_argument("--events", type=Path, required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--store", default="")
+    args = parser.parse_args(argv)
+    if args.impl == "vodai":
+        out = _worker_vodai(args.events, args.url, args.concurrency, args.store)
+    elif args.impl == "vodai-patched":
+        from bench.experiments.fixes import REPLAY_PATCHES
+
+        out = _worker_vodai(args.events, args.url, args.concurrency, args.store, REPLAY_PATCHES)
+    elif args.impl == "vodai-stdlib":
+        from bench.experiments.fixes import REPLAY_PATCHES_STDLIB, STDLIB_REQUESTS
+
+        sys.path.insert(0, str(STDLIB_REQUESTS))
+        out = _worker_vodai(args.events, args.url, args.concurrency, args.store, REPLAY_PATCHES_STDLIB)
+    else:
+        out = _worker_raw(args.events, args.url, args.concurrency)
+    print(json.dumps(out))
+    return 0
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int) -> dict:
+    """One part: a fresh emulator server, one worker process; checks every event was submitted
+    and published."""
+    with c.emulator_server() as server:
+        store = f"sqlite:///{tmp / f'replay-{impl}-{concurrency}-{run}.sqlite3'}"
+        command = [str(c.PY311), "-m", "bench.replay_throughput", "worker", impl, "--events", str(events),
+                   "--url", server.url, "--concurrency", str(concurrency), "--store", store]
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=c.ROOT,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("VODAI_")})
+        if proc.returncode != 0:
+            raise RuntimeError(f"replay {impl} c={concurrency} failed:\n{proc.stderr[-3000:]}")
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        published = server.topic_count()
+    submitted = out["counts"].get("submitted", 0)
+    if submitted != out["events"] or published != out["events"]:
+        raise RuntimeError(f"replay {impl} c={concurrency}: {submitted} submitted, {published} published "
+                           f"of {out['events']} events: {out['counts']}")
+    out["events_per_s"] = out["events"] / out["wall_s"]
+    return out
+
+
+def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS) -> dict:
+    """Every impl replays all ``n_events``, in ``segments`` equal parts; the parts of the impls are
+    alternated (rotated order), each against a fresh server. A figure is the median over the parts."""
+    per = max(1, n_events // segments)
+    with tempfile.TemporaryDirectory(prefix="vodai-bench-replay-") as t:
+        tmp = Path(t)
+        files = []
+        for seg in range(segments):
+            files.append(c.write_jsonl(tmp / f"events-{seg}.jsonl", per, tag=f"rp{seg:02d}"))
+        rows = []
+        for conc in concurrencies:
+            samples: Dict[str, List[float]] = {impl: [] for impl in impls}
+            walls: Dict[str, float] = {impl: 0.0 for impl in impls}
+            for seg, events in enumerate(files):
+                order = list(impls[seg % len(impls):]) + list(impls[: seg % len(impls)])
+                for impl in order:
+                    out = one_run(impl, events, conc, tmp, seg)
+                    samples[impl].append(out["events_per_s"])
+                    walls[impl] += out["wall_s"]
+                    c.log(f"replay {impl} c={conc} part {seg + 1}/{segments}: {out['events_per_s']:.0f} events/s "
+                          f"({out['events']} events, {out['wall_s']:.1f} s)")
+            row = {"concurrency": conc}
+            for impl in impls:
+                key = impl.replace("-", "_")
+                row[f"{key}_events_per_s"] = c.summary(samples[impl], 1)
+                row[f"{key}_wall_s"] = round(walls[impl], 2)
+                if impl != "raw":
+                    row[f"{key}_ratio"] = c.ratio(samples[impl], samples["raw"])
+            row["raw_requests_per_s"] = c.summary([2 * v for v in samples["raw"]], 1)
+            rows.append(row)
+        return {"events": per * segments, "segments": segments, "events_per_segment": per,
+                "store": "sqlite (a fresh file per part)", "impls": list(impls), "rows": rows}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        sys.exit(worker_main(sys.argv[2:]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--concurrency", default="1,4,8")
+    parser.add_argument("--segments", type=int, default=4)
+    a = parser.parse_args()
+    print(json.dumps(run_all(a.events, [int(x) for x in a.concurrency.split(",")], a.segments), indent=2))

@@ -1,0 +1,142 @@
+"""The results as JSON (for tools) and as markdown tables (``bench/results/latest.{json,md}``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+from .common import fmt_ms, spread
+
+SCHEMA = "vodai-bench/1"
+
+
+def _x(r: Optional[dict]) -> str:
+    """A ratio cell: ratio of medians, and the IQR of the paired per-round ratios."""
+    if not r:
+        return "–"
+    if "paired_q1" in r and r.get("paired_q1") != r.get("paired_q3"):
+        return f"{r['ratio']:.2f}× ({r['paired_q1']:.2f}–{r['paired_q3']:.2f})"
+    return f"{r['ratio']:.2f}×"
+
+
+def _mb(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _n(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def _table(header: List[str], rows: List[List[str]]) -> List[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def render(results: dict) -> str:
+    b = results["benchmarks"]
+    m = results["machine"]
+    lines = [
+        f"Run {results['generated']} ({results['mode']}, {results['duration_s']:.0f} s) on {m['cpus']} CPUs "
+        f"({m['cpu']}), Python {m['python311']} (dev venv) and {m['python310']} (FC's). Each figure: median "
+        "(interquartile range); a ratio is the ratio of medians against its baseline, measured alternately in "
+        "the same run (in brackets: the IQR of the paired per-round ratios).",
+        "",
+    ]
+    tree = results.get("tree") or {}
+    if tree.get("commit"):
+        changed = tree.get("changed") or []
+        lines += [f"Code measured: commit `{tree['commit']}`" + (f" plus {len(changed)} changed files in shared/, "
+                  "functions/, bootstrap" if changed else "") + ".", ""]
+    for name, error in (results.get("errors") or {}).items():
+        lines += [f"**{name} failed**: `{error.splitlines()[0][:300]}`", ""]
+    cold = b.get("cold_start")
+    if cold:
+        rows = [r for r in cold["rows"] if r["kind"] == "handler" and r.get("group") != "experiment"]
+        lines += [f"**Cold start**: a fresh process imports the handler and handles one event end to end (submit + "
+                  f"publish over HTTP to `vodai emulator` as a server process); {cold['rounds']} rounds. Peak RSS: the "
+                  "process's own high-water mark (VmHWM).", ""]
+        lines += _table(
+            ["variant", "wall ms", "× SDK", "peak RSS MB", "× SDK", "import ms", "handle ms"],
+            [[r["label"], spread(r["wall_ms"]), _x(r.get("wall_ratio")), spread(r["rss_mb"], _mb), _x(r.get("rss_ratio")),
+              fmt_ms(r["import_ms"]["median"]), fmt_ms(r["handle_ms"]["median"])] for r in rows])
+        lines.append("")
+        boot = [r for r in cold["rows"] if r["kind"] == "bootstrap" and r.get("group") != "experiment"]
+        if boot:
+            lines += ["**Custom-runtime cold start**: from starting `bootstrap` to the first successful `POST /invoke` "
+                      "answer, against the official-SDK handler's plain cold start (above).", ""]
+            lines += _table(
+                ["variant", "first /invoke ms", "× SDK cold start", "listening after ms", "peak RSS MB"],
+                [[r["label"], spread(r["wall_ms"]), _x(r.get("wall_ratio")), fmt_ms(r["listen_ms"]["median"]),
+                  spread(r["rss_mb"], _mb)] for r in boot])
+            lines.append("")
+    warm = b.get("warm")
+    if warm:
+        labels = {"canned": "vodai, canned responses (vodai's own cost)",
+                  "emulator": "vodai, emulator in process (adds its verification)",
+                  "decide": "vodai, parse + region + route only",
+                  "floor": "stdlib floor, canned responses"}
+        lines += [f"**Warm overhead per event** (network taken out, one CPU, {warm['events']} events × "
+                  f"{warm['runs']} runs, Python {warm['python']}):", ""]
+        lines += _table(["mode", "p50 µs", "p99 µs", "events/s on one core"],
+                        [[labels.get(k, k), spread(v["p50_us"], _n), spread(v["p99_us"], _n), spread(v["events_per_s"], _n)]
+                         for k, v in warm["modes"].items()])
+        lines.append("")
+    replay = b.get("replay")
+    if replay:
+        lines += [f"**Replay throughput**: {replay['events']:,} saved events against the emulator server over HTTP, "
+                  f"in {replay['segments']} alternated parts per implementation (job records: {replay['store']}); "
+                  "raw = the same signed SubmitAIImageJob + PublishMessage pair per event over keep-alive "
+                  "`http.client`, one connection per thread.", ""]
+        lines += _table(["concurrency", "vodai events/s", "raw events/s", "vodai ÷ raw"],
+                        [[str(r["concurrency"]), spread(r["vodai_events_per_s"], _n), spread(r["raw_events_per_s"], _n),
+                          _x(r.get("vodai_ratio"))] for r in replay["rows"]])
+        lines.append("")
+    exp = b.get("experiments")
+    if exp:
+        lines += ["**Proposed fixes, measured** (monkeypatched from `bench/`, nothing in `shared/` changed):", ""]
+        rows = []
+        for r in (cold or {}).get("rows", []):
+            if r.get("group") == "experiment":
+                rows.append([r["label"], spread(r["wall_ms"]), _x(r.get("wall_ratio")), spread(r["rss_mb"], _mb)])
+        if rows:
+            lines += _table(["cold-start variant", "wall / first-invoke ms", "× SDK", "peak RSS MB"], rows)
+            lines.append("")
+        w = exp.get("warm")
+        if w:
+            labels = {"plain": "as is", "patched": "patched (prepare, asdict, encode, memstore)",
+                      "stdlib-transport": "on http.client (bench/experiments/stdlib_requests)"}
+            lines += _table(["warm per event, canned", "p50 µs", "p99 µs", "÷ as is (p50)"],
+                            [[labels.get(n, n), spread(a["p50_us"], _n), spread(a["p99_us"], _n),
+                              "" if n == "plain" else _x(a["ratio"])] for n, a in w["arms"].items()])
+            lines.append("")
+        rp = exp.get("replay")
+        if rp:
+            impls = [i for i in rp["impls"] if i != "raw"]
+            header = [f"replay, {rp['events']:,} events"] + [f"{i} events/s" for i in impls] + ["raw events/s"] + \
+                     [f"{i} ÷ raw" for i in impls]
+            rows = []
+            for r in rp["rows"]:
+                keys = [i.replace("-", "_") for i in impls]
+                rows.append([f"concurrency {r['concurrency']}"] + [spread(r[f"{k}_events_per_s"], _n) for k in keys] +
+                            [spread(r["raw_events_per_s"], _n)] + [_x(r.get(f"{k}_ratio")) for k in keys])
+            lines += _table(header, rows)
+            lines.append("")
+    targets = results.get("targets")
+    if targets:
+        lines += ["**Targets**", ""]
+        lines += _table(["target", "goal", "measured", "met"],
+                        [[t["target"], t["goal"], t["measured"], "yes" if t["met"] else "**no**" if t["met"] is False else "–"]
+                         for t in targets])
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write(results: dict, out_dir: Path, stem: str = "latest") -> tuple:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {"schema": SCHEMA, **results}
+    json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text("## Benchmarks: vodai against the official SDKs\n\n" + render(results) + "\n", encoding="utf-8")
+    return json_path, md_path

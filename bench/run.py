@@ -1,0 +1,203 @@
+"""vodai's benchmark suite: vodai against a handler written with the official SDKs (and against
+the standard-library floor), measured alternately in the same run on this machine.
+
+    .venv/bin/python bench/run.py                      # everything (make bench), about 10 min
+    .venv/bin/python bench/run.py --quick --out /tmp/b # tiny counts: checks that it all runs
+    .venv/bin/python bench/run.py --benchmarks cold,runtime --repeat 20
+
+Benchmarks (``--benchmarks``, comma-separated):
+  cold         cold start: fresh process, import, one event end to end over HTTP (bench/coldstart.py)
+  runtime      custom runtime: bootstrap to the first /invoke answer (bench/custom_runtime.py)
+  warm         warm overhead per event, network taken out (bench/warm.py)
+  replay       replay throughput against the emulator server (bench/replay_throughput.py)
+  experiments  the proposed fixes, measured by monkeypatching (bench/experiments/)
+
+Writes ``<out>/latest.json`` and ``<out>/latest.md`` (default ``bench/results/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List, Optional
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import coldstart, common as c, custom_runtime, report  # noqa: E402
+from bench.experiments import fixes  # noqa: E402
+
+ALL = ("cold", "runtime", "warm", "replay", "experiments")
+
+
+def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
+    p.add_argument("--quick", action="store_true", help="tiny counts, to check that the suite runs (the smoke test)")
+    p.add_argument("--repeat", type=int, default=None, help="cold-start rounds (default 8; quick 1)")
+    p.add_argument("--benchmarks", default=",".join(ALL), help=f"which to run (default: all of {','.join(ALL)})")
+    p.add_argument("--warm-events", type=int, default=None, help="events per warm run (default 1500; quick 20)")
+    p.add_argument("--warm-runs", type=int, default=None, help="warm runs per mode (default 3; quick 1)")
+    p.add_argument("--replay-events", type=int, default=None, help="events replayed per implementation and "
+                   "concurrency (default 10000; quick 16)")
+    p.add_argument("--replay-segments", type=int, default=None,
+                   help="alternated parts those events are replayed in (default 4; quick 1)")
+    p.add_argument("--concurrency", default="1,4,8", help="replay concurrencies (default 1,4,8)")
+    p.add_argument("--out", type=Path, default=c.RESULTS, help="results folder (default bench/results)")
+    args = p.parse_args(argv)
+    q = args.quick
+    args.repeat = args.repeat or (1 if q else 8)
+    args.warm_events = args.warm_events or (20 if q else 1500)
+    args.warm_runs = args.warm_runs or (1 if q else 3)
+    args.replay_events = args.replay_events or (16 if q else 10_000)
+    args.replay_segments = args.replay_segments or (1 if q else 4)
+    args.selected = [b for b in args.benchmarks.split(",") if b]
+    unknown = set(args.selected) - set(ALL)
+    if unknown:
+        p.error(f"unknown benchmarks: {', '.join(sorted(unknown))} (choose from {', '.join(ALL)})")
+    return args
+
+
+def cold_and_runtime(args, tmp: Path) -> dict:
+    """Benchmarks 1 and 2 (and the cold-start experiments) in one set of alternated rounds."""
+    sel = set(args.selected)
+    with c.emulator_server() as server, c.redis_server() as redis_url:
+        variants = coldstart.handler_variants(redis_url=redis_url)
+        if "cold" not in sel:
+            variants = [v for v in variants if v.name == "sdk"]  # the custom runtime's baseline
+        for v in variants:
+            v.extra["group"] = "cold"
+        runtime = custom_runtime.bootstrap_variants(tmp) if ("runtime" in sel or "experiments" in sel) else []
+        for v in runtime:
+            v.extra["group"] = "runtime"
+        experiments = fixes.coldstart_variants(tmp, runtime) if "experiments" in sel else []
+        for v in experiments:
+            v.extra["group"] = "experiment"
+        if "runtime" not in sel:
+            runtime = [v for v in runtime if v.name == "bootstrap-package-pyc"]  # the lean variants' reference
+        all_variants = variants + runtime + experiments
+        c.log(f"cold start: {len(all_variants)} variants × {args.repeat} rounds: {', '.join(v.name for v in all_variants)}")
+        coldstart.run_rounds(all_variants, args.repeat, server, tmp, warmup=not args.quick)
+        out = coldstart.results(all_variants)
+        out["rounds"] = args.repeat
+        out["server"] = "vodai emulator (Flask + waitress), one process"
+        if redis_url is None:
+            out["note"] = "no redis-server on this machine: the Redis-store variant was left out"
+        if not runtime:
+            out["runtime_note"] = "build/package/python is missing (make package needs PyPI): no package variants"
+        return out
+
+
+def warm(args) -> dict:
+    command = [str(c.PY311), "-m", "bench.warm", "--isolated", "--events", str(args.warm_events), "--runs",
+               str(args.warm_runs), "--warmup", str(10 if args.quick else 200)]
+    c.log("warm: " + " ".join(command[1:]))
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=c.ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"warm benchmark failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
+def replay(args) -> dict:
+    from bench import replay_throughput
+
+    return replay_throughput.run_all(args.replay_events, [int(x) for x in args.concurrency.split(",")],
+                                     args.replay_segments)
+
+
+def experiments(args) -> dict:
+    out = {"warm": fixes.warm(args.warm_events, 1 if args.quick else 4, 10 if args.quick else 200)}
+    conc = 4
+    out["replay"] = fixes.replay(16 if args.quick else 2000, conc, 1 if args.quick else 2)
+    return out
+
+
+def _row(cold: dict, name: str) -> Optional[dict]:
+    return next((r for r in cold.get("rows", []) if r["name"] == name), None)
+
+
+def targets(b: dict) -> list:
+    out = []
+    cold = b.get("cold_start") or {}
+    vodai, stdlib = _row(cold, "vodai"), _row(cold, "stdlib")
+    if vodai and "wall_ratio" in vodai:
+        r = vodai["wall_ratio"]["ratio"]
+        floor = f"; {vodai['wall_ms']['median'] / stdlib['wall_ms']['median']:.1f}× the stdlib floor" if stdlib else ""
+        out.append({"id": "cold_wall", "target": "cold start wall (Python 3.11)", "goal": "≤ 0.5× official SDK",
+                    "measured": f"{r:.2f}×{floor}", "value": r, "met": r <= 0.5})
+        r = vodai["rss_ratio"]["ratio"]
+        out.append({"id": "cold_rss", "target": "cold start peak memory", "goal": "≤ 0.6× official SDK",
+                    "measured": f"{r:.2f}× ({vodai['rss_mb']['median']:.1f} MB)", "value": r, "met": r <= 0.6})
+    for name, label in (("vodai-py310", "cold start wall (Python 3.10)"), ("vodai-redis", "cold start wall, Redis store")):
+        row = _row(cold, name)
+        if row and "wall_ratio" in row:
+            r = row["wall_ratio"]["ratio"]
+            out.append({"id": f"cold_wall_{name}", "target": label, "goal": "≤ 0.5× official SDK",
+                        "measured": f"{r:.2f}×", "value": r, "met": r <= 0.5})
+    for name, label in (("bootstrap-package", "custom runtime, package as built"),
+                        ("bootstrap-package-pyc", "custom runtime, package + .pyc")):
+        row = _row(cold, name)
+        if row and "wall_ratio" in row and row.get("group") == "runtime":
+            r = row["wall_ratio"]["ratio"]
+            out.append({"id": f"runtime_{name}", "target": label + " (bootstrap → first /invoke)",
+                        "goal": "≤ 1× official-SDK cold start", "measured": f"{r:.2f}× ({row['wall_ms']['median']:.0f} ms)",
+                        "value": r, "met": r <= 1.0})
+    warm_b = b.get("warm")
+    if warm_b and "canned" in warm_b["modes"]:
+        p50 = warm_b["modes"]["canned"]["p50_us"]["median"]
+        out.append({"id": "warm_p50", "target": "warm overhead per event, p50", "goal": "≤ 500 µs",
+                    "measured": f"{p50:,.0f} µs", "value": p50, "met": p50 <= 500})
+    rp = b.get("replay")
+    if rp:
+        for row in rp["rows"]:
+            r = row["vodai_ratio"]["ratio"]
+            out.append({"id": f"replay_c{row['concurrency']}", "target": f"replay throughput, concurrency {row['concurrency']}",
+                        "goal": "≥ 0.8× raw requests", "measured": f"{r:.2f}×", "value": r, "met": r >= 0.8})
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse(argv)
+    c.check_python([c.PY311])
+    started = time.monotonic()
+    sel = set(args.selected)
+    benchmarks: dict = {}
+    errors = {}
+    steps = [("cold_start", bool(sel & {"cold", "runtime", "experiments"}), cold_and_runtime),
+             ("warm", "warm" in sel, lambda a, _t: warm(a)), ("replay", "replay" in sel, lambda a, _t: replay(a)),
+             ("experiments", "experiments" in sel, lambda a, _t: experiments(a))]
+    with tempfile.TemporaryDirectory(prefix="vodai-bench-") as t:
+        for name, wanted, step in steps:
+            if not wanted:
+                continue
+            try:
+                benchmarks[name] = step(args, Path(t))
+            except Exception as exc:  # one failed benchmark never loses the others' figures
+                c.log(f"{name} failed: {type(exc).__name__}: {exc}")
+                errors[name] = f"{type(exc).__name__}: {exc}"[:4000]
+    results = {
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mode": "quick" if args.quick else "full",
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": c.machine(),
+        "tree": c.tree_state(),
+        "duration_s": round(time.monotonic() - started, 1),
+        "benchmarks": benchmarks,
+        "targets": targets(benchmarks),
+    }
+    if errors:
+        results["errors"] = errors
+    json_path, md_path = report.write(results, args.out)
+    print(md_path.read_text(encoding="utf-8"))
+    c.log(f"wrote {json_path} and {md_path} in {results['duration_s']:.0f} s")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

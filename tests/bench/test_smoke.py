@@ -1,0 +1,106 @@
+"""The benchmark suite runs end to end in its tiny mode (``bench/run.py --quick``) and writes
+results of the expected structure. No timing is asserted: figures on a shared machine are noise
+at these counts; ``make bench`` is where they mean something."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv (make install)")
+    out = tmp_path_factory.mktemp("bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return out, proc
+
+
+def _summary(s: dict) -> None:
+    assert {"median", "q1", "q3", "min", "max", "n"} <= set(s)
+    assert s["n"] >= 1 and s["min"] <= s["median"] <= s["max"]
+
+
+def test_writes_json_and_markdown(quick_run):
+    out, proc = quick_run
+    doc = json.loads((out / "latest.json").read_text(encoding="utf-8"))
+    md = (out / "latest.md").read_text(encoding="utf-8")
+    assert doc["schema"] == "vodai-bench/1" and doc["mode"] == "quick"
+    assert {"cpus", "python311"} <= set(doc["machine"])
+    assert set(doc["benchmarks"]) == {"cold_start", "warm", "replay", "experiments"}
+    for heading in ("**Cold start**", "**Warm overhead per event**", "**Replay throughput**", "**Targets**"):
+        assert heading in md
+    assert md.strip().splitlines()[-1] in proc.stdout  # the tables are printed too
+
+
+def test_cold_start_rows_have_medians_spreads_and_ratios(quick_run):
+    out, _ = quick_run
+    rows = {r["name"]: r for r in json.loads((out / "latest.json").read_text())["benchmarks"]["cold_start"]["rows"]}
+    assert {"sdk", "vodai", "stdlib", "noop"} <= set(rows)
+    for name in ("sdk", "vodai", "stdlib"):
+        for key in ("wall_ms", "rss_mb", "import_ms", "handle_ms"):
+            _summary(rows[name][key])
+    for name in ("vodai", "stdlib"):
+        assert rows[name]["baseline"] == "sdk"
+        assert rows[name]["wall_ratio"]["ratio"] > 0 and rows[name]["rss_ratio"]["ratio"] > 0
+    for row in rows.values():
+        if row["kind"] == "bootstrap":
+            _summary(row["wall_ms"])
+            _summary(row["listen_ms"])
+            assert row["wall_ratio"]["ratio"] > 0
+
+
+def test_warm_replay_and_targets(quick_run):
+    out, _ = quick_run
+    doc = json.loads((out / "latest.json").read_text())
+    warm = doc["benchmarks"]["warm"]["modes"]
+    assert set(warm) == {"canned", "emulator", "decide", "floor"}
+    for mode in warm.values():
+        for key in ("p50_us", "p99_us", "events_per_s"):
+            _summary(mode[key])
+    replay = doc["benchmarks"]["replay"]
+    assert [r["concurrency"] for r in replay["rows"]] == [1, 4, 8]
+    for row in replay["rows"]:
+        _summary(row["vodai_events_per_s"])
+        _summary(row["raw_events_per_s"])
+        assert row["vodai_ratio"]["ratio"] > 0
+    exp = doc["benchmarks"]["experiments"]
+    for arm in exp["warm"]["arms"].values():
+        _summary(arm["p50_us"])
+    assert {"vodai", "vodai-stdlib", "raw"} <= set(exp["replay"]["impls"])
+    ids = {t["id"] for t in doc["targets"]}
+    assert {"cold_wall", "cold_rss", "warm_p50", "replay_c1", "replay_c4", "replay_c8"} <= ids
+    for t in doc["targets"]:
+        assert isinstance(t["met"], bool) and t["goal"] and t["measured"]
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path, quick_run):
+    out, _ = quick_run
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import update_readme
+    finally:
+        sys.path.pop(0)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nbefore\n<!-- bench:start -->\nold figures\n<!-- bench:end -->\nafter\n", encoding="utf-8")
+    assert update_readme.update(readme, out / "latest.md")
+    text = readme.read_text(encoding="utf-8")
+    assert "old figures" not in text and "**Cold start**" in text
+    assert text.startswith("# x\n\nbefore\n<!-- bench:start -->\n") and text.endswith("<!-- bench:end -->\nafter\n")
+    unmarked = tmp_path / "PLAIN.md"
+    unmarked.write_text("no markers\n", encoding="utf-8")
+    assert not update_readme.update(unmarked, out / "latest.md")
+    assert unmarked.read_text(encoding="utf-8") == "no markers\n"
