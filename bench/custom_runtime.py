@@ -4,12 +4,12 @@ successful ``POST /invoke`` answer (sent as FC sends it, with the ``x-fc-*`` hea
 Variants (each a :class:`bench.coldstart.Variant`, alternated with the official-SDK handler's
 plain cold start in the same rounds):
 
-- ``bootstrap-package``: the deployable folder as ``make package`` lays it out (``bootstrap``,
-  ``functions/``, ``vodai/``, ``python/``) on a bare CPython 3.10, **without .pyc files**, which is
-  what FC runs: ``packaging.py`` leaves them out and ``bootstrap`` sets PYTHONDONTWRITEBYTECODE=1,
-  so every cold start compiles every module it imports from source.
-- ``bootstrap-package-pyc``: the same folder with ``.pyc`` files compiled in advance by CPython
-  3.10 (``compileall --invalidation-mode unchecked-hash``): the proposed packaging fix.
+- ``bootstrap-package-pyc``: the deployable folder as ``make package`` lays it out (``bootstrap``,
+  ``functions/``, ``vodai/``, ``python/``) on a bare CPython 3.10, with the ``.pyc`` files it ships
+  since commit bef1983 (compiled by ``vodai.packaging.precompile`` itself when the tree has it).
+- ``bootstrap-package``: the same folder **without .pyc files**, as packages were before bef1983:
+  ``/code`` is read-only and ``bootstrap`` sets PYTHONDONTWRITEBYTECODE=1, so every cold start then
+  compiles every module it imports from source.
 
 The package folders are assembled in a temporary directory from the current ``shared/vodai``,
 ``functions/`` and ``bootstrap`` plus the CPython 3.10 dependencies of ``build/package/python``
@@ -58,8 +58,16 @@ def assemble_package(dest: Path) -> Optional[Path]:
 
 
 def precompile(package: Path, python: Path) -> None:
-    """The proposed fix: .pyc for every module, by the interpreter FC runs, valid whatever the
-    files' mtimes (the zip stores 1980-01-01), hence unchecked-hash."""
+    """.pyc for every module, as ``make package`` ships them: ``vodai.packaging.precompile`` when the
+    tree has it; else the same by hand (CPython 3.10, unchecked-hash: valid whatever the files'
+    mtimes, and the zip stores 1980-01-01)."""
+    try:
+        from vodai.packaging import precompile as shipped
+    except ImportError:
+        shipped = None
+    if shipped is not None:
+        shipped(package)
+        return
     subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
                     str(package / "vodai"), str(package / "functions"), str(package / "python")],
                    check=True, stdout=subprocess.DEVNULL)
@@ -75,13 +83,13 @@ def bootstrap_variants(tmp: Path) -> List[Variant]:
     bare = bare_python310()
     package = assemble_package(tmp / "package") if bare else None
     if package is not None:
-        out.append(Variant("bootstrap-package", "custom runtime: package as built (no .pyc), bare 3.10, first /invoke",
+        out.append(Variant("bootstrap-package", "custom runtime: package without .pyc (as before bef1983), bare 3.10",
                            "bootstrap", bare, baseline="sdk", runner=run_bootstrap,
                            extra={"root": str(package), "vodai_python": str(bare), "size": package_size(package)}))
         compiled = tmp / "package-pyc"
         shutil.copytree(package, compiled)
         precompile(compiled, bare)
-        out.append(Variant("bootstrap-package-pyc", "custom runtime: package + precompiled .pyc (proposed), first /invoke",
+        out.append(Variant("bootstrap-package-pyc", "custom runtime: package as `make package` builds it (.pyc), bare 3.10",
                            "bootstrap", bare, baseline="sdk", runner=run_bootstrap,
                            extra={"root": str(compiled), "vodai_python": str(bare), "size": package_size(compiled)}))
     return out

@@ -140,8 +140,7 @@ def targets(b: dict) -> list:
             r = row["wall_ratio"]["ratio"]
             out.append({"id": f"cold_wall_{name}", "target": label, "goal": "≤ 0.5× official SDK",
                         "measured": f"{r:.2f}×", "value": r, "met": r <= 0.5})
-    for name, label in (("bootstrap-package", "custom runtime, package as built"),
-                        ("bootstrap-package-pyc", "custom runtime, package + .pyc")):
+    for name, label in (("bootstrap-package-pyc", "custom runtime, package as built"),):
         row = _row(cold, name)
         if row and "wall_ratio" in row and row.get("group") == "runtime":
             r = row["wall_ratio"]["ratio"]

@@ -89,6 +89,15 @@ def test_package_holds_everything_the_template_names(built):
     assert "bootstrap" in names
 
 
+def test_two_builds_in_different_folders_give_the_same_zip(built, tmp_path_factory):
+    # Precompiled bytecode must not carry the build folder or per-process randomness.
+    try:
+        again = packaging.build_package(ROOT, tmp_path_factory.mktemp("elsewhere") / "deeper")
+    except packaging.PackagingError as exc:
+        skip_or_fail(f"cannot build the package here: {exc}")
+    assert again.zip_path.read_bytes() == built.zip_path.read_bytes()
+
+
 def test_zip_is_reproducible(built, tmp_path):
     again = tmp_path / "again.zip"
     packaging.write_zip(built.package_dir, again)
