@@ -26,6 +26,22 @@ _TIME = re.compile(
 )
 
 
+def json_in_text(value: Any) -> Any:
+    """The value of JSON held in a string (VOD nests JSON in strings: Extend, Data, AIImageResult);
+    empty text is None, text that is not JSON and anything else are returned as they are."""
+    if isinstance(value, (bytes, bytearray)):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    return value
+
+
 def parse_event_time(value: Any) -> datetime:
     """Both VOD formats, plus ISO 8601 with a dot before the fraction; naive means UTC."""
     if isinstance(value, datetime):
@@ -66,15 +82,7 @@ class VodEvent(BaseModel):
     @field_validator("extend", mode="before")
     @classmethod
     def _extend(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return None
-            try:
-                return json.loads(text)
-            except ValueError:
-                return value
-        return value
+        return json_in_text(value)
 
     #: Which kind of media the event is about; None when it is not an upload.
     @property
@@ -162,15 +170,7 @@ class AIMediaAuditComplete(VodEvent):
     @field_validator("data", mode="before")
     @classmethod
     def _data(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return None
-            try:
-                return json.loads(text)
-            except ValueError:
-                return value
-        return value
+        return json_in_text(value)
 
     @property
     def media_id(self) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from .base import FAIL, SUCCESS
+from ..events.models import json_in_text
 
 AI_IMAGE = "SubmitAIImageJob"
 AI_IMAGE_AUDIT = "SubmitAIImageAuditJob"
@@ -71,21 +72,6 @@ def _get(doc: Any, *names: str) -> Any:
     return None
 
 
-def _json(value: Any) -> Any:
-    """A JSON string's value (VOD nests JSON in strings); anything else as it is."""
-    if isinstance(value, (bytes, bytearray)):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError:
-            return value
-    return value
-
-
 def _score(value: Any) -> Optional[float]:
     try:
         score = float(value)
@@ -98,14 +84,14 @@ def _score(value: Any) -> Optional[float]:
 
 def ai_image_summary(raw_result: Any, *, best: int = BEST_IMAGES) -> dict:
     """``{"Type": "AIImage", "Images": n, "Best": [{"Url", "Score"}, …]}`` from ``AIImageResult``."""
-    parsed = _json(raw_result)
+    parsed = json_in_text(raw_result)
     if isinstance(parsed, dict):  # a wrapper object: the first list inside it
         inner = _get(parsed, "Images", "ImageList", "AIImageList", "Results", "Result", "Data")
-        parsed = _json(inner) if inner is not None else [parsed]
+        parsed = json_in_text(inner) if inner is not None else [parsed]
     items: List[dict] = []
     if isinstance(parsed, list):
         for entry in parsed:
-            entry = _json(entry)
+            entry = json_in_text(entry)
             if isinstance(entry, dict):
                 url = _get(entry, "Url", "URL", "ImageUrl", "FileURL")
                 items.append({"Url": _text(url), "Score": _score(_get(entry, "Score"))})
@@ -134,7 +120,7 @@ def ai_image_result(item: dict, *, detected_by: str = "poll") -> Optional[JobRes
 def audit_summary(data: Any) -> dict:
     """``{"Type": "AIImageAudit", "Suggestion", "Label", "AbnormalModules", "Images": n,
     "Suggestions": {"block": a, "review": b, "pass": c}, "Top": [...]}`` from the audit ``Data``."""
-    data = _json(data)
+    data = json_in_text(data)
     summary: Dict[str, Any] = {"Type": "AIImageAudit"}
     if not isinstance(data, dict):
         if data not in (None, ""):
@@ -144,8 +130,8 @@ def audit_summary(data: Any) -> dict:
         value = _get(data, key)
         if value not in (None, ""):
             summary[key] = _text(value)
-    images = _json(_get(data, "ImageResult", "ImageResults"))
-    images = [_json(i) for i in images] if isinstance(images, list) else []
+    images = json_in_text(_get(data, "ImageResult", "ImageResults"))
+    images = [json_in_text(i) for i in images] if isinstance(images, list) else []
     images = [i for i in images if isinstance(i, dict)]
     counts: Dict[str, int] = {}
     for image in images:
@@ -157,7 +143,7 @@ def audit_summary(data: Any) -> dict:
     order = {s: n for n, s in enumerate(_SUGGESTIONS)}
     top = []
     for image in images:
-        findings = _json(_get(image, "Result", "Results"))
+        findings = json_in_text(_get(image, "Result", "Results"))
         findings = [f for f in (findings if isinstance(findings, list) else []) if isinstance(f, dict)]
         worst = max(findings, key=lambda f: _score(_get(f, "Score")) or 0.0, default=None)
         entry = {"Url": _text(_get(image, "Url", "URL")), "Suggestion": _text(_get(image, "Suggestion")),
