@@ -7,11 +7,12 @@ outcome: errors are redacted where they are made.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import datetime, timezone
 from typing import Optional
+
+from . import jsontext
 
 OUTCOME_LOGGER = "vodai.outcome"
 
@@ -37,12 +38,16 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+_handler: Optional[_StderrHandler] = None
+
+
 def outcome_logger() -> logging.Logger:
+    global _handler
     logger = logging.getLogger(OUTCOME_LOGGER)
     if not getattr(logger, "_vodai_configured", False):
-        handler = _StderrHandler()
-        handler.setFormatter(_JsonLineFormatter())
-        logger.addHandler(handler)
+        _handler = _StderrHandler()
+        _handler.setFormatter(_JsonLineFormatter())
+        logger.addHandler(_handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
         logger._vodai_configured = True  # type: ignore[attr-defined]
@@ -50,12 +55,25 @@ def outcome_logger() -> logging.Logger:
 
 
 def log_outcome(outcome, fc_request_id: Optional[str]) -> None:
+    level = logging.INFO if outcome.status != "failed" else logging.WARNING
+    logger = outcome_logger()
+    if not logger.isEnabledFor(level):
+        return  # disabled (``-q``): not even built
     doc = {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "level": "INFO" if outcome.status != "failed" else "WARNING",
+        "level": logging.getLevelName(level),
         "logger": OUTCOME_LOGGER,
         "fcRequestId": fc_request_id,
         **outcome.to_dict(),
     }
-    outcome_logger().log(logging.INFO if outcome.status != "failed" else logging.WARNING,
-                         json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    line = jsontext.compact(doc)
+    handler = _handler
+    if logger.handlers == [handler] and not logger.filters and not handler.filters and handler.level <= level:
+        # The default set-up: write exactly what the handler would, without building a LogRecord
+        # (which collects thread, process and caller details, and cost more than signing a request).
+        with handler.lock:
+            stream = sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+    else:
+        logger.log(level, line)

@@ -13,16 +13,22 @@ from urllib.parse import urlsplit
 
 # oss-cn-shanghai.aliyuncs.com, bucket.oss-cn-shanghai-internal.aliyuncs.com, ...
 _OSS_HOST = re.compile(r"(?:^|\.)oss-([a-z]{2,3}-[a-z0-9]+(?:-[a-z0-9]+)*?)(?:-internal)?\.aliyuncs\.com$")
+# The common shape, matched without urlsplit: scheme://host/... with no userinfo or port.
+_PLAIN_URL_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9.-]+)(?:[/?#]|$)")
 
 
 def region_from_url(url: Optional[str]) -> Optional[str]:
     """The storage region named by an OSS host (``oss-cn-shanghai`` is cn-shanghai)."""
     if not url:
         return None
-    try:
-        host = urlsplit(url.strip()).hostname or ""
-    except ValueError:
-        return None
+    plain = _PLAIN_URL_HOST.match(url)
+    if plain:
+        host = plain.group(1)
+    else:
+        try:
+            host = urlsplit(url.strip()).hostname or ""
+        except ValueError:
+            return None
     match = _OSS_HOST.search(host.lower())
     return match.group(1) if match else None
 

@@ -72,3 +72,41 @@ def test_one_json_log_line_per_outcome_with_the_indexed_fields(tmp_path, capfd):
     assert first["JobId"] == result.outcomes[0].job_id
     text = "\n".join(json.dumps(line) for line in lines)
     assert SECRET not in text and TOKEN not in text
+
+
+def test_an_added_handler_receives_the_same_outcome_lines(tmp_path, capfd):
+    """The default set-up writes lines straight to stderr; a handler someone adds to the
+    ``vodai.outcome`` logger must still get every line, and the same text."""
+    import logging
+
+    from vodai.logs import outcome_logger
+
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    backend, deps, context = _target(str(tmp_path))
+    handler = Collect()
+    outcome_logger().addHandler(handler)
+    try:
+        dispatch(_batch(), deps, context=context)
+    finally:
+        outcome_logger().removeHandler(handler)
+    written = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    assert len(records) == 4
+    assert [json.loads(r)["Status"] for r in records] == [json.loads(w)["Status"] for w in written]
+
+
+def test_a_disabled_outcome_logger_writes_nothing(tmp_path, capfd):
+    from vodai.logs import outcome_logger
+
+    backend, deps, context = _target(str(tmp_path))
+    outcome_logger().disabled = True
+    try:
+        result = dispatch(_batch(), deps, context=context)
+    finally:
+        outcome_logger().disabled = False
+    assert len(result.outcomes) == 4
+    assert not [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]

@@ -105,6 +105,32 @@ def test_mns_publish_escapes_body_and_signs():
     assert sent.headers["security-token"] == "sts-token"
 
 
+@responses.activate
+@pytest.mark.parametrize("body", [
+    # The compact answer MNS sends (read without building a tree) ...
+    '<?xml version="1.0" encoding="UTF-8"?><Message xmlns="http://mns.aliyuncs.com/doc/v1/"><MessageId>5F29</MessageId>'
+    "<MessageBodyMD5>C5DD</MessageBodyMD5></Message>",
+    # ... and shapes it may also take: pretty-printed, other order, no namespace, an extra element.
+    '<?xml version="1.0"?>\n<Message xmlns="http://mns.aliyuncs.com/doc/v1/">\n  <MessageId>5F29</MessageId>\n'
+    "  <MessageBodyMD5>C5DD</MessageBodyMD5>\n</Message>",
+    "<Message><MessageBodyMD5>C5DD</MessageBodyMD5><MessageId>5F29</MessageId></Message>",
+    "<Message><MessageId>5F29</MessageId><MessageBodyMD5>C5DD</MessageBodyMD5><ReceiptHandle>r</ReceiptHandle></Message>",
+])
+def test_mns_publish_reads_every_answer_shape(body):
+    responses.post(f"{MNS}/topics/t/messages", status=201, body=body, headers={"x-mns-request-id": "rq"})
+    assert MnsPublisher(CREDS, new_session(), endpoint=MNS).publish("t", "x") == {
+        "MessageId": "5F29", "MessageBodyMD5": "C5DD", "RequestId": "rq"}
+
+
+@responses.activate
+def test_mns_error_document_with_a_2xx_status_is_still_an_error():
+    responses.post(f"{MNS}/topics/t/messages", status=200,
+                   body='<Error xmlns="http://mns.aliyuncs.com/doc/v1/"><Code>InternalError</Code><Message>m</Message></Error>')
+    with pytest.raises(MnsApiError) as info:
+        MnsPublisher(CREDS, new_session(), endpoint=MNS).publish("t", "x")
+    assert info.value.code == "InternalError"
+
+
 def test_mns_tag_over_16_characters_is_refused_before_any_call():
     from vodai.exceptions import ParameterError
 

@@ -13,6 +13,13 @@ from vodai.regions import region_from_url, resolve_region
         ("https://cdn.example.com/x.mp4", None),
         ("not a url", None),
         (None, None),
+        # Shapes the plain-URL fast path leaves to urlsplit: a port, userinfo, spaces, upper case.
+        ("https://b.oss-cn-shanghai.aliyuncs.com:443/x.mp4", "cn-shanghai"),
+        ("https://user@b.oss-cn-beijing.aliyuncs.com/x.mp4", "cn-beijing"),
+        ("  https://b.OSS-CN-SHANGHAI.aliyuncs.com/x.mp4 ", "cn-shanghai"),
+        ("https://b.oss-cn-shanghai.aliyuncs.com", "cn-shanghai"),
+        ("https://b.oss-cn-shanghai.aliyuncs.com?x=1", "cn-shanghai"),
+        ("https://b.oss-cn-shanghai.aliyuncs.com.evil.example/x.mp4", None),
     ],
 )
 def test_region_from_oss_host(url, region):

@@ -62,3 +62,18 @@ def test_percent_encoding_follows_rfc3986():
 def test_rpc_v1_keeps_empty_values_and_drops_none():
     base = {"Action": "X", "Empty": "", "Gone": None}
     assert rpc.canonical_query(base) == "Action=X&Empty="
+
+
+def test_percent_encode_matches_rfc3986_quote_on_any_text():
+    """The table-driven encoder against urllib's quote (the reference): every code point class,
+    reserved characters, surrogate-free astral characters, empty text."""
+    import random
+    from urllib.parse import quote
+
+    from vodai.signing._encoding import percent_encode
+
+    rnd = random.Random(2026)
+    alphabet = [chr(i) for i in range(0x250)] + ["视", "频", "\U0001F600", "\u00e9", " ", "*", "~", "%", "/"]
+    for _ in range(3000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 24)))
+        assert percent_encode.__wrapped__(text) == quote(text, safe="-_.~", encoding="utf-8"), text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import time
 from email.utils import formatdate
 from typing import Callable, Optional, Tuple
 from urllib.parse import quote
@@ -44,8 +46,18 @@ def mns_base_url(settings, context=None) -> str:
     return mns_endpoint(account, region)
 
 
+_date_cache = [0, ""]  # [second, its HTTP date]: formatdate costs more than signing the message
+
+
 def _http_date() -> str:
-    return formatdate(usegmt=True)
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[:] = [now, formatdate(now, usegmt=True)]
+    return _date_cache[1]
+
+
+# A successful answer is one small fixed document: read its two values without building a tree.
+_SENT = re.compile(rb"<MessageId>([^<]+)</MessageId>\s*<MessageBodyMD5>([^<]*)</MessageBodyMD5>")
 
 
 def _text(root: ElementTree.Element, name: str) -> Optional[str]:
@@ -114,6 +126,9 @@ class MnsPublisher:
     def _send(self, prepared: requests.PreparedRequest, action: str, timeout: Optional[Tuple[float, float]]) -> dict:
         response = send(self.session, prepared, timeout=timeout or self.timeout, action=action)
         request_id = response.headers.get("x-mns-request-id")
+        sent = _SENT.search(response.content) if response.status_code in (200, 201) and response.content else None
+        if sent:
+            return {"MessageId": sent.group(1).decode(), "MessageBodyMD5": sent.group(2).decode(), "RequestId": request_id}
         try:
             root = ElementTree.fromstring(response.content) if response.content else None
         except ElementTree.ParseError:

@@ -20,9 +20,13 @@ def prepared(method: str, url: str, headers: Mapping[str, str], body: bytes = b"
     request = requests.PreparedRequest()
     request.method = method
     request.url = url
-    request.headers = CaseInsensitiveDict(headers)
-    request.headers.setdefault("User-Agent", USER_AGENT)
-    request.headers["Content-Length"] = str(len(body))
+    # CaseInsensitiveDict's own constructor goes key by key through MutableMapping.update; its
+    # store (lower-cased name -> (name, value)) is filled directly instead.
+    store = {name.lower(): (name, value) for name, value in headers.items()}
+    store.setdefault("user-agent", ("User-Agent", USER_AGENT))
+    store["content-length"] = ("Content-Length", str(len(body)))
+    request.headers = CaseInsensitiveDict()
+    request.headers._store = store
     request.body = body
     request.hooks = {"response": []}
     return request

@@ -7,8 +7,8 @@ parameter (as the legacy SDK does) so one endpoint can serve several regions.
 from __future__ import annotations
 
 import functools
-import uuid
-from datetime import datetime, timezone
+import json
+import os
 from typing import Callable, Dict, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from ..exceptions import VodApiError
 from ..redaction import redact
 from ..signing import acs3, rpc
 from ..signing._encoding import canonical_query
+from ..timestamps import utc_now_text
 from .errors import is_retryable
 from .transport import prepared, send
 
@@ -39,7 +40,7 @@ def _host(base_url: str) -> str:
 
 
 def _utc_timestamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now_text()
 
 
 class VodClient:
@@ -52,7 +53,7 @@ class VodClient:
         signature_version: str = "v3",
         timeout: Tuple[float, float] = (3.05, 10.0),
         clock: Callable[[], str] = _utc_timestamp,
-        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+        nonce: Callable[[], str] = lambda: os.urandom(16).hex(),  # what uuid4().hex holds, without the UUID object
     ) -> None:
         if signature_version not in ("v3", "v1"):
             raise ValueError("signature_version must be 'v3' or 'v1'")
@@ -141,7 +142,8 @@ class VodClient:
 
     def _result(self, action: str, response: requests.Response) -> dict:
         try:
-            data = response.json()
+            # Not response.json(): without a charset it would guess the encoding first; VOD's JSON is UTF-8.
+            data = json.loads(response.content)
         except ValueError:
             data = None
         if response.status_code >= 400 or not isinstance(data, dict) or "Code" in data and "JobId" not in data:

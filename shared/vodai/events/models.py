@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Optional, Type, Union
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..exceptions import EventError
 
@@ -69,8 +69,10 @@ class VodEvent(BaseModel):
     status: Optional[str] = Field(None, alias="Status")
     # The upload's UserData.Extend: a string holding JSON, kept as a string when it is not JSON.
     extend: Optional[Union[Dict[str, Any], list, str]] = Field(None, alias="Extend")
-    # The EventTime text as VOD sent it: the topic message repeats it unchanged.
-    _event_time_text: Optional[str] = PrivateAttr(None)
+    # The EventTime text as VOD sent it: the topic message repeats it unchanged. A field read
+    # from the same key rather than a private attribute, which pydantic serves through a slow
+    # __getattr__ and initialises on every validation.
+    event_time_sent: Optional[str] = Field(None, validation_alias="EventTime", exclude=True, repr=False)
 
     @field_validator("event_time", mode="before")
     @classmethod
@@ -78,6 +80,11 @@ class VodEvent(BaseModel):
         if value is None or value == "":
             return None
         return parse_event_time(value)
+
+    @field_validator("event_time_sent", mode="before")
+    @classmethod
+    def _time_sent(cls, value: Any) -> Any:
+        return value if isinstance(value, str) and value else None
 
     @field_validator("extend", mode="before")
     @classmethod
@@ -96,8 +103,8 @@ class VodEvent(BaseModel):
     @property
     def event_time_text(self) -> Optional[str]:
         """The EventTime as VOD sent it (the parsed form loses the original format)."""
-        if self._event_time_text is not None:
-            return self._event_time_text
+        if self.event_time_sent is not None:
+            return self.event_time_sent
         return self.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") if self.event_time else None
 
     @property
@@ -214,8 +221,6 @@ def parse_event(body: Any) -> VodEvent:
         loc = err["loc"]
         field = str(loc[0]) if loc else "body"
         raise EventError(field, _reason(err)) from None
-    if isinstance(body.get("EventTime"), str):
-        event._event_time_text = body["EventTime"]
     return event
 
 

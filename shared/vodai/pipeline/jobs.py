@@ -183,9 +183,10 @@ def _track(record: Record, key: str, action: str, out: oc.Outcome, deps: Depende
         body = json.loads(record.message or "{}")
         body.setdefault("JobId", out.job_id)
         body.setdefault("Action", action)
-        job = TrackedJob.from_message(body, now=deps.clock())
-        job.submitted_at = deps.clock()  # precise, and on the clock the poller ages jobs by
-        deps.tracking.track(job, now=deps.clock())
+        now = deps.clock()
+        # submitted_at: precise, and on the clock the poller ages jobs by
+        job = TrackedJob.from_message(body, now=now, submitted_at=now)
+        deps.tracking.track(job, now=now)
         return True
     except TrackingError as exc:
         deps.store.release(key, now=deps.clock())

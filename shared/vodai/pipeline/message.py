@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
-
+from .. import jsontext
 from ..events.models import VodEvent
 from ..routing.decision import Submit
+from ..timestamps import utc_now_text
 
 
 def message_tag(action: str) -> str:
@@ -29,6 +28,6 @@ def job_message(*, event: VodEvent, decision: Submit, job_id: str, request_id: s
         "TemplateId": decision.template_id,
         "PipelineId": decision.pipeline_id,
         "SourceMessageId": source_id,
-        "SubmittedAt": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SubmittedAt": utc_now_text(),
     }
-    return json.dumps({k: v for k, v in body.items() if v is not None}, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.compact({k: v for k, v in body.items() if v is not None})

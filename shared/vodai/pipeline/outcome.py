@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import List, Optional
+
+from .. import jsontext
 
 SUBMITTED = "submitted"  # the job was submitted and its JobId published
 SKIPPED = "skipped"  # nothing to do (or a duplicate of a job already done), with the reason
@@ -87,4 +88,4 @@ class InvocationResult:
         return cls(doc.get("RequestId"), [Outcome.from_dict(o) for o in doc.get("Outcomes", [])])
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return jsontext.compact(self.to_dict())

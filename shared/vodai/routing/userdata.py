@@ -6,10 +6,10 @@ upload's own Extend and the identity of the event that caused the job both go un
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Optional
 
+from .. import jsontext
 from ..exceptions import ParameterError
 
 USER_DATA_MAX_BYTES = 512
@@ -17,7 +17,7 @@ _RESOURCE_TYPE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return jsontext.compact_sorted(value)
 
 
 def build_user_data(*, upload_extend: Any, event_type: str, media_id: str, event_time: Optional[str], source_id: Optional[str]) -> str:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Iterable, Mapping, Optional
-from urllib.parse import quote
 
 # Only A-Z a-z 0-9 - _ . ~ stay as they are; space is %20, '*' is %2A, '~' stays.
-_SAFE = "-_.~"
+_UNRESERVED = re.compile(r"[A-Za-z0-9\-_.~]*")
+# One entry per byte value: itself when unreserved, else %XX. A table lookup per byte is several
+# times faster than urllib.parse.quote's slow path, which every UserData JSON string takes.
+_BYTE = tuple(chr(b) if _UNRESERVED.fullmatch(chr(b)) else f"%{b:02X}" for b in range(256))
 
 
 @functools.lru_cache(maxsize=4096)  # names, actions, regions and template ids repeat on every request
 def percent_encode(value: str) -> str:
-    return quote(value, safe=_SAFE, encoding="utf-8")
+    if _UNRESERVED.fullmatch(value):
+        return value
+    return "".join(map(_BYTE.__getitem__, value.encode("utf-8")))
 
 
 def canonical_query(params: Mapping[str, Optional[str]], exclude: Iterable[str] = ()) -> str:

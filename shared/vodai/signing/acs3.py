@@ -25,9 +25,13 @@ def canonical_headers(
     headers: Mapping[str, str], signed: Iterable[str]
 ) -> Tuple[str, str]:
     """(canonical header block, signed-header list) over the names in ``signed``."""
+    return _canonical_headers(headers, sorted({n.lower() for n in signed}))
+
+
+def _canonical_headers(headers: Mapping[str, str], names: list) -> Tuple[str, str]:
+    # ``names``: lower-case and sorted already.
     lower = {k.lower(): str(v).strip() for k, v in headers.items() if v is not None}
-    names = sorted({n.lower() for n in signed})
-    block = "".join(f"{n}:{lower.get(n, '')}\n" for n in names)
+    block = "".join([f"{n}:{lower.get(n, '')}\n" for n in names])
     return block, ";".join(names)
 
 
@@ -39,10 +43,15 @@ def canonical_request(
     signed_headers: Iterable[str],
     body_sha256: str,
 ) -> str:
-    block, signed = canonical_headers(headers, signed_headers)
+    return _canonical_request(method, path, query, headers, sorted({n.lower() for n in signed_headers}), body_sha256)[0]
+
+
+def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: list, body_sha256: str) -> Tuple[str, str]:
+    """(canonical request, signed-header list); ``names`` lower-case and sorted already."""
+    block, signed = _canonical_headers(headers, names)
     # ``query`` may come already canonical (a client that sends that same string as its URL query).
     canonical = query if isinstance(query, str) else canonical_query(query)
-    return "\n".join([method.upper(), path or "/", canonical, block, signed, body_sha256])
+    return "\n".join([method.upper(), path or "/", canonical, block, signed, body_sha256]), signed
 
 
 def string_to_sign(canonical: str) -> str:
@@ -50,18 +59,14 @@ def string_to_sign(canonical: str) -> str:
 
 
 def signature(secret: str, canonical: str) -> str:
-    return hmac.new(
-        secret.encode("utf-8"), string_to_sign(canonical).encode("utf-8"), hashlib.sha256
-    ).hexdigest()
+    # hmac.digest: OpenSSL's one-shot HMAC, several times faster than building an hmac.HMAC.
+    return hmac.digest(secret.encode("utf-8"), string_to_sign(canonical).encode("utf-8"), "sha256").hex()
 
 
 def default_signed_headers(headers: Mapping[str, str]) -> list:
     """The headers a client signs: host, content-type and every x-acs-* header present."""
-    return sorted(
-        k.lower()
-        for k in headers
-        if k.lower() in ("host", "content-type") or k.lower().startswith("x-acs-")
-    )
+    lower = {k.lower() for k in headers}
+    return sorted(k for k in lower if k in ("host", "content-type") or k.startswith("x-acs-"))
 
 
 def authorization(
@@ -76,9 +81,8 @@ def authorization(
     signed_headers: Optional[Iterable[str]] = None,
 ) -> str:
     """The ``Authorization`` header value for a request with these parts."""
-    names = list(signed_headers) if signed_headers is not None else default_signed_headers(headers)
-    canonical = canonical_request(method, path, query, headers, names, body_sha256)
-    signed = ";".join(sorted({n.lower() for n in names}))
+    names = sorted({n.lower() for n in signed_headers}) if signed_headers is not None else default_signed_headers(headers)
+    canonical, signed = _canonical_request(method, path, query, headers, names, body_sha256)
     return (
         f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed},"
         f"Signature={signature(access_key_secret, canonical)}"

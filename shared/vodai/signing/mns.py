@@ -7,7 +7,6 @@ Signature    = base64(HMAC-SHA1(secret, StringToSign)); header ``Authorization: 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from typing import Mapping
 
@@ -31,11 +30,7 @@ def string_to_sign(method: str, resource: str, headers: Mapping[str, str]) -> st
 
 
 def sign(method: str, resource: str, headers: Mapping[str, str], secret: str) -> str:
-    digest = hmac.new(
-        secret.encode("utf-8"),
-        string_to_sign(method, resource, headers).encode("utf-8"),
-        hashlib.sha1,
-    ).digest()
+    digest = hmac.digest(secret.encode("utf-8"), string_to_sign(method, resource, headers).encode("utf-8"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 

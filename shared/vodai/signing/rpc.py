@@ -7,7 +7,6 @@ Signature    = base64(HMAC-SHA1(secret + "&", StringToSign)).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from typing import Mapping, Optional
 
@@ -29,11 +28,7 @@ def string_to_sign(method: str, params: Mapping[str, Optional[str]]) -> str:
 
 def sign(method: str, params: Mapping[str, Optional[str]], secret: str) -> str:
     """The ``Signature`` parameter value for ``params`` sent with ``method``."""
-    digest = hmac.new(
-        (secret + "&").encode("utf-8"),
-        string_to_sign(method, params).encode("utf-8"),
-        hashlib.sha1,
-    ).digest()
+    digest = hmac.digest((secret + "&").encode("utf-8"), string_to_sign(method, params).encode("utf-8"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -21,11 +21,12 @@ never expires.
 from __future__ import annotations
 
 import abc
-import copy
 import json
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
 from typing import Callable, List, Optional, Tuple
+
+from .. import jsontext
+from ..timestamps import utc_text
 
 PENDING = "pending"
 SUCCESS = "success"
@@ -77,7 +78,7 @@ class TrackedJob:
         return max(self.submitted_at, self.checked_at)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False, separators=(",", ":"))
+        return jsontext.compact(self.__dict__)
 
     @classmethod
     def from_json(cls, text: str) -> "TrackedJob":
@@ -86,16 +87,20 @@ class TrackedJob:
         return cls(**{k: v for k, v in doc.items() if k in known})
 
     @classmethod
-    def from_message(cls, body: dict, *, now: float) -> "TrackedJob":
-        """The job a callback-topic JobId message announces (:func:`vodai.pipeline.message.job_message`)."""
+    def from_message(cls, body: dict, *, now: float, submitted_at: Optional[float] = None) -> "TrackedJob":
+        """The job a callback-topic JobId message announces (:func:`vodai.pipeline.message.job_message`);
+        ``submitted_at``, when the caller knows it, instead of the message's SubmittedAt."""
         source = {k: body[k] for k in SOURCE_FIELDS if body.get(k) not in (None, "")}
+        if submitted_at is None:
+            submitted_at = parse_iso(body.get("SubmittedAt")) or now
         return cls(job_id=str(body["JobId"]), action=str(body.get("Action") or ""), region=str(body.get("Region") or ""),
                    media_id=body.get("MediaId"), media_type=body.get("MediaType"), template_id=body.get("TemplateId"),
-                   submitted_at=parse_iso(body.get("SubmittedAt")) or now, source=source)
+                   submitted_at=submitted_at, source=source)
 
     def copy(self) -> "TrackedJob":
         # Every field is a scalar except `source` (a flat dict of strings): a shallow copy of it suffices.
-        clone = copy.copy(self)
+        clone = object.__new__(TrackedJob)  # copy.copy's __reduce_ex__ round trip costs more
+        clone.__dict__.update(self.__dict__)
         clone.source = dict(self.source)
         return clone
 
@@ -115,7 +120,7 @@ class TrackedJob:
 def iso(epoch: float) -> Optional[str]:
     if not epoch:
         return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(epoch)
 
 
 def parse_iso(text: Optional[str]) -> Optional[float]:
