@@ -35,6 +35,29 @@ def test_reset_forgets_nonces(backend: EmulatorBackend):
     assert backend.use_nonce("ak", "n1")
 
 
+def test_a_nonce_is_refused_for_fifteen_minutes_then_forgotten(backend: EmulatorBackend):
+    import time
+
+    from vodai.emulator.backend import NONCE_TTL_SECONDS
+
+    assert backend.use_nonce("ak", "old") and backend.use_nonce("ak", "recent")
+    # Age the first one past the window (nonces are kept oldest first).
+    backend._nonces[("ak", "old")] = time.time() - NONCE_TTL_SECONDS - 1
+    backend._nonces[("ak", "recent")] = time.time() - NONCE_TTL_SECONDS / 2
+    assert backend.use_nonce("ak", "another")
+    assert backend.use_nonce("ak", "old")  # expired: usable again
+    assert not backend.use_nonce("ak", "recent")  # still inside the window
+
+
+def test_the_request_log_keeps_the_newest_entries(backend: EmulatorBackend):
+    from collections import deque
+
+    backend._requests = deque(maxlen=3)
+    for n in range(5):
+        backend.record_request(service="vod", action=f"A{n}", region="cn-shanghai", params={}, status=200)
+    assert [r["action"] for r in backend.requests_log()] == ["A2", "A3", "A4"]
+
+
 def test_unknown_topic_has_no_messages(backend: EmulatorBackend):
     with pytest.raises(KeyError):
         backend.topic_messages("nope")

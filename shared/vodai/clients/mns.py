@@ -7,9 +7,8 @@ import hashlib
 import re
 import time
 from email.utils import formatdate
-from typing import Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 from urllib.parse import quote
-from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import requests
@@ -20,6 +19,9 @@ from ..redaction import redact
 from ..signing import mns
 from .errors import is_retryable
 from .transport import prepared, send
+
+if TYPE_CHECKING:
+    from xml.etree import ElementTree
 
 MNS_VERSION = "2015-06-06"
 MAX_TAG_LENGTH = 16  # MNS: one filter tag per message, at most 16 characters
@@ -129,6 +131,9 @@ class MnsPublisher:
         sent = _SENT.search(response.content) if response.status_code in (200, 201) and response.content else None
         if sent:
             return {"MessageId": sent.group(1).decode(), "MessageBodyMD5": sent.group(2).decode(), "RequestId": request_id}
+        # Errors and unusual answers only: the XML parser is not loaded on a cold start that needs none.
+        from xml.etree import ElementTree
+
         try:
             root = ElementTree.fromstring(response.content) if response.content else None
         except ElementTree.ParseError:

@@ -37,7 +37,9 @@ def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeo
         # Straight to the session's mounted adapter (its pooled connections, or a test's or the
         # emulator's transport): vodai uses no hooks, cookies or redirects, so Session.send's
         # bookkeeping around it is pure per-request cost.
-        return session.get_adapter(prepared.url).send(prepared, timeout=timeout)
+        response = session.get_adapter(prepared.url).send(prepared, timeout=timeout)
+        response.content  # the body read here, so a failure while reading it is classified below too
+        return response
     except requests.ConnectTimeout:
         # No connection was made: the request cannot have been processed.
         raise TransportError("connect timed out", action=action, ambiguous=False) from None

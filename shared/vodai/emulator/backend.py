@@ -19,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -74,6 +75,7 @@ _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 # Alibaba rejects timestamps more than 15 minutes off, so a nonce only has to be
 # remembered for that long: an older replay fails the timestamp check anyway.
 NONCE_TTL_SECONDS = 15 * 60
+REQUEST_LOG_SIZE = 100_000  # entries kept in the request log (the oldest go first)
 
 # Parameters never written to the request log (or to stderr through it).
 SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "BearerToken", "AccessKeySecret"})
@@ -134,7 +136,8 @@ class EmulatorBackend:
         # these only, so a request never walks all the jobs.
         self._timed: list[tuple[float, str]] = []
         self._media: dict[str, dict[str, Any]] = {}
-        self._requests: list[dict[str, Any]] = []
+        # The newest requests only: a long replay or soak must not grow the emulator without bound.
+        self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._nonces: dict[tuple[str, str], float] = {}
         self._callbacks: dict[str, CallbackConfig] = {}
         self._subscriptions: list[Subscription] = []
@@ -691,7 +694,14 @@ class EmulatorBackend:
         """Remember a signature nonce; False when this key already used it recently."""
         now = time.time()
         with self._lock:
-            self._nonces = {k: t for k, t in self._nonces.items() if now - t < NONCE_TTL_SECONDS}
+            # Oldest first (insertion order): expired nonces leave from the front, so a request
+            # costs O(1), not a pass over every nonce seen (quadratic over a long replay).
+            nonces = self._nonces
+            while nonces:
+                oldest = next(iter(nonces))
+                if now - nonces[oldest] < NONCE_TTL_SECONDS:
+                    break
+                del nonces[oldest]
             key = (access_key_id, nonce)
             if key in self._nonces:
                 return False
@@ -744,7 +754,7 @@ class EmulatorBackend:
 
     def requests_log(self) -> list[dict[str, Any]]:
         with self._lock:
-            return copy.deepcopy(self._requests)
+            return copy.deepcopy(list(self._requests))
 
     def reset(self) -> None:
         """Forget messages, jobs, media, nonces, the request log and the delivery log (queued
@@ -780,7 +790,7 @@ class EmulatorBackend:
                 "queues": copy.deepcopy(self._queues),
                 "media": copy.deepcopy(self._media),
                 "jobs": copy.deepcopy(self._jobs),
-                "requests": copy.deepcopy(self._requests),
+                "requests": copy.deepcopy(list(self._requests)),
                 "callbacks": {r: c.to_dict(secrets=True) for r, c in self._callbacks.items()},
                 "triggers": [s.to_dict() for s in self._subscriptions],
             }
@@ -823,7 +833,7 @@ class EmulatorBackend:
             self._topics, self._queues = topics, queues
             self._media, self._jobs = media, jobs
             self._index_timed()
-            self._requests = list(data.get("requests") or [])
+            self._requests = deque(data.get("requests") or [], maxlen=REQUEST_LOG_SIZE)
             self._nonces.clear()
             self._callbacks = callbacks
             self._subscriptions = triggers

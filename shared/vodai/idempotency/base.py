@@ -22,6 +22,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from .. import jsontext
+
 INPROGRESS = "INPROGRESS"
 SUBMITTED = "SUBMITTED"
 COMPLETED = "COMPLETED"
@@ -48,7 +50,14 @@ class Record:
     updated_at: float = 0.0
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, separators=(",", ":"))  # flat fields: no deep asdict
+        return jsontext.compact(self.__dict__)  # flat fields: no deep asdict
+
+    def copy(self) -> "Record":
+        # Every field is a scalar: a shallow copy is a full one. Made by hand: copy.copy's
+        # __reduce_ex__ round trip (or a JSON one) cost more than the transition itself.
+        clone = object.__new__(Record)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     @classmethod
     def from_json(cls, text: str) -> "Record":

@@ -9,13 +9,7 @@ from ..base import Record, TransitionStore, transition
 
 
 def _copy(record: Optional[Record]) -> Optional[Record]:
-    # Records hold only scalars: a shallow copy is a full copy. Made by hand: copy.copy's
-    # __reduce_ex__ round trip was the store's main cost (six copies per event).
-    if record is None:
-        return None
-    clone = object.__new__(Record)
-    clone.__dict__.update(record.__dict__)
-    return clone
+    return record.copy() if record is not None else None
 
 
 class MemoryStore(TransitionStore):

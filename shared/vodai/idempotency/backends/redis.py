@@ -31,7 +31,7 @@ class RedisStore(TransitionStore):
                         pipe.watch(key)
                         raw = pipe.get(key)
                         before = Record.from_json(raw.decode("utf-8")) if raw else None
-                        after = transition(Record.from_json(before.to_json()) if before else None, op, now, key=key, **kw)
+                        after = transition(before.copy() if before else None, op, now, key=key, **kw)
                         pipe.multi()
                         if after is None:
                             pipe.delete(key)

@@ -60,7 +60,7 @@ class SqliteStore(TransitionStore):
                 try:
                     row = self._db.execute("SELECT record, expires_at FROM vodai_jobs WHERE key = ?", (key,)).fetchone()
                     before = Record.from_json(row[0]) if row and (not row[1] or row[1] > now) else None
-                    after = transition(Record.from_json(before.to_json()) if before else None, op, now, key=key, **kw)
+                    after = transition(before.copy() if before else None, op, now, key=key, **kw)
                     if after is None:
                         self._db.execute("DELETE FROM vodai_jobs WHERE key = ?", (key,))
                     else:

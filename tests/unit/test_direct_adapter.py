@@ -1,0 +1,173 @@
+"""vodai's requests adapter (vodai.clients.session.DirectAdapter) over real sockets: keep-alive
+reuse, pools replaced when urllib3 closes them, bodies read whole (gzip too), and failures while
+reading a body classified like any other transport failure."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+
+import pytest
+
+from vodai.clients.session import DirectAdapter, new_session
+from vodai.clients.transport import prepared, send
+from vodai.exceptions import TransportError
+
+
+class Server:
+    """A tiny HTTP/1.1 server: answers each request with ``answer(n)`` (raw bytes), or runs it
+    as a callable on the socket; counts the connections it accepted."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self.requests = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        buf = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    head, buf = buf.split(b"\r\n\r\n", 1)
+                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length:")), 0)
+                    while len(buf) < length:
+                        buf += conn.recv(65536)
+                    buf = buf[length:]
+                    self.requests += 1
+                    answer = self.answer(self.requests)
+                    if callable(answer):
+                        answer(conn)
+                        return
+                    conn.sendall(answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def ok(body: bytes, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+@pytest.fixture
+def server(request):
+    made = []
+
+    def make(answer):
+        made.append(Server(answer))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def call(session, url, timeout=(2.0, 2.0)):
+    return send(session, prepared("POST", f"{url}/?Action=x", {"Accept": "application/json"}), timeout=timeout, action="x")
+
+
+def test_new_session_mounts_the_direct_adapter():
+    session = new_session()
+    assert isinstance(session.get_adapter("https://vod.cn-shanghai.aliyuncs.com/"), DirectAdapter)
+    assert isinstance(session.get_adapter("http://127.0.0.1:1/"), DirectAdapter)
+
+
+def test_many_requests_share_one_keep_alive_connection(server):
+    srv = server(lambda n: ok(b'{"n":%d}' % n))
+    session = new_session()
+    bodies = [call(session, srv.url).content for _ in range(20)]
+    assert bodies == [b'{"n":%d}' % n for n in range(1, 21)]
+    assert srv.connections == 1 and srv.requests == 20
+
+
+def test_the_path_and_query_are_sent_as_prepared(server):
+    seen = []
+
+    def answer(n):
+        return ok(b"{}")
+
+    srv = server(answer)
+    session = new_session()
+    adapter = session.get_adapter(srv.url)
+    request = prepared("POST", f"{srv.url}/a/b?x=%2F&y=1", {})
+    assert adapter.request_url(request, None) == "/a/b?x=%2F&y=1"
+    assert adapter.request_url(prepared("POST", srv.url, {}), None) == "/"
+    send(session, request, timeout=(2, 2), action="x")
+    seen.append(srv.requests)
+    assert seen == [1]
+
+
+def test_a_closed_session_opens_new_connections(server):
+    srv = server(lambda n: ok(b"{}"))
+    session = new_session()
+    call(session, srv.url)
+    session.close()
+    assert call(session, srv.url).status_code == 200
+    assert srv.connections == 2
+
+
+def test_more_origins_than_pools_are_all_served(server):
+    """urllib3 keeps at most ``pool_connections`` pools; the adapter keeps no more than that either."""
+    import requests
+
+    one, two = server(lambda n: ok(b"1")), server(lambda n: ok(b"2"))
+    session = requests.Session()
+    session.mount("http://", DirectAdapter(pool_connections=1, pool_maxsize=1, max_retries=0))
+    answers = [call(session, url).content for url in (one.url, two.url, one.url, two.url)]
+    assert answers == [b"1", b"2", b"1", b"2"]
+    assert len(session.get_adapter(one.url)._pools) == 1
+
+
+def test_a_gzip_body_is_decoded(server):
+    packed = gzip.compress(b'{"JobId":"j"}')
+    srv = server(lambda n: ok(packed, b"Content-Encoding: gzip\r\n"))
+    assert call(new_session(), srv.url).content == b'{"JobId":"j"}'
+
+
+def test_a_connection_reset_in_the_middle_of_the_body_is_an_ambiguous_transport_error(server):
+    def cut(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"JobId\":")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+
+    srv = server(lambda n: cut)
+    with pytest.raises(TransportError) as info:
+        call(new_session(), srv.url)
+    assert info.value.ambiguous  # the request was processed: only an identical resend is safe
+
+
+def test_a_body_that_stops_coming_is_an_ambiguous_timeout(server):
+    stop = threading.Event()
+
+    def stall(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+        stop.wait(5)
+
+    srv = server(lambda n: stall)
+    try:
+        with pytest.raises(TransportError) as info:
+            call(new_session(), srv.url, timeout=(2.0, 0.3))
+        assert info.value.ambiguous
+    finally:
+        stop.set()
