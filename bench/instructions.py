@@ -1,0 +1,106 @@
+"""CPU instructions per event, counted by valgrind (callgrind): a measure the machine's noise does
+not move, for deciding whether a change helps when wall times on a shared machine vary by 1.5x
+from one minute to the next. Not a replacement for the timed benchmarks (it ignores the kernel,
+caches and the waits), and not part of ``make bench``.
+
+    .venv/bin/python -m bench.instructions warm            # the warm path (canned responses)
+    .venv/bin/python -m bench.instructions warm --mode floor
+    .venv/bin/python -m bench.instructions replay          # the replay client, per event (SQLite store)
+    .venv/bin/python -m bench.instructions replay --impl raw
+    .venv/bin/python -m bench.instructions warm --tree /tmp/other-checkout   # another version, to compare
+
+Each figure is (count at N2 events - count at N1 events) / (N2 - N1): start-up, imports and the
+event generation cancel out. Needs ``valgrind`` (apt); it runs the interpreter about 50x slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common as c  # noqa: E402
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+# One warm loop in a child process: ``mode`` events of the warm benchmark, the outcome lines to /dev/null.
+_WARM_LOOP = """
+import os, sys
+from bench import common as c, warm
+mode, n = sys.argv[1], int(sys.argv[2])
+runner = warm.make_runner(mode, 0) if mode != "none" else (lambda raw: None)
+events = [c.video_event(i, tag="instr") for i in range(n)]
+sys.stderr = open(os.devnull, "w")
+for raw in events:
+    runner(raw)
+"""
+
+
+def _callgrind(command, *, cwd: Path, env: dict) -> int:
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+                          capture_output=True, text=True, cwd=cwd, env=env)
+    found = _COLLECTED.search(proc.stderr)
+    if proc.returncode != 0 or not found:
+        raise RuntimeError(f"valgrind {' '.join(command)} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def _env(tree: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
+    env["PYTHONPATH"] = f"{tree / 'shared'}{os.pathsep}{tree}"
+    return env
+
+
+def warm(tree: Path, mode: str, n1: int, n2: int) -> float:
+    counts = [_callgrind([str(c.PY311), "-c", _WARM_LOOP, mode, str(n)], cwd=tree, env=_env(tree)) for n in (n1, n2)]
+    return (counts[1] - counts[0]) / (n2 - n1)
+
+
+def replay(tree: Path, impl: str, n1: int, n2: int, store: str = "") -> float:
+    """The replay worker (client side only, concurrency 1) against a normal emulator server."""
+    counts = []
+    with tempfile.TemporaryDirectory(prefix="vodai-instr-") as t, c.emulator_server() as server:
+        for n in (n1, n2):
+            events = c.write_jsonl(Path(t) / f"events-{n}.jsonl", n, tag=f"instr{n}")
+            command = [str(c.PY311), "-m", "bench.replay_throughput", "worker", impl, "--events", str(events),
+                       "--url", server.url, "--concurrency", "1",
+                       "--store", store or f"sqlite:///{Path(t) / f'store-{n}.sqlite3'}"]
+            counts.append(_callgrind(command, cwd=tree, env=_env(tree)))
+    return (counts[1] - counts[0]) / (n2 - n1)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("warm", "replay"))
+    parser.add_argument("--mode", default="canned", help="warm: canned, emulator, decide, floor, none")
+    parser.add_argument("--impl", default="vodai", help="replay: vodai or raw")
+    parser.add_argument("--store", default="", help="replay: the job store URL (default: a fresh SQLite file)")
+    parser.add_argument("--tree", type=Path, default=c.ROOT, help="the checkout to measure (default: this one)")
+    parser.add_argument("--events", default="200,700", help="N1,N2 (default 200,700; replay 100,400)")
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    n1, n2 = (int(x) for x in args.events.split(","))
+    if args.what == "warm":
+        per = warm(args.tree.resolve(), args.mode, n1, n2)
+        label = f"warm {args.mode}"
+    else:
+        if args.events == "200,700":
+            n1, n2 = 100, 400
+        per = replay(args.tree.resolve(), args.impl, n1, n2, args.store)
+        label = f"replay client {args.impl}"
+    print(f"{label}: {per / 1e6:.2f} M instructions per event ({args.tree})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

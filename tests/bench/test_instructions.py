@@ -1,0 +1,33 @@
+"""bench/instructions.py counts CPU instructions per event under valgrind (the noise-free measure
+used to decide whether a change helps). Structure only: the count must be a positive per-event
+figure that grows with the work per event."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, require_binary
+
+pytestmark = [pytest.mark.slow]
+
+
+def _per_event(mode: str) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
+    proc = subprocess.run([sys.executable, "-m", "bench.instructions", "warm", "--mode", mode, "--events", "2,6"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = re.search(r"warm \w+: ([0-9.]+) M instructions per event", proc.stdout)
+    assert found, proc.stdout
+    return float(found.group(1))
+
+
+def test_counts_more_instructions_for_more_work():
+    require_binary("valgrind")
+    decide = _per_event("decide")  # parse, region, route
+    canned = _per_event("canned")  # the whole event: that, plus claim, sign, send, publish, track, log
+    assert 0.01 < decide < canned
