@@ -64,3 +64,20 @@ def test_function_timeout_accepts_string_and_defaults():
     ctx.function.timeout = "30"
     assert function_timeout(ctx) == 30.0
     assert function_timeout(None) == 60.0
+
+
+def test_the_cached_clocks_give_the_current_second():
+    """vodai.timestamps renders each second once; what it returns is still now, in both formats."""
+    import time
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    from vodai.timestamps import http_date_now, utc_now_text
+
+    for _ in range(5):  # away from a second boundary, both reads see the same second
+        before = int(time.time())
+        iso, http = utc_now_text(), http_date_now()
+        if int(time.time()) == before:
+            break
+    assert iso == datetime.fromtimestamp(before, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert parsedate_to_datetime(http).timestamp() == before and http.endswith(" GMT")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import time
-from email.utils import formatdate
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -17,6 +15,7 @@ from ..credentials import Credentials
 from ..exceptions import MnsApiError, ParameterError
 from ..redaction import redact
 from ..signing import mns
+from ..timestamps import http_date_now
 from .errors import is_retryable
 from .transport import prepared, send
 
@@ -48,16 +47,6 @@ def mns_base_url(settings, context=None) -> str:
     return mns_endpoint(account, region)
 
 
-_date_cache = [0, ""]  # [second, its HTTP date]: formatdate costs more than signing the message
-
-
-def _http_date() -> str:
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[:] = [now, formatdate(now, usegmt=True)]
-    return _date_cache[1]
-
-
 # A successful answer is one small fixed document: read its two values without building a tree.
 _SENT = re.compile(rb"<MessageId>([^<]+)</MessageId>\s*<MessageBodyMD5>([^<]*)</MessageBodyMD5>")
 
@@ -77,7 +66,7 @@ class MnsPublisher:
         *,
         endpoint: str,
         timeout: Tuple[float, float] = (3.05, 10.0),
-        clock: Callable[[], str] = _http_date,
+        clock: Callable[[], str] = http_date_now,
     ) -> None:
         self.credentials = credentials
         self.session = session

@@ -37,7 +37,7 @@ class DirectAdapter(HTTPAdapter):
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         # One pool per origin (and TLS settings), kept while urllib3 keeps it open.
-        key = (_origin(request.url), verify, cert if not isinstance(cert, list) else tuple(cert))
+        key = (_split(request.url)[0], verify, _hashable(cert))
         pool = self._pools.get(key)
         if pool is None or pool.pool is None:  # a pool is closed by close() (and by older urllib3 on eviction)
             if len(self._pools) >= self._pool_limit:
@@ -51,15 +51,13 @@ class DirectAdapter(HTTPAdapter):
         self._verified.clear()
 
     def cert_verify(self, conn, url, verify, cert) -> None:
-        key = (id(conn), verify, cert if not isinstance(cert, list) else tuple(cert))
+        key = (id(conn), verify, _hashable(cert))
         if key not in self._verified:
             super().cert_verify(conn, url, verify, cert)
             self._verified.add(key)
 
     def request_url(self, request, proxies) -> str:
-        url = request.url
-        slash = url.find("/", url.find("//") + 2)
-        return url[slash:] if slash >= 0 else "/"
+        return _split(request.url)[1]
 
     def build_response(self, req, resp) -> requests.Response:
         response = requests.Response()
@@ -77,9 +75,14 @@ class DirectAdapter(HTTPAdapter):
         return response
 
 
-def _origin(url: str) -> str:
-    end = url.find("/", url.find("//") + 2)
-    return url if end < 0 else url[:end]
+def _split(url: str) -> tuple:
+    """(``scheme://host[:port]``, ``/path?query``) of an absolute URL, without a URL parser."""
+    slash = url.find("/", url.find("//") + 2)
+    return (url, "/") if slash < 0 else (url[:slash], url[slash:])
+
+
+def _hashable(cert):
+    return tuple(cert) if isinstance(cert, list) else cert
 
 
 def _read(resp, req) -> bytes:

@@ -39,10 +39,6 @@ def _host(base_url: str) -> str:
     return urlsplit(base_url).netloc
 
 
-def _utc_timestamp() -> str:
-    return utc_now_text()
-
-
 class VodClient:
     def __init__(
         self,
@@ -52,7 +48,7 @@ class VodClient:
         endpoint: Optional[str] = None,
         signature_version: str = "v3",
         timeout: Tuple[float, float] = (3.05, 10.0),
-        clock: Callable[[], str] = _utc_timestamp,
+        clock: Callable[[], str] = utc_now_text,
         nonce: Callable[[], str] = lambda: os.urandom(16).hex(),  # what uuid4().hex holds, without the UUID object
     ) -> None:
         if signature_version not in ("v3", "v1"):
