@@ -7,10 +7,11 @@ outcome: errors are redacted where they are made.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Iterator, Optional
 
 from . import jsontext
 
@@ -52,6 +53,19 @@ def outcome_logger() -> logging.Logger:
         logger.propagate = False
         logger._vodai_configured = True  # type: ignore[attr-defined]
     return logger
+
+
+@contextlib.contextmanager
+def outcome_lines(quiet: bool) -> Iterator[None]:
+    """With ``quiet``, no outcome lines are written (not even built) until the block ends; the
+    logger's state is restored afterwards (``vodai replay -q``, ``vodai jobs``)."""
+    logger = outcome_logger()
+    before = logger.disabled
+    logger.disabled = before or quiet
+    try:
+        yield
+    finally:
+        logger.disabled = before
 
 
 def log_outcome(outcome, fc_request_id: Optional[str]) -> None:

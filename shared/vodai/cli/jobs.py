@@ -15,16 +15,16 @@ in-process emulator here: a fresh one would know none of the jobs.)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import click
 
 from ..exceptions import VodaiError
+from ..logs import outcome_lines
 
 STATUS_CHOICES = ("pending", "done", "success", "fail", "lost", "all")
 
@@ -72,19 +72,6 @@ def _deps(settings, cloud: bool):
         raise click.ClickException(str(exc)) from None
 
 
-@contextlib.contextmanager
-def _outcome_lines(quiet: bool) -> Iterator[None]:
-    from ..logs import outcome_logger
-
-    logger = outcome_logger()
-    before = logger.disabled
-    logger.disabled = before or quiet
-    try:
-        yield
-    finally:
-        logger.disabled = before
-
-
 # -- list ------------------------------------------------------------------------------------------
 
 @jobs.command("list")
@@ -125,7 +112,7 @@ def poll(cloud, limit, env_vars, quiet):
     settings = _settings(env_vars)
     deps, context = _deps(settings, cloud)
     try:
-        with _outcome_lines(quiet):
+        with outcome_lines(quiet):
             summary = poll_once(deps, limit=limit, context=context)
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
@@ -163,7 +150,7 @@ def watch(interval, once, cloud, limit, env_vars):
         return
     polls = 0
     try:
-        with _outcome_lines(True), Live(console=console, auto_refresh=False) as live:
+        with outcome_lines(True), Live(console=console, auto_refresh=False) as live:
             while True:
                 summary = poll_once(deps, limit=limit, context=context)
                 polls += 1

@@ -5,29 +5,14 @@ The logic is :mod:`vodai.replay`; this module is only the command: options, prog
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
-from typing import Iterator
 
 import click
 
 from ..exceptions import VodaiError
-
-
-@contextlib.contextmanager
-def _outcome_lines(quiet: bool) -> Iterator[None]:
-    """With -q, the per-event JSON lines of ``vodai.outcome`` are not written (restored afterwards)."""
-    from ..logs import outcome_logger
-
-    logger = outcome_logger()
-    before = logger.disabled
-    logger.disabled = before or quiet
-    try:
-        yield
-    finally:
-        logger.disabled = before
+from ..logs import outcome_lines
 
 
 @click.command()
@@ -89,7 +74,7 @@ def replay(paths, cloud, concurrency, rate, dry_run, resubmit_uncertain, as_json
     show_progress = not no_progress and err.is_terminal
     runner = rp.Runner(target, concurrency=concurrency, rate=rate, dry_run=dry_run, resubmit_uncertain=resubmit_uncertain)
     try:
-        with _outcome_lines(quiet):
+        with outcome_lines(quiet):
             results = _run(runner, items, err, show_progress)
     except VodaiError as exc:  # the store cannot be opened: nothing has run
         raise click.ClickException(str(exc)) from None
