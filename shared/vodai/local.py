@@ -41,10 +41,26 @@ class LocalTarget:
     session: Optional[requests.Session] = None
     backend: Any = None  # the in-process emulator backend, when the target is the emulator
     secrets: list = field(default_factory=list)
+    owns_session: bool = field(default=False, repr=False)  # made by limit_connections: closed by close()
 
     def new_context(self) -> LocalContext:
         """A context for one invocation: same function and credentials, a new request id."""
         return dataclasses.replace(self.context, request_id=LocalContext().request_id)
+
+    def limit_connections(self, n: int) -> bool:
+        """Send over a session of its own that keeps at most ``n`` connections per endpoint, a request
+        waiting for a free one. False when nothing is bounded that way: the in-process emulator
+        (no connections) or a session the caller passed in (theirs to configure)."""
+        if self.backend is not None or self.session is not None:
+            return False
+        from .clients.session import new_session
+
+        self.session, self.owns_session = new_session(connections=n, block=True), True
+        return True
+
+    def close(self) -> None:
+        if self.owns_session:
+            self.session.close()
 
     def invoke(self, raw: bytes, context: Optional[LocalContext] = None) -> InvocationResult:
         return run(raw, context or self.new_context(), settings=self.settings, routes=self.routes, session=self.session)

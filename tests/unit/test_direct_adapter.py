@@ -171,3 +171,41 @@ def test_a_body_that_stops_coming_is_an_ambiguous_timeout(server):
         assert info.value.ambiguous
     finally:
         stop.set()
+
+
+@pytest.mark.parametrize("block", [True, False])
+def test_a_blocking_session_never_has_more_requests_in_flight_than_connections(server, block):
+    # Six threads send through a session of two connections while the server holds every answer.
+    # Blocking: two requests reach the server and the others wait for a free connection; without
+    # it (the check that this test can fail), every thread opens its own.
+    release = threading.Event()
+    arrived = threading.Semaphore(0)
+
+    def answer(n):
+        arrived.release()
+        assert release.wait(30)
+        return ok(b'{"n": %d}' % n)
+
+    srv = server(answer)
+    session = new_session(connections=2, block=block)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(call(session, srv.url + "/x", timeout=(5, 30))))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    expected = 2 if block else 6
+    for _ in range(expected):
+        assert arrived.acquire(timeout=30)
+    # Whatever else was going to reach the server has had ample time to: nothing more may arrive.
+    assert not arrived.acquire(timeout=0.5)
+    assert srv.requests == expected and srv.connections == expected
+    release.set()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 6 and all(r.status_code == 200 for r in results)
+    assert srv.requests == 6 and srv.connections == expected  # the waiting threads reused the two
+
+
+def test_a_session_needs_at_least_one_connection():
+    with pytest.raises(ValueError, match="connections"):
+        new_session(connections=0)

@@ -100,10 +100,18 @@ def _read(resp, req) -> bytes:
         raise requests.exceptions.SSLError(exc, request=req) from None
 
 
-def new_session() -> requests.Session:
+def new_session(*, connections: int = POOL_SIZE, block: bool = False) -> requests.Session:
+    """A session keeping up to ``connections`` open connections per endpoint.
+
+    With ``block`` it never opens more: a request waits for one of them to be free (urllib3's
+    blocking pool). That bounds the requests in flight to each endpoint however many threads
+    send, which is how replay runs more workers than ``--concurrency``.
+    """
+    if connections < 1:
+        raise ValueError("connections must be >= 1")
     session = requests.Session()
     # Retries are vodai's own decision (it knows which errors are safe to retry), never urllib3's.
-    adapter = DirectAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0)
+    adapter = DirectAdapter(pool_connections=POOL_SIZE, pool_maxsize=connections, pool_block=block, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     # vodai builds its requests directly (transport.prepared), which sets its own User-Agent.

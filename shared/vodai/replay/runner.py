@@ -1,5 +1,12 @@
 """Running items through the pipeline: a thread pool, a shared rate limit, per-job-key ordering.
 
+``concurrency`` is the number of requests in flight to each endpoint. On a target that sends over
+real connections (``--cloud``), the target's session keeps that many per endpoint and a request
+waits for a free one, so the runner can run more workers than connections: while one worker's
+request is in flight, the others parse, claim and sign the next items, and a connection is busy
+again as soon as it is free. Without that overlap the client's own work and the server's take
+turns. On the in-process emulator there are no connections: the workers are the concurrency.
+
 Each item runs as one invocation of ``vodai.handler.run`` (the code FC runs) on a
 :class:`vodai.local.LocalTarget`, with its own context. Before it runs, the item is *planned*
 (the pure part of the pipeline: parse, region, route), which gives its job keys. Items that share
@@ -29,6 +36,8 @@ from .sources import Item
 log = logging.getLogger("vodai.replay")
 
 INTERRUPTED = "interrupted: the replay stopped before this item ran"
+# Workers per connection when connections are bounded: one sending, one preparing the next item.
+WORKERS_PER_CONNECTION = 2
 
 
 def open_target(*, cloud: bool = False, environ=None):
@@ -127,11 +136,16 @@ class ItemResult:
 class Runner:
     def __init__(self, target, *, concurrency: int = 4, rate: float = 0.0, dry_run: bool = False,
                  resubmit_uncertain: bool = False, bucket: Optional[TokenBucket] = None,
-                 store: Optional[IdempotencyStore] = None) -> None:
+                 store: Optional[IdempotencyStore] = None, workers: Optional[int] = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be >= 1")
         self.target = target
         self.concurrency = concurrency
+        limit = getattr(target, "limit_connections", None)
+        self.connections_bounded = bool(not dry_run and limit is not None and limit(concurrency))
+        self.workers = workers or (concurrency * WORKERS_PER_CONNECTION if self.connections_bounded else concurrency)
         # Set on Ctrl-C: items not started yet are not started at all (a wait for the rate ends too).
         self.stopping = threading.Event()
         self.bucket = bucket or TokenBucket(rate, sleep=self.stopping.wait)
@@ -152,7 +166,7 @@ class Runner:
         results: List[Optional[ItemResult]] = [None] * len(items)
         if not self.dry_run and any(not i.unreadable for i in items):
             _ = self.store  # open it once, before the workers start (a bad URL fails here, once)
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="vodai-replay") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="vodai-replay") as pool:
             futures = {pool.submit(self.run_one, item, n): n for n, item in enumerate(items)}
             try:
                 for future in as_completed(futures):
