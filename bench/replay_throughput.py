@@ -10,7 +10,8 @@ request in memory). A figure is the median events/s over the K parts; the timer 
 replay itself, not reading the file or importing. With ``--segments 1`` it is one run of all N.
 
 - ``vodai``: ``vodai.replay.Runner`` (what ``vodai replay --cloud`` runs) on ``cloud_target``
-  pointed at the server: per event, plan, claim, V3-signed ``SubmitAIImageJob``, save, MNS-signed
+  pointed at the server, at most ``concurrency`` connections to it (a request waits for a free one)
+  and twice as many workers: per event, plan, claim, V3-signed ``SubmitAIImageJob``, save, MNS-signed
   ``PublishMessage``, track, complete, one outcome. Job records in SQLite (replay's default store),
   in a fresh file per run; outcome log lines off (``vodai replay -q``).
 - ``raw``: the same signed request pair per event and nothing else: ``http.client``, one
@@ -58,9 +59,9 @@ def _worker_vodai(events: Path, url: str, concurrency: int, store: str, patch: s
     items = read_sources([str(events)])
     target = open_target(cloud=True)
     runner = Runner(target, concurrency=concurrency)
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu(), time.perf_counter()
     results = runner.run(items)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     counts: Dict[str, int] = {}
     for r in results:
         if r.error:
@@ -68,7 +69,24 @@ def _worker_vodai(events: Path, url: str, concurrency: int, store: str, patch: s
         for o in r.outcomes:
             counts[o.status] = counts.get(o.status, 0) + 1
     getattr(target, "close", lambda: None)()
-    return {"wall_s": wall, "events": len(items), "counts": counts}
+    return {"wall_s": wall, "cpu_s": cpu, "events": len(items), "counts": counts}
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far: all its threads."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of the emulator server process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _worker_raw(events: Path, url: str, concurrency: int) -> dict:
@@ -103,13 +121,13 @@ def _worker_raw(events: Path, url: str, concurrency: int) -> dict:
             counts["error"] += errors
 
     threads = [threading.Thread(target=work) for _ in range(concurrency)]
-    t0 = time.perf_counter()
+    cpu0, t0 = _cpu(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
-    return {"wall_s": wall, "events": len(lines), "counts": counts}
+    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    return {"wall_s": wall, "cpu_s": cpu, "events": len(lines), "counts": counts}
 
 
 def worker_main(argv: List[str]) -> int:
@@ -146,8 +164,10 @@ def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int) -> d
         store = f"sqlite:///{tmp / f'replay-{impl}-{concurrency}-{run}.sqlite3'}"
         command = [str(c.PY311), "-m", "bench.replay_throughput", "worker", impl, "--events", str(events),
                    "--url", server.url, "--concurrency", str(concurrency), "--store", store]
+        server_cpu0 = _server_cpu(server.process.pid)
         proc = subprocess.run(command, capture_output=True, text=True, cwd=c.ROOT,
                               env={k: v for k, v in os.environ.items() if not k.startswith("VODAI_")})
+        server_cpu = _server_cpu(server.process.pid) - server_cpu0
         if proc.returncode != 0:
             raise RuntimeError(f"replay {impl} c={concurrency} failed:\n{proc.stderr[-3000:]}")
         out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -157,6 +177,9 @@ def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int) -> d
         raise RuntimeError(f"replay {impl} c={concurrency}: {submitted} submitted, {published} published "
                            f"of {out['events']} events: {out['counts']}")
     out["events_per_s"] = out["events"] / out["wall_s"]
+    # Where the time goes, per event: the client's CPU during the replay and the server's.
+    out["client_cpu_ms"] = 1000 * out.get("cpu_s", float("nan")) / out["events"]
+    out["server_cpu_ms"] = 1000 * server_cpu / out["events"]
     return out
 
 
@@ -172,20 +195,26 @@ def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS)
         rows = []
         for conc in concurrencies:
             samples: Dict[str, List[float]] = {impl: [] for impl in impls}
+            cpu: Dict[str, List[float]] = {f"{impl}/{side}": [] for impl in impls for side in ("client", "server")}
             walls: Dict[str, float] = {impl: 0.0 for impl in impls}
             for seg, events in enumerate(files):
                 order = list(impls[seg % len(impls):]) + list(impls[: seg % len(impls)])
                 for impl in order:
                     out = one_run(impl, events, conc, tmp, seg)
                     samples[impl].append(out["events_per_s"])
+                    cpu[f"{impl}/client"].append(out["client_cpu_ms"])
+                    cpu[f"{impl}/server"].append(out["server_cpu_ms"])
                     walls[impl] += out["wall_s"]
                     c.log(f"replay {impl} c={conc} part {seg + 1}/{segments}: {out['events_per_s']:.0f} events/s "
-                          f"({out['events']} events, {out['wall_s']:.1f} s)")
+                          f"({out['events']} events, {out['wall_s']:.1f} s; CPU per event: client "
+                          f"{out['client_cpu_ms']:.2f} ms, server {out['server_cpu_ms']:.2f} ms)")
             row = {"concurrency": conc}
             for impl in impls:
                 key = impl.replace("-", "_")
                 row[f"{key}_events_per_s"] = c.summary(samples[impl], 1)
                 row[f"{key}_wall_s"] = round(walls[impl], 2)
+                row[f"{key}_client_cpu_ms"] = c.summary(cpu[f"{impl}/client"], 2)
+                row[f"{key}_server_cpu_ms"] = c.summary(cpu[f"{impl}/server"], 2)
                 if impl != "raw":
                     row[f"{key}_ratio"] = c.ratio(samples[impl], samples["raw"])
             row["raw_requests_per_s"] = c.summary([2 * v for v in samples["raw"]], 1)

@@ -24,6 +24,10 @@ def _mb(v: float) -> str:
     return f"{v:.1f}"
 
 
+def _ms2(v: float) -> str:
+    return f"{v:.2f}"
+
+
 def _n(v: float) -> str:
     return f"{v:,.0f}"
 
@@ -88,11 +92,20 @@ def render(results: dict) -> str:
         lines += [f"**Replay throughput**: {replay['events']:,} saved events against the emulator server over HTTP, "
                   f"in {replay['segments']} alternated parts per implementation (job records: {replay['store']}); "
                   "raw = the same signed SubmitAIImageJob + PublishMessage pair per event over keep-alive "
-                  "`http.client`, one connection per thread.", ""]
+                  "`http.client`, one connection per thread; vodai = `vodai replay --cloud`'s runner: at most `concurrency` "
+                  "connections, twice as many workers.", ""]
         lines += _table(["concurrency", "vodai events/s", "raw events/s", "vodai ÷ raw"],
                         [[str(r["concurrency"]), spread(r["vodai_events_per_s"], _n), spread(r["raw_events_per_s"], _n),
                           _x(r.get("vodai_ratio"))] for r in replay["rows"]])
         lines.append("")
+        if "vodai_client_cpu_ms" in replay["rows"][0]:  # results from before 2026-11-22 have no CPU figures
+            lines += ["CPU per event (ms; client: the replaying process, all threads, `getrusage`; server: the "
+                      "emulator, `/proc`):", ""]
+            lines += _table(["concurrency", "vodai client", "raw client", "server (vodai)", "server (raw)"],
+                            [[str(r["concurrency"])] + [spread(r[k], _ms2) for k in
+                              ("vodai_client_cpu_ms", "raw_client_cpu_ms", "vodai_server_cpu_ms", "raw_server_cpu_ms")]
+                             for r in replay["rows"]])
+            lines.append("")
     exp = b.get("experiments")
     if exp:
         lines += ["**Proposed fixes, measured** (monkeypatched from `bench/`, nothing in `shared/` changed):", ""]
