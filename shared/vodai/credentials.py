@@ -25,9 +25,17 @@ class Credentials:
         return [s for s in (self.access_key_secret, self.security_token) if s]
 
 
-def _attr(obj: Any, *names: str) -> Optional[str]:
+def _reader(obj: Any):
+    """A ``name -> value`` reader for a mapping or an object (decided once: an ABC isinstance
+    check per attribute cost more than the rest of reading the credentials)."""
+    if isinstance(obj, dict) or isinstance(obj, Mapping):
+        return obj.get
+    return lambda name: getattr(obj, name, None)
+
+
+def _attr(read, *names: str) -> Optional[str]:
     for name in names:
-        value = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+        value = read(name)
         if value:
             return str(value)
     return None
@@ -38,11 +46,12 @@ def from_context(context: Any) -> Optional[Credentials]:
     creds = getattr(context, "credentials", None) if context is not None else None
     if creds is None:
         return None
-    ak = _attr(creds, "access_key_id", "accessKeyId")
-    secret = _attr(creds, "access_key_secret", "accessKeySecret")
+    read = _reader(creds)
+    ak = _attr(read, "access_key_id", "accessKeyId")
+    secret = _attr(read, "access_key_secret", "accessKeySecret")
     if not ak or not secret:
         return None
-    return Credentials(ak, secret, _attr(creds, "security_token", "securityToken"))
+    return Credentials(ak, secret, _attr(read, "security_token", "securityToken"))
 
 
 def from_env(environ: Optional[Mapping[str, str]] = None) -> Optional[Credentials]:

@@ -293,4 +293,10 @@ def test_a_job_that_cannot_be_tracked_fails_and_its_redelivery_tracks_it_without
     [again] = dispatch(raw, h.with_deps(tracking=broken), context=h.context).outcomes
     assert again.status == OUT_SUBMITTED and again.republished and again.job_id == first.job_id
     assert len(h.backend.jobs()) == 1  # paid once
-    assert h.deps.tracking.get(first.job_id).status == PENDING
+    job = h.deps.tracking.get(first.job_id)
+    # Made from the saved message text this time (not from the fields the first invocation built):
+    # the same record as the fresh path gives.
+    jobid_message = h.messages()[-1]
+    assert (job.status, job.action, job.region, job.media_id, job.media_type, job.template_id) == (
+        PENDING, "SubmitAIImageJob", "cn-shanghai", "vid-1", "video", "tpl-ai")
+    assert job.source == {k: jobid_message[k] for k in ("EventType", "EventTime", "RequestId")}

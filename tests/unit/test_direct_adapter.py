@@ -9,6 +9,7 @@ import socket
 import threading
 
 import pytest
+import requests
 
 from vodai.clients.session import DirectAdapter, new_session
 from vodai.clients.transport import prepared, send
@@ -100,6 +101,22 @@ def test_many_requests_share_one_keep_alive_connection(server):
     bodies = [call(session, srv.url).content for _ in range(20)]
     assert bodies == [b'{"n":%d}' % n for n in range(1, 21)]
     assert srv.connections == 1 and srv.requests == 20
+
+
+def test_the_response_is_what_requests_would_build(server):
+    # build_response fills the headers' store directly and makes no cookie jar up front: the
+    # answer must still read as requests' own (repeated headers joined, names case-insensitive).
+    srv = server(lambda n: ok(b'{"a":1}', extra=b"X-Vodai: one\r\nx-vodai: two\r\nSet-Cookie: s=1\r\n"))
+    response = call(new_session(), srv.url)
+    assert isinstance(response, requests.Response)
+    assert (response.status_code, response.reason, response.json()) == (200, "OK", {"a": 1})
+    assert response.headers["X-VODAI"] == "one, two"
+    assert response.headers["content-type"] == "application/json"
+    assert response.url == f"{srv.url}/?Action=x" and response.history == [] and response.ok
+    assert len(response.cookies) == 0  # vodai ignores cookies: the jar is empty, made on first use
+    assert response.cookies is response.cookies
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        response.missing
 
 
 def test_the_path_and_query_are_sent_as_prepared(server):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
+import datetime
+
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
@@ -60,9 +62,11 @@ class DirectAdapter(HTTPAdapter):
         return _split(request.url)[1]
 
     def build_response(self, req, resp) -> requests.Response:
-        response = requests.Response()
+        response = _Response()
         response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
+        # CaseInsensitiveDict's store filled directly (its constructor goes key by key).
+        response.headers = headers = CaseInsensitiveDict()
+        headers._store = {name.lower(): (name, value) for name, value in resp.headers.itermerged()}
         response.raw = resp
         response.reason = resp.reason
         response.url = req.url
@@ -73,6 +77,29 @@ class DirectAdapter(HTTPAdapter):
         response._content = _read(resp, req)
         response._content_consumed = True
         return response
+
+
+class _Response(requests.Response):
+    """requests' Response, minus the empty cookie jar ``Response()`` builds for every answer (a
+    ``CookieJar`` with its lock and policy: more than the rest of the response together). vodai
+    never reads cookies; a caller that does gets an empty jar, made then."""
+
+    def __init__(self) -> None:
+        # What Response.__init__ sets, except the jar; build_response sets the rest.
+        self._content = False
+        self._content_consumed = False
+        self._next = None
+        self.encoding = None
+        self.history = []
+        self.elapsed = datetime.timedelta(0)
+
+    def __getattr__(self, name: str):
+        if name == "cookies":
+            from requests.cookies import cookiejar_from_dict
+
+            self.cookies = jar = cookiejar_from_dict({})
+            return jar
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def _split(url: str) -> tuple:

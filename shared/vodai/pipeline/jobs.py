@@ -28,7 +28,8 @@ from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
 from .dependencies import Dependencies
-from .message import job_message, message_tag
+from .. import jsontext
+from .message import job_message_fields, message_tag
 
 NONCE_USED = "SignatureNonceUsed"
 # After an ambiguous failure, resending the identical request cannot create a second job (VOD
@@ -71,12 +72,15 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
             deps.store.release(key, now=deps.clock())
             out.status, out.reason = oc.FAILED, f"{decision.action} answered without a JobId"
             return out
-        body = job_message(event=event, decision=decision, job_id=out.job_id, request_id=out.request_id, source_id=out.source_id)
-        record = deps.store.save_job(key, job_id=out.job_id, request_id=out.request_id, message=body, now=deps.clock())
+        fields = job_message_fields(event=event, decision=decision, job_id=out.job_id, request_id=out.request_id,
+                                    source_id=out.source_id)
+        record = deps.store.save_job(key, job_id=out.job_id, request_id=out.request_id, message=jsontext.compact(fields),
+                                     now=deps.clock())
     else:
         # A job saved by an earlier delivery that crashed or failed before publishing.
         out.job_id, out.request_id, out.republished = record.job_id, record.request_id, True
-    return _publish(record, key, decision.action, out, deps, inv)
+        fields = None
+    return _publish(record, key, decision.action, out, deps, inv, fields)
 
 
 def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
@@ -147,7 +151,8 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
         deps.sleep(wait)
 
 
-def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
+def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies, inv: Invocation,
+             fields: Optional[dict] = None) -> oc.Outcome:
     topic = deps.settings.callback_topic
     attempt = 0
     while True:
@@ -165,7 +170,7 @@ def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Depen
                 return _api_failure(out, exc, "publish")
             deps.sleep(wait)
     out.message_id = published.get("MessageId")
-    if not _track(record, key, action, out, deps):
+    if not _track(record, key, action, out, deps, fields):
         return out
     deps.store.complete(key, message_id=out.message_id, now=deps.clock())
     out.status = oc.SUBMITTED
@@ -173,14 +178,15 @@ def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Depen
     return out
 
 
-def _track(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies) -> bool:
+def _track(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies, fields: Optional[dict]) -> bool:
     """Start following the published job to its result (vodai.tracking). Before the key is completed:
     if the tracking store cannot be written, the key is released with the JobId kept, the outcome
-    is failed, and the redelivery publishes the same message again and tracks the job."""
+    is failed, and the redelivery publishes the same message again and tracks the job.
+    ``fields``: the message's fields when this invocation built it (else it is read back)."""
     if deps.tracking is None:
         return True
     try:
-        body = json.loads(record.message or "{}")
+        body = fields if fields is not None else json.loads(record.message or "{}")
         body.setdefault("JobId", out.job_id)
         body.setdefault("Action", action)
         now = deps.clock()

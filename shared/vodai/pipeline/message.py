@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .. import jsontext
 from ..events.models import VodEvent
 from ..routing.decision import Submit
 from ..timestamps import utc_now_text
@@ -15,7 +14,9 @@ def message_tag(action: str) -> str:
     return action[len("Submit"):] if action.startswith("Submit") else action
 
 
-def job_message(*, event: VodEvent, decision: Submit, job_id: str, request_id: str, source_id=None) -> str:
+def job_message_fields(*, event: VodEvent, decision: Submit, job_id: str, request_id: str, source_id=None) -> dict:
+    """The message's fields, unset ones left out (the message is their compact JSON: the tracking
+    record is made from the same fields, not by parsing the text back)."""
     body = {
         "JobId": job_id,
         "RequestId": request_id,
@@ -30,4 +31,4 @@ def job_message(*, event: VodEvent, decision: Submit, job_id: str, request_id: s
         "SourceMessageId": source_id,
         "SubmittedAt": utc_now_text(),
     }
-    return jsontext.compact({k: v for k, v in body.items() if v is not None})
+    return {k: v for k, v in body.items() if v is not None}

@@ -88,7 +88,7 @@ class TrackedJob:
 
     @classmethod
     def from_message(cls, body: dict, *, now: float, submitted_at: Optional[float] = None) -> "TrackedJob":
-        """The job a callback-topic JobId message announces (:func:`vodai.pipeline.message.job_message`);
+        """The job a callback-topic JobId message announces (:func:`vodai.pipeline.message.job_message_fields`);
         ``submitted_at``, when the caller knows it, instead of the message's SubmittedAt."""
         source = {k: body[k] for k in SOURCE_FIELDS if body.get(k) not in (None, "")}
         if submitted_at is None:
