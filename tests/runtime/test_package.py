@@ -65,6 +65,8 @@ def test_layout(built):
         assert required in infos, required
     assert any(re.fullmatch(r"python/pydantic_core/_pydantic_core\.cpython-310-x86_64-linux-gnu\.so", n) for n in names)
     assert not any(n.startswith("python/bin/") for n in names)
+    # Left out on purpose (vodai.packaging.LEFT_OUT): requests' encoding guesser, unused by vodai.
+    assert not any(n.startswith("python/charset_normalizer") for n in names)
     # Precompiled for FC's Python 3.10 (its code directory is read-only: no cache could be written there).
     for module in ("vodai/handler.py", "vodai/pipeline/dispatch.py", "python/pydantic/main.py", "python/flask/app.py"):
         folder, stem = module.rsplit("/", 1)
@@ -138,3 +140,7 @@ def test_unpacked_bootstrap_serves_on_python310_from_the_package_alone(built, tm
             maps = Path(f"/proc/{shim.process.pid}/maps")
             if maps.exists():  # Linux: the compiled pydantic_core really came from the package
                 assert str(code / "python" / "pydantic_core") in maps.read_text()
+                assert "charset_normalizer" not in maps.read_text()
+            stderr = shim.stderr_path.read_text(encoding="utf-8", errors="replace")
+            # requests, without the guesser the package leaves out, warns at import: vodai filters that.
+            assert "Warning" not in stderr, stderr[-2000:]
