@@ -6,10 +6,9 @@ Tests and the emulator pass their own session instead (a transport adapter mount
 
 from __future__ import annotations
 
+import datetime
 import threading
 from typing import Optional
-
-import datetime
 
 import requests
 from requests.adapters import HTTPAdapter

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
+from .. import jsontext
 from ..events.models import VodEvent
 from ..exceptions import ApiError, TransportError, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
@@ -28,7 +29,6 @@ from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
 from .dependencies import Dependencies
-from .. import jsontext
 from .message import job_message_fields, message_tag
 
 NONCE_USED = "SignatureNonceUsed"
