@@ -3,7 +3,11 @@
 Kept thin on purpose: all logic lives in the shared ``vodai`` package (vodai.tracking).
 """
 
-from vodai.tracking.handler import handle
+import vodai
+
+vodai.block_encoding_guessers()  # before requests is imported: see its docstring
+
+from vodai.tracking.handler import handle  # noqa: E402
 
 
 def handler(event, context):

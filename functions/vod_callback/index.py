@@ -5,7 +5,11 @@ FC 2.0 Python HTTP functions are WSGI applications; ``environ["fc.context"]`` is
 Configure ``index.initializer`` as the initializer so a misconfigured instance refuses to start.
 """
 
-from vodai.callback import handle, initializer as _initializer
+import vodai
+
+vodai.block_encoding_guessers()  # before requests is imported: see its docstring
+
+from vodai.callback import handle, initializer as _initializer  # noqa: E402
 
 
 def handler(environ, start_response):
