@@ -132,3 +132,24 @@ def _claim_in_process(url: str) -> int:
         return int(store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000).acquired)
     finally:
         store.close()
+
+
+def test_sqlite_claims_a_new_key_and_an_expired_one_alike(tmp_path):
+    # A new key takes SQLite's one-INSERT path, a key whose old row has expired the full
+    # read-modify-write: both must leave the same record and expiry behind.
+    import sqlite3
+
+    path = tmp_path / "idem.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    new, old = job_key("t", "A", "new", "tpl"), job_key("t", "A", "old", "tpl")
+    store.claim(old, now=T, lock_until=T + 10, expires_at=T + 20)
+    claims = [store.claim(k, now=T + 30, lock_until=T + 90, expires_at=T + 1000) for k in (new, old)]
+    assert [c.acquired for c in claims] == [True, True]
+    records = [store.get(k) for k in (new, old)]
+    assert [c.record.__dict__ for c in claims] == [r.__dict__ for r in records]
+    assert {**records[0].__dict__, "key": old} == records[1].__dict__
+    assert (records[0].status, records[0].attempts, records[0].lock_until) == (INPROGRESS, 1, T + 90)
+    rows = sqlite3.connect(path).execute("SELECT key, expires_at FROM vodai_jobs ORDER BY key").fetchall()
+    assert sorted(rows) == sorted([(new, T + 1000), (old, T + 1000)])
+    assert not store.claim(new, now=T + 31, lock_until=T + 91, expires_at=T + 1000).acquired  # held: not inserted again
+    store.close()

@@ -212,3 +212,24 @@ def test_the_pipeline_finds_its_tracking_store_beside_the_idempotency_store(tmp_
     found = tracking_for(configured, memory)  # a configured URL wins
     assert found.path == f"{tmp_path}/other.sqlite3" and found.namespace == "p"
     assert tracking_for(configured) is found
+
+
+def test_sqlite_tracks_a_new_job_and_one_over_an_expired_row_alike(tmp_path):
+    # A new JobId takes SQLite's one-INSERT path, one whose old finished row has expired the full
+    # read-modify-write: the same row either way (its columns order the pending list).
+    import sqlite3
+
+    path = tmp_path / "tracking.sqlite3"
+    store = open_tracking(f"sqlite:///{path}", namespace="test")
+    store.track(job(2), now=T)
+    store.finish("job-002", status=SUCCESS, now=T + 1, expires_at=T + 10)
+    assert store.track(job(1), now=T + 20) is True and store.track(job(2), now=T + 20) is True
+    columns = "status, submitted_at, last_seen, expires_at, record"
+    rows = dict((r[0], r[1:]) for r in sqlite3.connect(path).execute(f"SELECT job_id, {columns} FROM vodai_tracked_jobs"))
+    assert rows["job-001"][:4] == rows["job-002"][:4]
+    assert rows["job-001"][0] == PENDING and rows["job-001"][1] == T
+    assert store.track(job(1), now=T + 21) is False  # tracked already: left as it is
+    one, two = store.get("job-001", now=T + 20), store.get("job-002", now=T + 20)
+    assert {**one.__dict__, "job_id": "job-002", "media_id": "media-2", "source": two.source} == two.__dict__
+    assert [j.job_id for j in store.pending(10)] == ["job-001", "job-002"]  # by submission time, as both are unseen
+    store.close()

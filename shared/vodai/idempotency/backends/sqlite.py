@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Iterable, Optional, Tuple
 
-from ..base import Record, TransitionStore, transition
+from ..base import Claim, Record, TransitionStore, transition
 from ..exceptions import IdempotencyError
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)"
@@ -52,6 +52,22 @@ class SqliteStore(TransitionStore):
         except sqlite3.Error as exc:
             raise IdempotencyError(f"sqlite store {path}: {exc}") from None
         self._lock = threading.Lock()
+
+    def claim(self, key, *, now, lock_until, expires_at):
+        # Nearly every key is new: one INSERT that leaves an existing row alone, a transaction of
+        # its own (autocommit), instead of BEGIN, SELECT, UPSERT, COMMIT. A row already there
+        # (held, done, or expired) takes the full read-modify-write below.
+        fresh = transition(None, "claim", now, key=key, lock_until=lock_until, expires_at=expires_at)
+        with self._lock:
+            try:
+                inserted = self._db.execute(
+                    "INSERT INTO vodai_jobs (key, record, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                    (key, fresh.to_json(), fresh.expires_at)).rowcount == 1
+            except sqlite3.Error as exc:
+                raise IdempotencyError(f"sqlite store {self.path}: {exc}") from None
+        if inserted:
+            return Claim(True, fresh)
+        return super().claim(key, now=now, lock_until=lock_until, expires_at=expires_at)
 
     def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
         with self._lock:

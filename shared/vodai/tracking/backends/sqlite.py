@@ -11,7 +11,7 @@ import threading
 import time
 from typing import List, Optional
 
-from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore
+from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore, insert
 from ...idempotency.backends.sqlite import connect
 from ..exceptions import TrackingError
 
@@ -33,6 +33,20 @@ class SqliteTracking(TrackingStore):
         except sqlite3.Error as exc:
             raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
         self._lock = threading.Lock()
+
+    def track(self, job: TrackedJob, *, now: float) -> bool:
+        # A JobId is new but for a redelivery: one INSERT that leaves an existing row alone (its own
+        # transaction) instead of a read-modify-write; a row already there takes the full path.
+        new = insert(job, now)(None)
+        with self._lock:
+            try:
+                inserted = self._db.execute(
+                    "INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted_at, last_seen, expires_at, record)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(namespace, job_id) DO NOTHING",
+                    (self.namespace, new.job_id, new.status, new.submitted_at, new.last_seen, new.expires_at, new.to_json())).rowcount == 1
+            except sqlite3.Error as exc:
+                raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
+        return inserted or super().track(job, now=now)
 
     def _apply(self, job_id, fn, now):
         with self._lock:
