@@ -24,6 +24,11 @@ _SCHEMA = (
 )
 
 
+# One row per job; the fast insert and the upsert write the same columns from the same record.
+_INSERT = ("INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted_at, last_seen, expires_at, record)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 class SqliteTracking(TrackingStore):
     def __init__(self, path: str, namespace: str = "vodai", *, busy_timeout: float = 30.0) -> None:
         super().__init__(namespace)
@@ -40,13 +45,14 @@ class SqliteTracking(TrackingStore):
         new = insert(job, now)(None)
         with self._lock:
             try:
-                inserted = self._db.execute(
-                    "INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted_at, last_seen, expires_at, record)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(namespace, job_id) DO NOTHING",
-                    (self.namespace, new.job_id, new.status, new.submitted_at, new.last_seen, new.expires_at, new.to_json())).rowcount == 1
+                inserted = self._db.execute(_INSERT + " ON CONFLICT(namespace, job_id) DO NOTHING",
+                                            self._row(new)).rowcount == 1
             except sqlite3.Error as exc:
                 raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
         return inserted or super().track(job, now=now)
+
+    def _row(self, job: TrackedJob) -> tuple:
+        return (self.namespace, job.job_id, job.status, job.submitted_at, job.last_seen, job.expires_at, job.to_json())
 
     def _apply(self, job_id, fn, now):
         with self._lock:
@@ -62,11 +68,10 @@ class SqliteTracking(TrackingStore):
                         self._db.execute("DELETE FROM vodai_tracked_jobs WHERE namespace = ? AND job_id = ?", (self.namespace, job_id))
                     else:
                         self._db.execute(
-                            "INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted_at, last_seen, expires_at, record)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(namespace, job_id) DO UPDATE SET status = excluded.status,"
+                            _INSERT + " ON CONFLICT(namespace, job_id) DO UPDATE SET status = excluded.status,"
                             " submitted_at = excluded.submitted_at, last_seen = excluded.last_seen,"
                             " expires_at = excluded.expires_at, record = excluded.record",
-                            (self.namespace, job_id, after.status, after.submitted_at, after.last_seen, after.expires_at, after.to_json()))
+                            self._row(after))
                     if after is not None and after.done:
                         # Finished records past their time go when another finishes: the table stays bounded.
                         self._db.execute("DELETE FROM vodai_tracked_jobs WHERE namespace = ? AND expires_at > 0 AND expires_at <= ?",
