@@ -177,3 +177,43 @@ def test_failure_files_never_overwrite_each_other(tmp_path):
     assert first.name == "failed-20240506T070809Z.jsonl" and second != first
     assert first.read_bytes() == second.read_bytes() == b'{"a":1}\n'  # only the item that did not finish
     assert write_failures(results[1:], tmp_path, now=now) is None
+
+
+class ReadCountingStore:
+    """The target's own store, counting the reads the runner makes of it."""
+
+    def __init__(self, store):
+        self.store, self.reads = store, []
+
+    def get(self, key):
+        self.reads.append(key)
+        return self.store.get(key)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_the_runner_reads_job_records_only_for_duplicates(monkeypatch, tmp_path):
+    # A record read per key before every item cost a query per event: new uploads (a backlog's
+    # whole) need none. Only a skipped duplicate is looked up, to tell an UNCERTAIN one apart.
+    from vodai.idempotency import job_key
+    from vodai.local import emulator_target
+    from vodai.pipeline import SUBMITTED, plan
+    from vodai.replay import store_of
+
+    monkeypatch.setenv("VODAI_IDEMPOTENCY_STORE", f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    target = emulator_target()
+    store = ReadCountingStore(store_of(target))
+    shanghai, beijing = EVENTS / "raw" / "video-cn-shanghai.json", EVENTS / "raw" / "video-cn-beijing.json"
+    results = Runner(target, concurrency=2, store=store).run(read_sources([str(shanghai), str(beijing)]))
+    assert [o.status for r in results for o in r.outcomes] == [SUBMITTED, SUBMITTED]
+    assert store.reads == []
+
+    keys = [job_key(target.settings.idempotency_prefix, d.action, d.media_id, d.template_id)
+            for sample in (shanghai, beijing)
+            for d in plan(sample.read_bytes(), settings=target.settings, routes=target.routes).outcomes]
+    store.mark_uncertain(keys[1], reason="answer lost", now=0.0)
+    results = Runner(target, concurrency=2, store=store).run(read_sources([str(shanghai), str(beijing)]))
+    assert [o.duplicate for r in results for o in r.outcomes] == [True, True]
+    assert sorted(store.reads) == sorted(keys)  # one read per duplicate
+    assert [r.uncertain for r in results] == [[], [keys[1]]]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
-from ..pipeline import PLANNED, InvocationResult, Outcome, plan
+from ..pipeline import PLANNED, SKIPPED, InvocationResult, Outcome, plan
 from .sources import Item
 
 log = logging.getLogger("vodai.replay")
@@ -205,22 +205,33 @@ class Runner:
                 result.error = INTERRUPTED
                 return result
             with self._locks.hold(keys):
-                self._uncertain(keys, result)
+                if self.resubmit_uncertain:
+                    self._resubmit_uncertain(keys, result)
                 result.outcomes = self.target.invoke(item.raw, context).outcomes
+                result.uncertain = self._uncertain_duplicates(result.outcomes)
         except Exception as exc:  # one item's failure never stops the others
             log.warning("%s: %s: %s", item.origin, type(exc).__name__, exc)
             result.error = f"{type(exc).__name__}: {exc}"
         return result
 
-    def _uncertain(self, keys: Sequence[str], result: ItemResult) -> None:
+    def _resubmit_uncertain(self, keys: Sequence[str], result: ItemResult) -> None:
         for key in keys:
             record = self.store.get(key)
-            if record is None or record.status != UNCERTAIN:
-                continue
-            if self.resubmit_uncertain:
+            if record is not None and record.status == UNCERTAIN:
                 log.warning("%s: %s was UNCERTAIN (%s): deleting the record to submit again (--resubmit-uncertain)",
                             result.item.origin, key, record.reason)
                 self.store.delete(key)
                 result.resubmitted.append(key)
-            else:
-                result.uncertain.append(key)
+
+    def _uncertain_duplicates(self, outcomes: Sequence[Outcome]) -> List[str]:
+        """The keys of the duplicates skipped because their record is UNCERTAIN. Looked up after the
+        invocation, and only for duplicates (the key is still held): a new key costs no read."""
+        prefix = self.target.settings.idempotency_prefix
+        found = []
+        for o in outcomes:
+            if o.status == SKIPPED and o.duplicate and o.action and o.media_id and o.template_id:
+                key = job_key(prefix, o.action, o.media_id, o.template_id)
+                record = self.store.get(key)
+                if record is not None and record.status == UNCERTAIN:
+                    found.append(key)
+        return found
