@@ -153,3 +153,44 @@ def test_sqlite_claims_a_new_key_and_an_expired_one_alike(tmp_path):
     assert sorted(rows) == sorted([(new, T + 1000), (old, T + 1000)])
     assert not store.claim(new, now=T + 31, lock_until=T + 91, expires_at=T + 1000).acquired  # held: not inserted again
     store.close()
+
+
+def test_sqlite_steps_of_its_own_claim_leave_what_the_full_path_leaves(tmp_path):
+    # save_job and complete on a key this store object claimed are one compare-and-set UPDATE each;
+    # a second store object on the same file has nothing remembered and reads the row first.
+    path = f"sqlite:///{tmp_path}/idem.sqlite3"
+    mine, other = open_store(path), open_store(path)
+    fast, full = job_key("t", "A", "fast", "tpl"), job_key("t", "A", "full", "tpl")
+    statements = []
+    for key, store in ((fast, mine), (full, other)):
+        mine.claim(key, now=T, lock_until=T + 60, expires_at=T + 1000)
+        mine._db.set_trace_callback(statements.append)
+        store.save_job(key, job_id="job-1", request_id="req-1", message='{"JobId":"job-1"}', now=T + 1)
+        mine._db.set_trace_callback(None)
+    saved = [other.get(k).__dict__ for k in (fast, full)]
+    for key, store in ((fast, mine), (full, other)):
+        mine._db.set_trace_callback(statements.append)
+        store.complete(key, message_id="msg-1", now=T + 2)
+        mine._db.set_trace_callback(None)
+    done = [other.get(k).__dict__ for k in (fast, full)]
+    assert [s.split()[0] for s in statements] == ["UPDATE", "UPDATE"]  # one statement per step, no read
+    assert saved[0] == {**saved[1], "key": fast} and saved[0]["status"] == SUBMITTED
+    assert done[0] == {**done[1], "key": fast} and done[0]["status"] == COMPLETED
+    mine.close(), other.close()
+
+
+def test_sqlite_compare_and_set_yields_to_a_change_made_by_another_writer(tmp_path):
+    # This store's lock ran out and another process re-armed the claim (attempts 2): the save that
+    # follows must not write over that with the record this store remembers (attempts 1).
+    path = f"sqlite:///{tmp_path}/idem.sqlite3"
+    mine, other = open_store(path), open_store(path)
+    assert mine.claim(KEY, now=T, lock_until=T + 10, expires_at=T + 1000).acquired
+    assert other.claim(KEY, now=T + 11, lock_until=T + 70, expires_at=T + 1000).acquired
+    saved = mine.save_job(KEY, job_id="job-1", request_id="r", message="m", now=T + 12)
+    assert (saved.status, saved.attempts, saved.lock_until) == (SUBMITTED, 2, T + 70)
+    assert other.get(KEY).__dict__ == saved.__dict__
+    other.release(KEY, now=T + 13)  # drops the lock, keeps the job: mine must see that too
+    done = mine.complete(KEY, message_id="msg-1", now=T + 14)
+    assert (done.status, done.attempts, done.job_id) == (COMPLETED, 2, "job-1")
+    assert other.get(KEY).__dict__ == done.__dict__
+    mine.close(), other.close()
