@@ -61,8 +61,14 @@ def _refused(exc: Exception) -> bool:
         seen.add(id(cur))
         if isinstance(cur, (NewConnectionError, NameResolutionError, ConnectionRefusedError)):
             return True
-        cur = getattr(cur, "reason", None) or cur.__cause__ or cur.__context__ or (cur.args[0] if cur.args and isinstance(cur.args[0], Exception) else None)
+        cur = _reason(cur) or cur.__cause__ or cur.__context__ or (cur.args[0] if cur.args and isinstance(cur.args[0], Exception) else None)
     return False
+
+
+def _reason(exc: BaseException):
+    # urllib3 keeps the cause in ``reason``; ssl.SSLError's ``reason`` is a text ("CERTIFICATE_VERIFY_FAILED").
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, BaseException) else None
 
 
 def _cause(exc: Exception) -> str:
@@ -70,7 +76,7 @@ def _cause(exc: Exception) -> str:
     text = type(exc).__name__
     cur = exc
     for _ in range(6):
-        nxt = getattr(cur, "reason", None) or (cur.args[0] if cur.args and isinstance(cur.args[0], Exception) else None)
+        nxt = _reason(cur) or (cur.args[0] if cur.args and isinstance(cur.args[0], Exception) else None)
         if nxt is None:
             break
         text, cur = type(nxt).__name__, nxt
