@@ -226,3 +226,128 @@ def test_a_blocking_session_never_has_more_requests_in_flight_than_connections(s
 def test_a_session_needs_at_least_one_connection():
     with pytest.raises(ValueError, match="connections"):
         new_session(connections=0)
+
+
+# -- the direct path: http.client over urllib3's pooled connections ---------------------------
+
+
+def test_requests_are_sent_without_urllib3s_urlopen(server, monkeypatch):
+    # The per-request cost this adapter exists to avoid; a regression here is silent otherwise.
+    from urllib3.connectionpool import HTTPConnectionPool
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("urlopen was called")
+
+    monkeypatch.setattr(HTTPConnectionPool, "urlopen", refuse)
+    srv = server(lambda n: ok(b'{"n":%d}' % n))
+    session = new_session()
+    assert [call(session, srv.url).json() for _ in range(3)] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert srv.connections == 1
+
+
+def test_a_mock_of_requests_send_still_intercepts_it():
+    # `responses` replaces HTTPAdapter.send: the adapter must then go through it, not the network.
+    import responses
+
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "http://127.0.0.1:9/", json={"JobId": "mocked"})
+        assert call(new_session(), "http://127.0.0.1:9").json() == {"JobId": "mocked"}
+
+
+def test_an_answer_with_connection_close_is_read_and_the_next_request_reconnects(server):
+    srv = server(lambda n: ok(b'{"n":%d}' % n, b"Connection: close\r\n"))
+    session = new_session()
+    assert [call(session, srv.url).json()["n"] for _ in range(2)] == [1, 2]
+    assert srv.connections == 2
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(server):
+    def answer_then_close(conn):
+        conn.sendall(ok(b"{}"))
+
+    srv = server(lambda n: answer_then_close)  # answers, then closes without saying so
+    session = new_session()
+    for _ in range(3):
+        assert call(session, srv.url).status_code == 200
+        __import__("time").sleep(0.05)  # the close reaches the client before the next request
+    assert srv.connections == 3
+
+
+def test_a_refused_connection_is_a_transport_error_that_sent_nothing():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    with pytest.raises(TransportError) as info:
+        call(new_session(), f"http://127.0.0.1:{port}")
+    assert not info.value.ambiguous and "NewConnectionError" in str(info.value)
+
+
+def test_no_answer_at_all_is_an_ambiguous_read_timeout(server):
+    stop = threading.Event()
+    srv = server(lambda n: lambda conn: stop.wait(5))
+    try:
+        with pytest.raises(TransportError) as info:
+            call(new_session(), srv.url, timeout=(2.0, 0.3))
+        assert info.value.ambiguous and "timed out waiting for the response" in str(info.value)
+    finally:
+        stop.set()
+
+
+def test_a_connection_closed_before_the_answer_is_ambiguous_and_keeps_requests_shape(server):
+    srv = server(lambda n: lambda conn: None)  # reads the request, closes without a word
+    session = new_session()
+    adapter = session.get_adapter(srv.url)
+    with pytest.raises(requests.ConnectionError) as info:
+        adapter.send(prepared("POST", f"{srv.url}/?Action=x", {}), timeout=(2, 2))
+    from urllib3.exceptions import ProtocolError
+
+    [protocol_error] = info.value.args
+    assert isinstance(protocol_error, ProtocolError) and protocol_error.args[0] == "Connection aborted."
+    with pytest.raises(TransportError) as classified:
+        call(session, srv.url)
+    assert classified.value.ambiguous
+
+
+def test_https_verifies_the_certificate(tmp_path):
+    import ssl
+
+    from conftest import require_binary
+
+    openssl = require_binary("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    import subprocess
+
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+
+    def serve():
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.recv(65536)
+                    conn.sendall(ok(b'{"tls":true}'))
+            except (ssl.SSLError, OSError):
+                pass  # the client refused our certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with pytest.raises(TransportError) as info:  # not signed by a CA the client trusts
+            call(new_session(), url)
+        assert "SSLCertVerificationError" in str(info.value)
+        adapter = new_session().get_adapter(url)
+        response = adapter.send(prepared("POST", f"{url}/?Action=x", {}), timeout=(2, 2), verify=str(cert))
+        assert response.json() == {"tls": True}
+    finally:
+        listener.close()

@@ -7,10 +7,12 @@ Tests and the emulator pass their own session instead (a transport adapter mount
 from __future__ import annotations
 
 import datetime
+import http.client
 import threading
 from typing import Optional
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
@@ -18,16 +20,24 @@ _lock = threading.Lock()
 _session: Optional[requests.Session] = None
 
 POOL_SIZE = 16
+# The direct path needs requests' adapter over urllib3's pools, not a stand-in for requests
+# (bench/experiments has one); without it, and for what it does not cover, requests' own send runs.
+_URLLIB3_POOLS = hasattr(HTTPAdapter, "get_connection_with_tls_context")
 
 
 class DirectAdapter(HTTPAdapter):
     """requests' HTTPAdapter for the calls vodai makes: no proxy, no cookies, small bodies.
 
-    It overrides only the hooks requests documents for subclassing (``send`` stays requests' own,
-    so ``responses`` still intercepts it in tests). Measured per request on loopback, requests'
-    generic path cost more than the round trip itself: a proxy look-up and a URL parse for every
-    request, a CA-bundle ``os.path.exists`` per HTTPS request, a cookie jar filled from every
-    answer, and the body streamed in chunks through generators.
+    Measured per request on loopback, requests' generic path cost more than the round trip itself:
+    a proxy look-up and a URL parse for every request, a CA-bundle ``os.path.exists`` per HTTPS
+    request, a cookie jar filled from every answer, the body streamed in chunks through generators,
+    and urllib3's ``urlopen`` around one request and one response (retry and timeout objects, the
+    URL checked character by character, a response object of its own, headers and body written in
+    two packets). So ``send`` takes a connection from urllib3's pool for the origin and has
+    ``http.client`` (urllib3's connections are ``http.client`` connections) write the request in
+    one packet and read the answer whole; failures are raised as the requests exceptions
+    ``HTTPAdapter.send`` raises for them. Anything else (a streamed response; ``HTTPAdapter.send``
+    replaced by a test's mock, as ``responses`` does) goes through requests' own ``send``.
     """
 
     def __init__(self, pool_connections: int = POOL_SIZE, pool_maxsize: int = POOL_SIZE, **kwargs) -> None:
@@ -50,6 +60,65 @@ class DirectAdapter(HTTPAdapter):
         super().close()
         self._pools.clear()
         self._verified.clear()
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        if stream or not _URLLIB3_POOLS or getattr(HTTPAdapter.send, "__module__", None) != "requests.adapters":
+            return HTTPAdapter.send(self, request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                    proxies=proxies)
+        connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        pool = self.get_connection_with_tls_context(request, verify, None, cert)
+        self.cert_verify(pool, request.url, verify, cert)
+        try:
+            conn = pool._get_conn()  # waits for a free one in a blocking pool; a dropped one is reset
+        except urllib3.exceptions.HTTPError as exc:  # the pool was closed meanwhile
+            raise requests.ConnectionError(exc, request=request) from None
+        reusable = False
+        try:
+            try:
+                conn.timeout = connect_timeout
+                if conn.is_closed:
+                    conn.connect()
+                pool._validate_conn(conn)  # HTTPS: warns of an unverified certificate, as urlopen does
+            except (OSError, urllib3.exceptions.HTTPError) as exc:
+                raise _connect_failure(exc, request) from None
+            try:
+                conn.sock.settimeout(read_timeout)
+                # http.client's own request: status line, headers and a bytes body in one send.
+                http.client.HTTPConnection.request(conn, request.method, _split(request.url)[1], request.body,
+                                                   dict(request.headers.items()))
+                answer = http.client.HTTPConnection.getresponse(conn)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _exchange_failure(exc, request, "Connection aborted.") from None
+            try:
+                body = answer.read()
+            except (OSError, http.client.HTTPException) as exc:
+                raise _exchange_failure(exc, request, "Connection broken") from None
+            reusable = not answer.will_close
+        finally:
+            if not reusable:
+                conn.close()  # the pool opens a new one in its place on next use
+            pool._put_conn(conn)
+        return self._response(request, answer, body)
+
+    def _response(self, request, answer: http.client.HTTPResponse, body: bytes) -> requests.Response:
+        response = _Response()
+        response.status_code = answer.status
+        store: dict = {}
+        for name, value in answer.getheaders():
+            key = name.lower()
+            seen = store.get(key)
+            store[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")  # repeated: joined
+        response.headers = headers = CaseInsensitiveDict()
+        headers._store = store
+        response.raw = answer
+        response.reason = answer.reason
+        response.url = request.url
+        response.request = request
+        response.connection = self
+        encoding = store.get("content-encoding", ("", "identity"))[1].strip().lower()
+        response._content = body if encoding in ("", "identity") else _decoded(body, answer, request)
+        response._content_consumed = True
+        return response
 
     def cert_verify(self, conn, url, verify, cert) -> None:
         key = (id(conn), verify, _hashable(cert))
@@ -124,6 +193,49 @@ def _read(resp, req) -> bytes:
         raise requests.exceptions.ConnectionError(exc, request=req) from None
     except SSLError as exc:
         raise requests.exceptions.SSLError(exc, request=req) from None
+
+
+def _connect_failure(exc: Exception, request) -> requests.RequestException:
+    """What requests raises when urlopen could not connect (requests.adapters.HTTPAdapter.send)."""
+    import ssl
+
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
+    if isinstance(exc, ConnectTimeoutError) and not isinstance(exc, NewConnectionError):
+        return requests.ConnectTimeout(exc, request=request)  # nothing was sent
+    if isinstance(exc, (ssl.SSLError, ssl.CertificateError, Urllib3SSLError)):
+        return requests.exceptions.SSLError(exc, request=request)
+    return requests.ConnectionError(exc, request=request)  # refused or unresolved: NewConnectionError inside
+
+
+def _exchange_failure(exc: Exception, request, stage: str) -> requests.RequestException:
+    """What requests raises for a failure once connected (the request may have been processed):
+    before the answer, ``ConnectionError(ProtocolError("Connection aborted.", cause))`` as urlopen
+    raises it; a timeout is a ``ReadTimeout`` there, and a ``ConnectionError`` in the body."""
+    import ssl
+
+    from urllib3.exceptions import ProtocolError
+
+    if isinstance(exc, TimeoutError):  # socket.timeout
+        return (requests.ReadTimeout if stage == "Connection aborted." else requests.ConnectionError)(exc, request=request)
+    if isinstance(exc, ssl.SSLError):
+        return requests.exceptions.SSLError(exc, request=request)
+    return requests.ConnectionError(ProtocolError(stage, exc), request=request)  # reset, closed, cut off
+
+
+def _decoded(body: bytes, answer: http.client.HTTPResponse, request) -> bytes:
+    """A body with a Content-Encoding (vodai asks for none), decoded as urllib3 decodes it."""
+    import io
+
+    from urllib3.exceptions import DecodeError
+    from urllib3.response import HTTPResponse
+
+    try:
+        return HTTPResponse(io.BytesIO(body), headers=answer.getheaders(), status=answer.status,
+                            preload_content=False, decode_content=True).read()
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc, request=request) from None
 
 
 def new_session(*, connections: int = POOL_SIZE, block: bool = False) -> requests.Session:
