@@ -61,7 +61,8 @@ def _refused(exc: Exception) -> bool:
         seen.add(id(cur))
         if isinstance(cur, (NewConnectionError, NameResolutionError, ConnectionRefusedError)):
             return True
-        cur = _reason(cur) or cur.__cause__ or cur.__context__ or (cur.args[0] if cur.args and isinstance(cur.args[0], Exception) else None)
+        # Causes only: not __context__, which links whatever was being handled when this was raised.
+        cur = _reason(cur) or cur.__cause__ or (cur.args[0] if cur.args and isinstance(cur.args[0], Exception) else None)
     return False
 
 
