@@ -351,3 +351,54 @@ def test_https_verifies_the_certificate(tmp_path):
         assert response.json() == {"tls": True}
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("case", ["bytes", "str body", "urllib3 Timeout", "unencoded path", "stream"])
+def test_what_the_direct_path_leaves_to_requests_own_send(server, monkeypatch, case):
+    # requests encodes a str body as UTF-8, accepts urllib3's Timeout and percent-encodes a raw
+    # path; http.client would do none of that. Those requests take requests' own path.
+    from urllib3.connectionpool import HTTPConnectionPool
+    from urllib3.util.timeout import Timeout
+
+    used = []
+    real = HTTPConnectionPool.urlopen
+    monkeypatch.setattr(HTTPConnectionPool, "urlopen", lambda *a, **kw: used.append(1) or real(*a, **kw))
+    srv = server(lambda n: ok(b'{"ok":true}'))
+    adapter = new_session().get_adapter(srv.url)
+    body, timeout, path, stream = b"{}", (2, 2), "/?Action=x", False
+    if case == "str body":
+        body = '{"é":1}'
+    elif case == "urllib3 Timeout":
+        timeout = Timeout(connect=2, read=2)
+    elif case == "unencoded path":
+        path = "/a b?x=é"
+    elif case == "stream":
+        stream = True
+    request = prepared("POST", srv.url + path, {})
+    request.body = body
+    response = adapter.send(request, timeout=timeout, stream=stream)
+    assert response.status_code == 200 and response.content == b'{"ok":true}'
+    assert len(used) == (0 if case == "bytes" else 1)
+
+
+def test_an_endpoint_that_is_no_url_is_a_transport_error():
+    with pytest.raises(TransportError) as info:
+        call(new_session(), "http://:80")
+    assert "InvalidURL" in str(info.value)
+
+
+def test_a_reset_while_an_earlier_refusal_is_being_handled_is_still_ambiguous(server):
+    # Python links an exception raised inside an `except` block to the one being handled
+    # (__context__): that unrelated refusal must not make a reset look like "nothing was sent".
+    from urllib3.exceptions import NewConnectionError
+
+    def reset(conn):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+    srv = server(lambda n: reset)
+    try:
+        raise NewConnectionError(None, "an earlier attempt was refused")
+    except NewConnectionError:
+        with pytest.raises(TransportError) as info:
+            call(new_session(), srv.url)
+    assert info.value.ambiguous

@@ -23,6 +23,7 @@ POOL_SIZE = 16
 # The direct path needs requests' adapter over urllib3's pools, not a stand-in for requests
 # (bench/experiments has one); without it, and for what it does not cover, requests' own send runs.
 _URLLIB3_POOLS = hasattr(HTTPAdapter, "get_connection_with_tls_context")
+_REQUESTS_SEND = HTTPAdapter.send
 
 
 class DirectAdapter(HTTPAdapter):
@@ -32,12 +33,13 @@ class DirectAdapter(HTTPAdapter):
     a proxy look-up and a URL parse for every request, a CA-bundle ``os.path.exists`` per HTTPS
     request, a cookie jar filled from every answer, the body streamed in chunks through generators,
     and urllib3's ``urlopen`` around one request and one response (retry and timeout objects, the
-    URL checked character by character, a response object of its own, headers and body written in
-    two packets). So ``send`` takes a connection from urllib3's pool for the origin and has
-    ``http.client`` (urllib3's connections are ``http.client`` connections) write the request in
-    one packet and read the answer whole; failures are raised as the requests exceptions
-    ``HTTPAdapter.send`` raises for them. Anything else (a streamed response; ``HTTPAdapter.send``
-    replaced by a test's mock, as ``responses`` does) goes through requests' own ``send``.
+    URL checked character by character, a response object of its own). So ``send`` takes a
+    connection from urllib3's pool for the origin and has ``http.client`` (urllib3's connections
+    are ``http.client`` connections) send the request and read the answer whole; failures are
+    raised as the requests exceptions ``HTTPAdapter.send`` raises for them. Anything else goes
+    through requests' own ``send``: a streamed response, a body that is not bytes, a timeout that
+    is not seconds, a path that would need encoding, and ``HTTPAdapter.send`` replaced or wrapped
+    (a test's mock, as ``responses`` does, or instrumentation).
     """
 
     def __init__(self, pool_connections: int = POOL_SIZE, pool_maxsize: int = POOL_SIZE, **kwargs) -> None:
@@ -62,11 +64,15 @@ class DirectAdapter(HTTPAdapter):
         self._verified.clear()
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        if stream or not _URLLIB3_POOLS or getattr(HTTPAdapter.send, "__module__", None) != "requests.adapters":
+        path = _split(request.url)[1]
+        if not _direct(request, path, stream, timeout):
             return HTTPAdapter.send(self, request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                     proxies=proxies)
         connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        pool = self.get_connection_with_tls_context(request, verify, None, cert)
+        try:
+            pool = self.get_connection_with_tls_context(request, verify, None, cert)
+        except urllib3.exceptions.LocationValueError as exc:
+            raise requests.exceptions.InvalidURL(exc, request=request) from None
         self.cert_verify(pool, request.url, verify, cert)
         try:
             conn = pool._get_conn()  # waits for a free one in a blocking pool; a dropped one is reset
@@ -83,16 +89,14 @@ class DirectAdapter(HTTPAdapter):
                 raise _connect_failure(exc, request) from None
             try:
                 conn.sock.settimeout(read_timeout)
-                # http.client's own request: status line, headers and a bytes body in one send.
-                http.client.HTTPConnection.request(conn, request.method, _split(request.url)[1], request.body,
-                                                   dict(request.headers.items()))
+                http.client.HTTPConnection.request(conn, request.method, path, request.body, dict(request.headers.items()))
                 answer = http.client.HTTPConnection.getresponse(conn)
             except (OSError, http.client.HTTPException) as exc:
-                raise _exchange_failure(exc, request, "Connection aborted.") from None
+                raise _exchange_failure(exc, request) from None
             try:
                 body = answer.read()
             except (OSError, http.client.HTTPException) as exc:
-                raise _exchange_failure(exc, request, "Connection broken") from None
+                raise _body_failure(exc, request) from None
             reusable = not answer.will_close
         finally:
             if not reusable:
@@ -209,19 +213,43 @@ def _connect_failure(exc: Exception, request) -> requests.RequestException:
     return requests.ConnectionError(exc, request=request)  # refused or unresolved: NewConnectionError inside
 
 
-def _exchange_failure(exc: Exception, request, stage: str) -> requests.RequestException:
-    """What requests raises for a failure once connected (the request may have been processed):
-    before the answer, ``ConnectionError(ProtocolError("Connection aborted.", cause))`` as urlopen
-    raises it; a timeout is a ``ReadTimeout`` there, and a ``ConnectionError`` in the body."""
+def _direct(request, path: str, stream: bool, timeout) -> bool:
+    """Whether ``DirectAdapter.send`` can send this itself, exactly as requests would."""
+    return (not stream and _URLLIB3_POOLS
+            and HTTPAdapter.send is _REQUESTS_SEND and getattr(_REQUESTS_SEND, "__module__", None) == "requests.adapters"
+            and not hasattr(HTTPAdapter.send, "__wrapped__")
+            and (request.body is None or isinstance(request.body, bytes))
+            and (timeout is None or isinstance(timeout, (tuple, int, float)))
+            # What urllib3 would percent-encode first (vodai's URLs come encoded as signed).
+            and path.isascii() and path.isprintable() and " " not in path)
+
+
+def _exchange_failure(exc: Exception, request) -> requests.RequestException:
+    """What requests raises for a failure once connected, before the answer (the request may have
+    been processed): ``ConnectionError(ProtocolError("Connection aborted.", cause))`` as urlopen
+    raises it, a timeout as ``ReadTimeout``."""
     import ssl
 
     from urllib3.exceptions import ProtocolError
 
     if isinstance(exc, TimeoutError):  # socket.timeout
-        return (requests.ReadTimeout if stage == "Connection aborted." else requests.ConnectionError)(exc, request=request)
+        return requests.ReadTimeout(exc, request=request)
     if isinstance(exc, ssl.SSLError):
         return requests.exceptions.SSLError(exc, request=request)
-    return requests.ConnectionError(ProtocolError(stage, exc), request=request)  # reset, closed, cut off
+    return requests.ConnectionError(ProtocolError("Connection aborted.", exc), request=request)  # reset, closed
+
+
+def _body_failure(exc: Exception, request) -> requests.RequestException:
+    """What requests raises for a failure while reading the body (as ``_read`` maps urllib3's)."""
+    import ssl
+
+    from urllib3.exceptions import ProtocolError
+
+    if isinstance(exc, TimeoutError):
+        return requests.ConnectionError(exc, request=request)
+    if isinstance(exc, ssl.SSLError):
+        return requests.exceptions.SSLError(exc, request=request)
+    return requests.exceptions.ChunkedEncodingError(ProtocolError(f"Connection broken: {exc!r}", exc), request=request)
 
 
 def _decoded(body: bytes, answer: http.client.HTTPResponse, request) -> bytes:
