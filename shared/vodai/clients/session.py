@@ -96,7 +96,7 @@ class DirectAdapter(HTTPAdapter):
             try:
                 body = answer.read()
             except (OSError, http.client.HTTPException) as exc:
-                raise _body_failure(exc, request) from None
+                raise _exchange_failure(exc, request, in_body=True) from None
             reusable = not answer.will_close
         finally:
             if not reusable:
@@ -105,22 +105,28 @@ class DirectAdapter(HTTPAdapter):
         return self._response(request, answer, body)
 
     def _response(self, request, answer: http.client.HTTPResponse, body: bytes) -> requests.Response:
-        response = _Response()
-        response.status_code = answer.status
         store: dict = {}
         for name, value in answer.getheaders():
             key = name.lower()
             seen = store.get(key)
             store[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")  # repeated: joined
+        encoding = store.get("content-encoding", ("", "identity"))[1].strip().lower()
+        content = body if encoding in ("", "identity") else _decoded(body, answer, request)
+        return self._filled(request, answer.status, answer.reason, store, answer, content)
+
+    def _filled(self, request, status: int, reason: str, store: dict, raw, content: bytes) -> requests.Response:
+        """A Response as requests builds one; ``store``: lower-cased name -> (name, value), filled
+        directly (CaseInsensitiveDict's constructor goes key by key)."""
+        response = _Response()
+        response.status_code = status
         response.headers = headers = CaseInsensitiveDict()
         headers._store = store
-        response.raw = answer
-        response.reason = answer.reason
+        response.raw = raw
+        response.reason = reason
         response.url = request.url
         response.request = request
         response.connection = self
-        encoding = store.get("content-encoding", ("", "identity"))[1].strip().lower()
-        response._content = body if encoding in ("", "identity") else _decoded(body, answer, request)
+        response._content = content
         response._content_consumed = True
         return response
 
@@ -134,21 +140,11 @@ class DirectAdapter(HTTPAdapter):
         return _split(request.url)[1]
 
     def build_response(self, req, resp) -> requests.Response:
-        response = _Response()
-        response.status_code = resp.status
-        # CaseInsensitiveDict's store filled directly (its constructor goes key by key).
-        response.headers = headers = CaseInsensitiveDict()
-        headers._store = {name.lower(): (name, value) for name, value in resp.headers.itermerged()}
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url
-        response.request = req
-        response.connection = self
-        # The whole body at once (a small JSON or XML document); reading it to the end also
-        # returns the connection to the pool. A failure here is raised as requests raises it.
-        response._content = _read(resp, req)
-        response._content_consumed = True
-        return response
+        # requests' own send (and a test's mock) ends here. The whole body at once (a small JSON or
+        # XML document); reading it to the end also returns the connection to the pool. A failure
+        # here is raised as requests raises it.
+        store = {name.lower(): (name, value) for name, value in resp.headers.itermerged()}
+        return self._filled(req, resp.status, resp.reason, store, resp, _read(resp, req))
 
 
 class _Response(requests.Response):
@@ -224,32 +220,21 @@ def _direct(request, path: str, stream: bool, timeout) -> bool:
             and path.isascii() and path.isprintable() and " " not in path)
 
 
-def _exchange_failure(exc: Exception, request) -> requests.RequestException:
-    """What requests raises for a failure once connected, before the answer (the request may have
-    been processed): ``ConnectionError(ProtocolError("Connection aborted.", cause))`` as urlopen
-    raises it, a timeout as ``ReadTimeout``."""
+def _exchange_failure(exc: Exception, request, *, in_body: bool = False) -> requests.RequestException:
+    """What requests raises for a failure once connected (the request may have been processed).
+    Before the answer: ``ConnectionError(ProtocolError("Connection aborted.", cause))`` as urlopen
+    raises it, a timeout as ``ReadTimeout``; in the body, as ``_read`` maps urllib3's."""
     import ssl
 
     from urllib3.exceptions import ProtocolError
 
     if isinstance(exc, TimeoutError):  # socket.timeout
-        return requests.ReadTimeout(exc, request=request)
+        return (requests.ConnectionError if in_body else requests.ReadTimeout)(exc, request=request)
     if isinstance(exc, ssl.SSLError):
         return requests.exceptions.SSLError(exc, request=request)
+    if in_body:
+        return requests.exceptions.ChunkedEncodingError(ProtocolError(f"Connection broken: {exc!r}", exc), request=request)
     return requests.ConnectionError(ProtocolError("Connection aborted.", exc), request=request)  # reset, closed
-
-
-def _body_failure(exc: Exception, request) -> requests.RequestException:
-    """What requests raises for a failure while reading the body (as ``_read`` maps urllib3's)."""
-    import ssl
-
-    from urllib3.exceptions import ProtocolError
-
-    if isinstance(exc, TimeoutError):
-        return requests.ConnectionError(exc, request=request)
-    if isinstance(exc, ssl.SSLError):
-        return requests.exceptions.SSLError(exc, request=request)
-    return requests.exceptions.ChunkedEncodingError(ProtocolError(f"Connection broken: {exc!r}", exc), request=request)
 
 
 def _decoded(body: bytes, answer: http.client.HTTPResponse, request) -> bytes:
