@@ -60,11 +60,14 @@ def store_of(target) -> IdempotencyStore:
     return shared_store(target.settings.idempotency_url() or default_url())
 
 
+def outcome_key(prefix: str, o: Outcome) -> Optional[str]:
+    """The job key an outcome's job has (None when it names no job)."""
+    return job_key(prefix, o.action, o.media_id, o.template_id) if o.action and o.media_id and o.template_id else None
+
+
 def planned_keys(result: InvocationResult, prefix: str) -> List[str]:
     """The job keys a planned invocation would claim."""
-    keys = {job_key(prefix, o.action, o.media_id, o.template_id) for o in result.outcomes
-            if o.status == PLANNED and o.action and o.media_id and o.template_id}
-    return sorted(keys)
+    return sorted({k for o in result.outcomes if o.status == PLANNED and (k := outcome_key(prefix, o))})
 
 
 class TokenBucket:
@@ -229,8 +232,8 @@ class Runner:
         prefix = self.target.settings.idempotency_prefix
         found = []
         for o in outcomes:
-            if o.status == SKIPPED and o.duplicate and o.action and o.media_id and o.template_id:
-                key = job_key(prefix, o.action, o.media_id, o.template_id)
+            key = outcome_key(prefix, o) if o.status == SKIPPED and o.duplicate else None
+            if key is not None:
                 record = self.store.get(key)
                 if record is not None and record.status == UNCERTAIN:
                     found.append(key)
