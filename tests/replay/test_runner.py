@@ -147,6 +147,69 @@ def test_an_interrupted_replay_lets_running_items_finish_and_lists_the_others_as
     assert len(summary.retry_results) == len(items) - 2
 
 
+class Crash(BaseException):
+    """Not an Exception: run_one does not keep it to its item (as SystemExit or a MemoryError-like stop)."""
+
+
+def test_a_worker_that_dies_stops_the_run_and_its_error_reaches_the_caller():
+    runner = None
+    other_running = threading.Event()
+
+    def answer(raw):
+        if b"attached" in raw:
+            assert other_running.wait(30)
+            raise Crash("worker died")
+        other_running.set()
+        assert runner.stopping.wait(10)  # finishes only once the crash has been seen
+        return InvocationResult("r", [Outcome(0, "submitted")])
+
+    target = FakeTarget(answer)
+    items = read_sources([str(EVENTS / "raw")])
+    items = [i for i in items if b"attached" in i.raw][:1] + [i for i in items if b"attached" not in i.raw]
+    assert len(items) > 3
+    runner = Runner(target, concurrency=2, workers=2)
+    with pytest.raises(Crash, match="worker died"):
+        runner.run(items)
+    assert len(target.calls) == 2  # the crash, and the item the other worker was running; nothing after
+
+
+def test_an_error_in_on_result_stops_the_run_without_starting_other_items():
+    runner = None
+    second_running = threading.Event()
+
+    def answer(raw):
+        if len(target.calls) > 1:
+            second_running.set()
+            assert runner.stopping.wait(10)  # the items after the first: finish only once the error was seen
+        return InvocationResult("r", [Outcome(0, "submitted")])
+
+    def report(result):
+        assert second_running.wait(10)  # the error comes while the second item runs
+        raise OSError("terminal gone")
+
+    target = FakeTarget(answer)
+    items = read_sources([str(EVENTS / "raw")])
+    assert len(items) > 3
+    runner = Runner(target, concurrency=1, workers=1)
+    with pytest.raises(OSError, match="terminal gone"):
+        runner.run(items, on_result=report)
+    assert len(target.calls) == 2  # the first item, and the one running when the error came; no other
+
+
+def test_one_runner_replays_twice_and_reports_every_item_in_the_main_thread():
+    target = FakeTarget(lambda raw: InvocationResult("r", [Outcome(0, "submitted")]))
+    items = read_sources([str(EVENTS / "raw")])
+    runner = Runner(target, concurrency=2)
+    for _ in range(2):
+        seen = []
+        results = runner.run(items, on_result=lambda r: seen.append((r.position, threading.current_thread())))
+        assert [r.position for r in results] == list(range(len(items))) and all(r.error is None for r in results)
+        assert sorted(p for p, _ in seen) == list(range(len(items)))
+        assert {t for _, t in seen} == {threading.main_thread()}
+    assert len(target.calls) == 2 * len(items) and not runner.stopping.is_set()
+    assert not [t for t in threading.enumerate() if t.name.startswith("vodai-replay")]  # no worker left behind
+
+
 def _failed(item):
     return ItemResult(item, 0, outcomes=[Outcome(0, FAILED, reason="TransportError: connection refused")])
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
@@ -125,6 +125,16 @@ class KeyLocks:
             yield
 
 
+_DONE = object()  # a worker has no more items
+
+
+class _Crash:
+    """What a worker died of (not an Exception: run_one keeps those to its item), for the main thread to raise."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 @dataclass
 class ItemResult:
     item: Item
@@ -165,26 +175,64 @@ class Runner:
         return self._store
 
     def run(self, items: Sequence[Item], on_result: Optional[Callable[[ItemResult], None]] = None) -> List[ItemResult]:
-        """Every item's result, in input order. ``on_result`` is called (in this thread) as each finishes."""
+        """Every item's result, in input order. ``on_result`` is called (in this thread) as each finishes.
+
+        Plain worker threads take the next item from a shared iterator and hand each result back
+        through a queue. A thread pool with a future per item (each with its lock, and a waiter
+        notified on each) cost the replaying process 0.1 M more instructions per event (3%).
+        """
         results: List[Optional[ItemResult]] = [None] * len(items)
         if not self.dry_run and any(not i.unreadable for i in items):
             _ = self.store  # open it once, before the workers start (a bad URL fails here, once)
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="vodai-replay") as pool:
-            futures = {pool.submit(self.run_one, item, n): n for n, item in enumerate(items)}
+        pending = iter(enumerate(items))
+        take = threading.Lock()
+        finished: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+
+        def work() -> None:
             try:
-                for future in as_completed(futures):
-                    result = future.result()
-                    results[result.position] = result
+                while not self.stopping.is_set():
+                    with take:
+                        nxt = next(pending, None)
+                    if nxt is None:
+                        break
+                    finished.put(self.run_one(nxt[1], nxt[0]))
+            except BaseException as exc:  # run_one catches Exception; anything else stops the run
+                finished.put(_Crash(exc))
+            finally:
+                finished.put(_DONE)
+
+        threads = [threading.Thread(target=work, name=f"vodai-replay_{i}", daemon=True)
+                   for i in range(min(self.workers, len(items)))]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        try:
+            while running:
+                got = finished.get()  # interruptible: Ctrl-C arrives here
+                if got is _DONE:
+                    running -= 1
+                elif isinstance(got, _Crash):
+                    raise got.exc
+                else:
+                    results[got.position] = got
                     if on_result is not None:
-                        on_result(result)
-            except KeyboardInterrupt:
-                self.interrupted = True
-                self.stopping.set()
-                log.warning("interrupted: waiting for the items already running, not starting others")
-                pool.shutdown(wait=True, cancel_futures=True)
-                for future, n in futures.items():
-                    if results[n] is None and future.done() and not future.cancelled() and future.exception() is None:
-                        results[n] = future.result()
+                        on_result(got)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.stopping.set()
+            log.warning("interrupted: waiting for the items already running, not starting others")
+            for thread in threads:
+                thread.join()
+            while not finished.empty():
+                got = finished.get()
+                if isinstance(got, ItemResult):
+                    results[got.position] = got
+        except BaseException:
+            self.stopping.set()  # on_result raised, or a worker crashed: start no other item
+            raise
+        finally:
+            for thread in threads:
+                thread.join()
         return [r if r is not None else ItemResult(items[n], n, error=INTERRUPTED)
                 for n, r in enumerate(results)]
 
