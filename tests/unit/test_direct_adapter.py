@@ -11,6 +11,7 @@ import threading
 import pytest
 import requests
 
+from vodai.clients._answer import Answer
 from vodai.clients.session import DirectAdapter, new_session
 from vodai.clients.transport import prepared, send
 from vodai.exceptions import TransportError
@@ -112,6 +113,7 @@ def test_the_response_is_what_requests_would_build(server):
     assert (response.status_code, response.reason, response.json()) == (200, "OK", {"a": 1})
     assert response.headers["X-VODAI"] == "one, two"
     assert response.headers["content-type"] == "application/json"
+    assert isinstance(response.raw, Answer)  # read with the response class whose header parse skips the email parser
     assert response.url == f"{srv.url}/?Action=x" and response.history == [] and response.ok
     assert len(response.cookies) == 0  # vodai ignores cookies: the jar is empty, made on first use
     assert response.cookies is response.cookies

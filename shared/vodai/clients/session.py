@@ -16,6 +16,8 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
+from ._answer import Answer
+
 _lock = threading.Lock()
 _session: Optional[requests.Session] = None
 
@@ -90,6 +92,7 @@ class DirectAdapter(HTTPAdapter):
             try:
                 conn.sock.settimeout(read_timeout)
                 http.client.HTTPConnection.request(conn, request.method, path, request.body, dict(request.headers.items()))
+                conn.response_class = Answer  # http.client's response, its header block read without the email parser
                 answer = http.client.HTTPConnection.getresponse(conn)
             except (OSError, http.client.HTTPException) as exc:
                 raise _exchange_failure(exc, request) from None
@@ -106,7 +109,7 @@ class DirectAdapter(HTTPAdapter):
 
     def _response(self, request, answer: http.client.HTTPResponse, body: bytes) -> requests.Response:
         store: dict = {}
-        for name, value in answer.getheaders():
+        for name, value in answer.msg.raw_items():  # as getheaders(): values decoded from latin-1 need no clean-up
             key = name.lower()
             seen = store.get(key)
             store[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")  # repeated: joined
