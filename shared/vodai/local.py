@@ -9,6 +9,7 @@ the code the FC handler runs.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ class LocalTarget:
 
     def new_context(self) -> LocalContext:
         """A context for one invocation: same function and credentials, a new request id."""
-        return dataclasses.replace(self.context, request_id=LocalContext().request_id)
+        return dataclasses.replace(self.context, request_id=str(uuid.uuid4()))  # as LocalContext() makes one
 
     def limit_connections(self, n: int) -> bool:
         """Send over a session of its own that keeps at most ``n`` connections per endpoint, a request

@@ -69,3 +69,12 @@ def test_a_cloud_replay_over_bounded_connections_submits_and_publishes_every_eve
         assert {(o.status, o.reason.split(":")[0]) for o in outcomes} == {("skipped", "duplicate")}
         again.close()
         assert len(server.topic_messages(TOPIC)) == 24
+
+
+def test_each_invocation_gets_a_new_request_id_and_the_targets_other_context():
+    target = emulator_target()
+    first, second = target.new_context(), target.new_context()
+    assert len({first.request_id, second.request_id, target.context.request_id}) == 3
+    assert all(len(c.request_id) == 36 and c.request_id.count("-") == 4 for c in (first, second))  # uuid4 text, as FC's
+    same = lambda c: {k: v for k, v in vars(c).items() if k != "request_id"}  # noqa: E731
+    assert same(first) == same(second) == same(target.context)
