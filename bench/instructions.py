@@ -98,7 +98,7 @@ def main(argv=None) -> int:
             n1, n2 = 100, 400
         per = replay(args.tree.resolve(), args.impl, n1, n2, args.store)
         label = f"replay client {args.impl}"
-    print(f"{label}: {per / 1e6:.2f} M instructions per event ({args.tree})")
+    print(f"{label}: {per / 1e6:.3f} M instructions per event ({args.tree})")
     return 0
 
 

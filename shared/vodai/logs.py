@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from datetime import datetime, timezone
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 from . import jsontext
+from .timestamps import utc_now_millis
 
 OUTCOME_LOGGER = "vodai.outcome"
 
@@ -40,10 +40,13 @@ class _StderrHandler(logging.StreamHandler):
 
 
 _handler: Optional[_StderrHandler] = None
+_logger: Optional[logging.Logger] = None
 
 
 def outcome_logger() -> logging.Logger:
-    global _handler
+    global _handler, _logger
+    if _logger is not None:
+        return _logger  # getLogger takes logging's module lock: once per event was measurable
     logger = logging.getLogger(OUTCOME_LOGGER)
     if not getattr(logger, "_vodai_configured", False):
         _handler = _StderrHandler()
@@ -52,6 +55,7 @@ def outcome_logger() -> logging.Logger:
         logger.setLevel(logging.INFO)
         logger.propagate = False
         logger._vodai_configured = True  # type: ignore[attr-defined]
+    _logger = logger
     return logger
 
 
@@ -68,19 +72,22 @@ def outcome_lines(quiet: bool) -> Iterator[None]:
         logger.disabled = before
 
 
-def log_outcome(outcome, fc_request_id: Optional[str]) -> None:
+# The line's own fields, before the outcome's (PascalCase, so never the same names).
+_HEAD = '{"time":"%s","level":"%s","logger":"' + OUTCOME_LOGGER + '","fcRequestId":%s,'
+
+
+def log_outcome(outcome, fc_request_id: Optional[str]) -> Optional[Tuple[dict, str]]:
+    """Write the outcome's line. Returns the outcome's fields and their JSON text (the line holds
+    that same text), for the invocation's answer to reuse; None when the logger is disabled."""
     level = logging.INFO if outcome.status != "failed" else logging.WARNING
     logger = outcome_logger()
     if not logger.isEnabledFor(level):
-        return  # disabled (``-q``): not even built
-    doc = {
-        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "level": logging.getLevelName(level),
-        "logger": OUTCOME_LOGGER,
-        "fcRequestId": fc_request_id,
-        **outcome.to_dict(),
-    }
-    line = jsontext.compact(doc)
+        return None  # disabled (``-q``): not even built
+    fields = outcome.to_dict()
+    text = jsontext.compact(fields)
+    head = _HEAD % (utc_now_millis(), logging.getLevelName(level), jsontext.compact(fc_request_id))
+    # The same text as encoding {time, level, logger, fcRequestId, **fields}, the outcome encoded once.
+    line = head + text[1:] if len(text) > 2 else head[:-1] + "}"
     handler = _handler
     if logger.handlers == [handler] and not logger.filters and not handler.filters and handler.level <= level:
         # The default set-up: write exactly what the handler would, without building a LogRecord
@@ -91,3 +98,4 @@ def log_outcome(outcome, fc_request_id: Optional[str]) -> None:
             stream.flush()
     else:
         logger.log(level, line)
+    return fields, text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timezone
 from email.utils import formatdate
@@ -32,3 +33,27 @@ def _once_a_second(render: Callable[[int], str]) -> Callable[[], str]:
 utc_now_text = _once_a_second(utc_text)
 #: ``Mon, 20 Mar 2017 07:49:17 GMT``: the HTTP date MNS signs.
 http_date_now = _once_a_second(lambda second: formatdate(second, usegmt=True))
+
+
+
+
+_this_second = (-1, "")  # (second, its text without the "Z"): one tuple, read and replaced whole (threads)
+
+
+def utc_millis_text(epoch: float) -> str:
+    """``2017-03-20T07:49:17.123Z``, exactly as ``datetime.fromtimestamp(epoch, timezone.utc)
+    .isoformat(timespec="milliseconds")`` spells it (microseconds rounded half to even, then
+    truncated), the date and time of day rendered once a second: every outcome line carries one."""
+    global _this_second
+    second = math.floor(epoch)
+    micros = round((epoch - second) * 1e6)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached = _this_second
+    if cached[0] != second:
+        cached = _this_second = (second, utc_text(second)[:-1])
+    return f"{cached[1]}.{micros // 1000:03d}Z"
+
+
+def utc_now_millis() -> str:
+    return utc_millis_text(time.time())

@@ -110,3 +110,74 @@ def test_a_disabled_outcome_logger_writes_nothing(tmp_path, capfd):
         outcome_logger().disabled = False
     assert len(result.outcomes) == 4
     assert not [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+
+
+def _expected_line(line_text: str, outcome, fc_request_id) -> str:
+    """The line as encoding the whole document would write it (its time taken from the line)."""
+    from vodai import jsontext
+
+    level = "WARNING" if outcome.status == "failed" else "INFO"
+    doc = {"time": json.loads(line_text)["time"], "level": level, "logger": "vodai.outcome",
+           "fcRequestId": fc_request_id, **outcome.to_dict()}
+    return jsontext.compact(doc)
+
+
+def test_each_line_is_exactly_the_encoded_document_whatever_the_request_id(tmp_path, capfd):
+    """The line is built from the outcome's own JSON text after the line's four fields: it must be
+    the very text encoding the whole document gives (a failed outcome's level, its Error object, a
+    request id to escape or none at all)."""
+    backend, deps, context = _target(str(tmp_path))
+    backend.faults.add(FaultRule(operation="SubmitAIImageJob", kind="error", code="Throttling.User", status=400, times=2))
+    levels = set()
+    for request_id in ('req-"quoted"-ü-\\', None):
+        ctx = dataclasses.replace(context, request_id=request_id)
+        result = dispatch(_batch(), deps, context=ctx)
+        written = [line for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+        assert len(written) == len(result.outcomes) == 4
+        for text, outcome in zip(written, result.outcomes):
+            assert text == _expected_line(text, outcome, request_id)
+            levels.add(json.loads(text)["level"])
+    assert levels == {"INFO", "WARNING"}
+
+
+def test_the_answer_reuses_line_texts_only_while_the_outcomes_are_unchanged(tmp_path):
+    """InvocationResult.to_json reuses each outcome's text from its log line; whatever happens to an
+    outcome afterwards, the answer is still exactly compact(to_dict())."""
+    from vodai import jsontext
+    from vodai.pipeline import Outcome
+
+    backend, deps, context = _target(str(tmp_path))
+    backend.faults.add(FaultRule(operation="SubmitAIImageJob", kind="error", code="Throttling.User", status=400, times=2))
+    result = dispatch(_batch(), deps, context=context)
+    assert result.outcomes[0].status == "failed" and isinstance(result.outcomes[0].error, dict)
+    assert result._encoded, "the log lines' texts were kept for the answer"
+
+    def same() -> bool:
+        return result.to_json() == jsontext.compact(result.to_dict())
+
+    assert same()
+    result.outcomes[2].status = "skipped"  # a scalar replaced
+    assert same()
+    result.outcomes[0].error["Code"] = "Changed.InPlace"  # a container changed in place
+    assert same()
+    result.outcomes[3].duration_ms = 1  # an equal-looking value of another type
+    result.outcomes[3].attempts = True
+    assert same()
+    result.outcomes[1] = Outcome(index=1, status="skipped", reason="replaced")
+    result.outcomes.append(Outcome(index=4, status="planned"))
+    assert same()
+    assert json.loads(result.to_json())["Outcomes"][0]["Error"]["Code"] == "Changed.InPlace"
+
+
+def test_a_disabled_logger_leaves_the_answer_encoded_in_full(tmp_path, capfd):
+    from vodai import jsontext
+    from vodai.logs import outcome_logger
+
+    backend, deps, context = _target(str(tmp_path))
+    outcome_logger().disabled = True
+    try:
+        result = dispatch(_batch(), deps, context=context)
+    finally:
+        outcome_logger().disabled = False
+    assert not result._encoded
+    assert result.to_json() == jsontext.compact(result.to_dict())

@@ -81,3 +81,27 @@ def test_the_cached_clocks_give_the_current_second():
             break
     assert iso == datetime.fromtimestamp(before, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert parsedate_to_datetime(http).timestamp() == before and http.endswith(" GMT")
+
+
+def test_millisecond_times_are_spelled_as_datetime_spells_them():
+    """vodai.timestamps.utc_millis_text renders each second once and adds the milliseconds itself:
+    it must agree with datetime (microseconds rounded half to even, then truncated) everywhere,
+    including the instant before a second ends and a clock that goes back."""
+    import random
+    from datetime import datetime, timezone
+
+    from vodai.timestamps import utc_millis_text, utc_now_millis
+
+    def oracle(epoch: float) -> str:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    base = 1_763_800_000
+    epochs = [base, base + 0.999, base + 0.9995, base + 0.9999994, base + 0.9999996, base + 1.0005,
+              base + 0.001, base + 0.0009999, base - 0.5, base + 86_399.9999999, 0.25, 1_000_000_000.999]
+    rng = random.Random(7)
+    epochs += [rng.uniform(0, 4_000_000_000) for _ in range(2000)]
+    epochs += sorted(base + rng.random() * 3 for _ in range(500))  # many in one second, then the next
+    for epoch in epochs:
+        assert utc_millis_text(epoch) == oracle(epoch), epoch
+    now = utc_now_millis()
+    assert len(now) == 24 and now.endswith("Z") and now[19] == "."

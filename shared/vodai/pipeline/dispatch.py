@@ -60,8 +60,7 @@ def dispatch(
         if out.status == oc.DEAD_LETTERED:
             _dead_letter(record, out, deps, inv)
         out.duration_ms = round((time.perf_counter() - begun) * 1000, 3)
-        log_outcome(out, inv.request_id)
-        result.outcomes.append(out)
+        result.add(out, log_outcome(out, inv.request_id))
     return result
 
 

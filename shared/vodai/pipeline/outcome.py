@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .. import jsontext
 
@@ -65,6 +65,14 @@ _PASCAL = {name: _pascal(name) for name in Outcome.__dataclass_fields__}
 class InvocationResult:
     request_id: Optional[str]
     outcomes: List[Outcome] = field(default_factory=list)
+    # id(outcome) -> (its fields, their JSON text) as its log line was written: to_json reuses them.
+    _encoded: Dict[int, Tuple[dict, str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def add(self, outcome: Outcome, encoded: Optional[Tuple[dict, str]] = None) -> None:
+        """Append ``outcome``; ``encoded``: its fields and JSON text, if already made (its log line)."""
+        self.outcomes.append(outcome)
+        if encoded is not None:
+            self._encoded[id(outcome)] = encoded
 
     @property
     def failed(self) -> List[Outcome]:
@@ -88,4 +96,27 @@ class InvocationResult:
         return cls(doc.get("RequestId"), [Outcome.from_dict(o) for o in doc.get("Outcomes", [])])
 
     def to_json(self) -> str:
-        return jsontext.compact(self.to_dict())
+        """``compact(to_dict())``, reusing an outcome's text from its log line while unchanged."""
+        if not self._encoded:
+            return jsontext.compact(self.to_dict())
+        texts = []
+        for o in self.outcomes:
+            fields = o.to_dict()
+            known = self._encoded.get(id(o))
+            texts.append(known[1] if known is not None and _unchanged(known[0], fields) else jsontext.compact(fields))
+        return (f'{{"RequestId":{jsontext.compact(self.request_id)},"Counts":{jsontext.compact(self.counts())},'
+                f'"Outcomes":[{",".join(texts)}]}}')
+
+
+_SCALARS = frozenset({str, int, float, bool})
+
+
+def _unchanged(then: dict, now: dict) -> bool:
+    """The same keys in the same order, each value the very object encoded then, and none a
+    container (a dict changed in place would still be the same object)."""
+    if len(then) != len(now):
+        return False
+    for (k1, v1), (k2, v2) in zip(then.items(), now.items()):
+        if k1 != k2 or v1 is not v2 or type(v1) not in _SCALARS:
+            return False
+    return True
