@@ -43,9 +43,9 @@ CANNED_URL = "http://canned.vodai.local"
 
 def _canned_adapter():
     from requests.adapters import BaseAdapter
-    from requests.structures import CaseInsensitiveDict
 
     from vodai.clients.session import _Response
+    from vodai.clients.transport import case_insensitive
 
     mns_headers = {"content-type": ("Content-Type", "text/xml;charset=utf-8")}
     vod_headers = {"content-type": ("Content-Type", "application/json;charset=utf-8")}
@@ -66,14 +66,13 @@ def _canned_adapter():
         def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
             self.n += 1
             response = _Response()
-            response.headers = headers = CaseInsensitiveDict()
             if "/topics/" in (request.url or ""):
                 response.status_code = 201
-                headers._store = dict(mns_headers, **{"x-mns-request-id": ("x-mns-request-id", f"R{self.n:031d}")})
+                response.headers = case_insensitive(dict(mns_headers, **{"x-mns-request-id": ("x-mns-request-id", f"R{self.n:031d}")}))
                 response._content = mns_body % self.n
             else:
                 response.status_code = 200
-                headers._store = dict(vod_headers)
+                response.headers = case_insensitive(dict(vod_headers))
                 response._content = vod_body % (self.n, self.n)
             response._content_consumed = True
             response.encoding = "utf-8"

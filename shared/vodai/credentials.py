@@ -25,10 +25,17 @@ class Credentials:
         return [s for s in (self.access_key_secret, self.security_token) if s]
 
 
+_IS_MAPPING: dict = {dict: True}  # type -> is it a Mapping (the ABC check, once per type)
+
+
 def _reader(obj: Any):
-    """A ``name -> value`` reader for a mapping or an object (decided once: an ABC isinstance
-    check per attribute cost more than the rest of reading the credentials)."""
-    if isinstance(obj, dict) or isinstance(obj, Mapping):
+    """A ``name -> value`` reader for a mapping or an object (decided once per type: an ABC
+    isinstance check cost more than the rest of reading the credentials, on every invocation)."""
+    kind = type(obj)
+    is_mapping = _IS_MAPPING.get(kind)
+    if is_mapping is None:
+        is_mapping = _IS_MAPPING[kind] = isinstance(obj, Mapping)
+    if is_mapping:
         return obj.get
     return lambda name: getattr(obj, name, None)
 

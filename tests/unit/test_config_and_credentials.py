@@ -49,6 +49,25 @@ def test_credentials_accept_camel_case_dict_shape():
     assert credentials.from_context(Ctx()).security_token == "c"
 
 
+
+def test_credentials_read_from_any_mapping_or_object_every_time():
+    """How credentials are read (a mapping's get, or attributes) is decided once per type: a
+    mapping that is not a dict, an object, and a dict still read right, the second time too."""
+    from types import MappingProxyType, SimpleNamespace
+
+    shapes = [
+        MappingProxyType({"accessKeyId": "m", "accessKeySecret": "ms", "securityToken": "mt"}),
+        SimpleNamespace(access_key_id="o", access_key_secret="os", security_token=None),
+        {"access_key_id": "d", "access_key_secret": "ds"},
+        SimpleNamespace(accessKeyId="o2", accessKeySecret="o2s", securityToken="o2t"),
+    ]
+    expected = [("m", "ms", "mt"), ("o", "os", None), ("d", "ds", None), ("o2", "o2s", "o2t")]
+    for _ in range(2):
+        for shape, want in zip(shapes, expected):
+            creds = credentials.from_context(SimpleNamespace(credentials=shape))
+            assert (creds.access_key_id, creds.access_key_secret, creds.security_token) == want
+
+
 def test_missing_credentials_is_a_config_error():
     with pytest.raises(ConfigError):
         credentials.resolve(None, {})

@@ -77,3 +77,24 @@ def test_percent_encode_matches_rfc3986_quote_on_any_text():
     for _ in range(3000):
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 24)))
         assert percent_encode.__wrapped__(text) == quote(text, safe="-_.~", encoding="utf-8"), text
+
+
+def test_acs3_default_signed_headers_follow_each_header_set():
+    """The signed names are worked out once per set of header names: sets that differ in one name
+    or only in case, asked for in turn, each get their own sorted, lower-case list."""
+    def by_hand(headers):
+        return sorted({k.lower() for k in headers if k.lower() in ("host", "content-type") or k.lower().startswith("x-acs-")})
+
+    sets = [
+        {"host": "h", "x-acs-action": "A", "x-acs-date": "d", "Accept": "application/json"},
+        {"Host": "h", "X-Acs-Action": "A", "x-acs-date": "d", "Content-Type": "application/json"},
+        {"host": "h", "x-acs-action": "A", "x-acs-date": "d", "x-acs-security-token": "t", "x-acs-accesskey-id": "k"},
+        {"Accept": "application/json"},
+    ]
+    for _ in range(2):
+        for headers in sets:
+            names = acs3.default_signed_headers(headers)
+            assert names == by_hand(headers)
+            names.append("mutated")  # a fresh list each time: the cached names stay as they were
+    auth = acs3.authorization("POST", "/", "", sets[1], access_key_id="id", access_key_secret="s")
+    assert "SignedHeaders=content-type;host;x-acs-action;x-acs-date," in auth

@@ -14,9 +14,9 @@ from typing import Optional
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
 
 from ._answer import Answer
+from .transport import case_insensitive
 
 _lock = threading.Lock()
 _session: Optional[requests.Session] = None
@@ -122,8 +122,7 @@ class DirectAdapter(HTTPAdapter):
         directly (CaseInsensitiveDict's constructor goes key by key)."""
         response = _Response()
         response.status_code = status
-        response.headers = headers = CaseInsensitiveDict()
-        headers._store = store
+        response.headers = case_insensitive(store)
         response.raw = raw
         response.reason = reason
         response.url = request.url

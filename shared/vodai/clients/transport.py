@@ -20,16 +20,21 @@ def prepared(method: str, url: str, headers: Mapping[str, str], body: bytes = b"
     request = requests.PreparedRequest()
     request.method = method
     request.url = url
-    # CaseInsensitiveDict's own constructor goes key by key through MutableMapping.update; its
-    # store (lower-cased name -> (name, value)) is filled directly instead.
     store = {name.lower(): (name, value) for name, value in headers.items()}
     store.setdefault("user-agent", ("User-Agent", USER_AGENT))
     store["content-length"] = ("Content-Length", str(len(body)))
-    request.headers = CaseInsensitiveDict()
-    request.headers._store = store
+    request.headers = case_insensitive(store)
     request.body = body
     request.hooks = {"response": []}
     return request
+
+
+def case_insensitive(store: dict) -> CaseInsensitiveDict:
+    """requests' header dict over ``store`` (lower-cased name -> (name, value)), filled directly:
+    its constructor goes through MutableMapping.update, an ABC check and a call per key."""
+    headers = CaseInsensitiveDict.__new__(CaseInsensitiveDict)
+    headers._store = store
+    return headers
 
 
 def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeout: Tuple[float, float], action: str) -> requests.Response:

@@ -7,9 +7,10 @@ Signature        = hex(HMAC-SHA256(secret, StringToSign))
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
-from typing import Iterable, Mapping, Optional, Tuple, Union
+from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from ._encoding import canonical_query as _canonical_query
 
@@ -28,7 +29,7 @@ def canonical_headers(
     return _canonical_headers(headers, sorted({n.lower() for n in signed}))
 
 
-def _canonical_headers(headers: Mapping[str, str], names: list) -> Tuple[str, str]:
+def _canonical_headers(headers: Mapping[str, str], names: Sequence[str]) -> Tuple[str, str]:
     # ``names``: lower-case and sorted already.
     lower = {k.lower(): str(v).strip() for k, v in headers.items() if v is not None}
     block = "".join([f"{n}:{lower.get(n, '')}\n" for n in names])
@@ -46,7 +47,7 @@ def canonical_request(
     return _canonical_request(method, path, query, headers, sorted({n.lower() for n in signed_headers}), body_sha256)[0]
 
 
-def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: list, body_sha256: str) -> Tuple[str, str]:
+def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: Sequence[str], body_sha256: str) -> Tuple[str, str]:
     """(canonical request, signed-header list); ``names`` lower-case and sorted already."""
     block, signed = _canonical_headers(headers, names)
     # ``query`` may come already canonical (a client that sends that same string as its URL query).
@@ -65,8 +66,13 @@ def signature(secret: str, canonical: str) -> str:
 
 def default_signed_headers(headers: Mapping[str, str]) -> list:
     """The headers a client signs: host, content-type and every x-acs-* header present."""
-    lower = {k.lower() for k in headers}
-    return sorted(k for k in lower if k in ("host", "content-type") or k.startswith("x-acs-"))
+    return list(_signed_names(tuple(headers)))
+
+
+@functools.lru_cache(maxsize=64)  # a client sends the same header names on every request
+def _signed_names(names: tuple) -> tuple:
+    lower = {k.lower() for k in names}
+    return tuple(sorted(k for k in lower if k in ("host", "content-type") or k.startswith("x-acs-")))
 
 
 def authorization(
@@ -81,7 +87,7 @@ def authorization(
     signed_headers: Optional[Iterable[str]] = None,
 ) -> str:
     """The ``Authorization`` header value for a request with these parts."""
-    names = sorted({n.lower() for n in signed_headers}) if signed_headers is not None else default_signed_headers(headers)
+    names = sorted({n.lower() for n in signed_headers}) if signed_headers is not None else _signed_names(tuple(headers))
     canonical, signed = _canonical_request(method, path, query, headers, names, body_sha256)
     return (
         f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed},"
