@@ -98,3 +98,27 @@ def test_acs3_default_signed_headers_follow_each_header_set():
             names.append("mutated")  # a fresh list each time: the cached names stay as they were
     auth = acs3.authorization("POST", "/", "", sets[1], access_key_id="id", access_key_secret="s")
     assert "SignedHeaders=content-type;host;x-acs-action;x-acs-date," in auth
+
+
+def test_hmac_with_a_keyed_copy_equals_the_one_shot_hmac():
+    """vodai.signing._hmac keeps one keyed HMAC per secret and signs with copies of it: for more
+    secrets than it keeps, interleaved, non-ASCII text and the three algorithms (and from several
+    threads at once) every digest is hmac.digest's."""
+    import hmac
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vodai.signing._hmac import hmac_digest
+
+    rng = random.Random(3)
+    secrets = [f"secret-{i}-ü" * (i % 5 + 1) for i in range(40)]
+    cases = [(rng.choice(secrets), "".join(rng.choice("abc\n&=é漢") for _ in range(rng.randrange(0, 300))),
+              rng.choice(["sha1", "sha256", "md5"])) for _ in range(3000)]
+
+    def check(case):
+        secret, message, algorithm = case
+        return hmac_digest(secret, message, algorithm) == hmac.digest(secret.encode(), message.encode(), algorithm)
+
+    assert all(map(check, cases))
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(check, cases))

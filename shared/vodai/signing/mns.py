@@ -7,8 +7,9 @@ Signature    = base64(HMAC-SHA1(secret, StringToSign)); header ``Authorization: 
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import Mapping
+
+from ._hmac import hmac_digest
 
 PREFIX = "x-mns-"
 
@@ -30,7 +31,7 @@ def string_to_sign(method: str, resource: str, headers: Mapping[str, str]) -> st
 
 
 def sign(method: str, resource: str, headers: Mapping[str, str], secret: str) -> str:
-    digest = hmac.digest(secret.encode("utf-8"), string_to_sign(method, resource, headers).encode("utf-8"), "sha1")
+    digest = hmac_digest(secret, string_to_sign(method, resource, headers), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 

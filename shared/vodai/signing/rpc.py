@@ -7,11 +7,11 @@ Signature    = base64(HMAC-SHA1(secret + "&", StringToSign)).
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import Mapping, Optional
 
 from ._encoding import canonical_query as _canonical_query
 from ._encoding import percent_encode
+from ._hmac import hmac_digest
 
 SIGNATURE_METHOD = "HMAC-SHA1"
 SIGNATURE_VERSION = "1.0"
@@ -28,7 +28,7 @@ def string_to_sign(method: str, params: Mapping[str, Optional[str]]) -> str:
 
 def sign(method: str, params: Mapping[str, Optional[str]], secret: str) -> str:
     """The ``Signature`` parameter value for ``params`` sent with ``method``."""
-    digest = hmac.digest((secret + "&").encode("utf-8"), string_to_sign(method, params).encode("utf-8"), "sha1")
+    digest = hmac_digest(secret + "&", string_to_sign(method, params), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 
