@@ -157,9 +157,12 @@ def test_sqlite_claims_a_new_key_and_an_expired_one_alike(tmp_path):
 
 def test_sqlite_steps_of_its_own_claim_leave_what_the_full_path_leaves(tmp_path):
     # save_job and complete on a key this store object claimed are one compare-and-set UPDATE each;
-    # a second store object on the same file has nothing remembered and reads the row first.
+    # a second store object on the same file has nothing remembered and reads the row first. It has
+    # a connection of its own (as another process would), so the trace holds only mine's statements.
+    from vodai.idempotency.backends.sqlite import SqliteStore
+
     path = f"sqlite:///{tmp_path}/idem.sqlite3"
-    mine, other = open_store(path), open_store(path)
+    mine, other = open_store(path), SqliteStore(f"{tmp_path}/idem.sqlite3", shared=False)
     fast, full = job_key("t", "A", "fast", "tpl"), job_key("t", "A", "full", "tpl")
     statements = []
     for key, store in ((fast, mine), (full, other)):
@@ -179,11 +182,15 @@ def test_sqlite_steps_of_its_own_claim_leave_what_the_full_path_leaves(tmp_path)
     mine.close(), other.close()
 
 
-def test_sqlite_compare_and_set_yields_to_a_change_made_by_another_writer(tmp_path):
-    # This store's lock ran out and another process re-armed the claim (attempts 2): the save that
-    # follows must not write over that with the record this store remembers (attempts 1).
-    path = f"sqlite:///{tmp_path}/idem.sqlite3"
-    mine, other = open_store(path), open_store(path)
+@pytest.mark.parametrize("shared", [False, True])
+def test_sqlite_compare_and_set_yields_to_a_change_made_by_another_writer(tmp_path, shared):
+    # This store's lock ran out and another writer re-armed the claim (attempts 2): the save that
+    # follows must not write over that with the record this store remembers (attempts 1). The other
+    # writer as another process (a connection of its own) and as another store of this process.
+    from vodai.idempotency.backends.sqlite import SqliteStore
+
+    mine = open_store(f"sqlite:///{tmp_path}/idem.sqlite3")
+    other = SqliteStore(f"{tmp_path}/idem.sqlite3", shared=shared)
     assert mine.claim(KEY, now=T, lock_until=T + 10, expires_at=T + 1000).acquired
     assert other.claim(KEY, now=T + 11, lock_until=T + 70, expires_at=T + 1000).acquired
     saved = mine.save_job(KEY, job_id="job-1", request_id="r", message="m", now=T + 12)

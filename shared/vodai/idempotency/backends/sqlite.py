@@ -5,60 +5,35 @@ lock before reading, so two processes can never both claim one key. The common p
 a new key is claimed by one ``INSERT`` that leaves an existing row alone, and the next steps of
 a job this store object claimed (``save_job``, ``complete``) are one ``UPDATE`` each, a
 compare-and-set on the record text it wrote last; if any other writer changed the row since,
-the update matches nothing and the full transaction runs instead.
+the update matches nothing and the full transaction runs instead. The stores of one process
+kept in one file share its connection (vodai.sqlitedb).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-import time
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
+from ...sqlitedb import closed, open_database
 from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, transition
 from ..exceptions import IdempotencyError
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)"
-SETUP_ATTEMPTS = 8  # at most about 2.5 s of waiting
 # Records this store wrote last, for the compare-and-set: one per job in progress. A job that
 # never finishes here (its invocation failed between steps) leaves one behind; bounded by this.
 MAX_WRITTEN = 4096
 
 
-def connect(path: str, schema: Iterable[str], *, busy_timeout: float = 30.0) -> sqlite3.Connection:
-    """A connection in WAL mode with ``schema`` applied. Processes that set up a new file at the
-    same moment can be refused at once while one of them switches it to WAL (SQLITE_BUSY without
-    the busy handler), so the setup is tried again, briefly. Raises sqlite3.Error."""
-    if path != ":memory:":
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE).
-    db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-    for attempt in range(SETUP_ATTEMPTS):
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a commit survives a crash of the process (what redeliveries meet), and
-            # skips an fsync per transaction; only an OS crash or power loss can lose the last ones.
-            db.execute("PRAGMA synchronous=NORMAL")
-            for statement in schema:
-                db.execute(statement)
-            return db
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == SETUP_ATTEMPTS - 1:
-                db.close()
-                raise
-            time.sleep(0.02 * 2 ** attempt)
-    raise AssertionError("unreachable")
-
-
 class SqliteStore(TransitionStore):
-    def __init__(self, path: str, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str, *, busy_timeout: float = 30.0, shared: bool = True) -> None:
+        """``shared``: use the process's connection to the file (vodai.sqlitedb), taking turns with
+        the other stores kept in it; False: a connection of its own, as another process has."""
         self.path = path
         try:
-            self._db = connect(path, [_SCHEMA], busy_timeout=busy_timeout)
+            self._database = open_database(path, [_SCHEMA], busy_timeout=busy_timeout, shared=shared)
         except sqlite3.Error as exc:
             raise IdempotencyError(f"sqlite store {path}: {exc}") from None
-        self._lock = threading.Lock()
+        self._db, self._lock = self._database.connection, self._database.lock
         self._written: Dict[str, Tuple[Record, str]] = {}  # key -> (record, its text) as last written here
 
     def claim(self, key, *, now, lock_until, expires_at):
@@ -155,5 +130,8 @@ class SqliteStore(TransitionStore):
             self._db.execute("DELETE FROM vodai_jobs WHERE key = ?", (key,))
 
     def close(self):
-        with self._lock:
-            self._db.close()
+        database, self._database = self._database, None
+        if database is not None:
+            with database.lock:
+                self._db = closed()  # used after close, it fails as a closed connection does
+            database.release()

@@ -1,18 +1,18 @@
 """SQLite tracking store: the embedded default (the idempotency store's file, its own table).
 
 Each change runs in a ``BEGIN IMMEDIATE`` transaction, which takes the database's write lock
-before reading, so two processes can never both finish (or both insert) one job.
+before reading, so two processes can never both finish (or both insert) one job. In one process
+it shares the file's connection with the idempotency store (vodai.sqlitedb).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from typing import List, Optional
 
+from ...sqlitedb import closed, open_database
 from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore, insert
-from ...idempotency.backends.sqlite import connect
 from ..exceptions import TrackingError
 
 _SCHEMA = (
@@ -30,14 +30,16 @@ _INSERT = ("INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted
 
 
 class SqliteTracking(TrackingStore):
-    def __init__(self, path: str, namespace: str = "vodai", *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str, namespace: str = "vodai", *, busy_timeout: float = 30.0, shared: bool = True) -> None:
+        """``shared``: use the process's connection to the file (vodai.sqlitedb), taking turns with
+        the idempotency store kept in it; False: a connection of its own."""
         super().__init__(namespace)
         self.path = path
         try:
-            self._db = connect(path, _SCHEMA, busy_timeout=busy_timeout)
+            self._database = open_database(path, _SCHEMA, busy_timeout=busy_timeout, shared=shared)
         except sqlite3.Error as exc:
             raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
-        self._lock = threading.Lock()
+        self._db, self._lock = self._database.connection, self._database.lock
 
     def track(self, job: TrackedJob, *, now: float) -> bool:
         # A JobId is new but for a redelivery: one INSERT that leaves an existing row alone (its own
@@ -118,5 +120,8 @@ class SqliteTracking(TrackingStore):
         return self._select(sql, tuple(params))
 
     def close(self):
-        with self._lock:
-            self._db.close()
+        database, self._database = self._database, None
+        if database is not None:
+            with database.lock:
+                self._db = closed()  # used after close, it fails as a closed connection does
+            database.release()
