@@ -6,7 +6,7 @@ credentials are read per invocation, since FC rotates the role's STS credentials
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import requests
 
@@ -14,7 +14,7 @@ from . import context as fc_context
 from . import credentials
 from .config import Settings
 from .exceptions import VodaiError
-from .pipeline import InvocationResult, build, dispatch
+from .pipeline import Decided, InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
 
@@ -54,8 +54,10 @@ def run(
     settings: Settings,
     routes: RouteTable,
     session: Optional[requests.Session] = None,
+    decided: Optional[Sequence[Decided]] = None,
 ) -> InvocationResult:
-    """One invocation with explicit settings (and, for local runs, an HTTP session)."""
+    """One invocation with explicit settings (and, for local runs, an HTTP session). ``decided``:
+    the event already decided by ``decide_all`` (replay), see ``dispatch``."""
     global _last_deps
     creds = credentials.resolve(context)
     key = (id(settings), id(routes), id(session), creds, fc_context.account_id(context), fc_context.region(context))
@@ -65,7 +67,7 @@ def run(
     else:
         deps = build(settings, context=context, credentials=creds, routes=routes, session=session)
         _last_deps = (key, deps)
-    return dispatch(event, deps, context=context)  # logs one JSON line per outcome
+    return dispatch(event, deps, context=context, decided=decided)  # logs one JSON line per outcome
 
 
 def handle(event: Any, context: Any) -> str:

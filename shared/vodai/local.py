@@ -13,7 +13,7 @@ import uuid
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import requests
 from pydantic import SecretStr
@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from .config import Settings
 from .context import LocalContext, LocalCredentials
 from .handler import run
-from .pipeline import InvocationResult
+from .pipeline import Decided, InvocationResult
 from .routing.rules import RouteTable, load_table
 
 EMULATOR_URL = "http://emulator.vodai.local"
@@ -43,6 +43,8 @@ class LocalTarget:
     backend: Any = None  # the in-process emulator backend, when the target is the emulator
     secrets: list = field(default_factory=list)
     owns_session: bool = field(default=False, repr=False)  # made by limit_connections: closed by close()
+    # invoke() runs in this process, so it can take what the caller decided already (replay's plan).
+    takes_decided: ClassVar[bool] = True
 
     def new_context(self) -> LocalContext:
         """A context for one invocation: same function and credentials, a new request id."""
@@ -63,8 +65,12 @@ class LocalTarget:
         if self.owns_session:
             self.session.close()
 
-    def invoke(self, raw: bytes, context: Optional[LocalContext] = None) -> InvocationResult:
-        return run(raw, context or self.new_context(), settings=self.settings, routes=self.routes, session=self.session)
+    def invoke(self, raw: bytes, context: Optional[LocalContext] = None, *,
+               decided: Optional[Sequence[Decided]] = None) -> InvocationResult:
+        """One invocation of the handler. ``decided``: ``decide_all(raw, ...)`` with this target's
+        settings, routes and this context, made by the caller first (see ``dispatch``)."""
+        return run(raw, context or self.new_context(), settings=self.settings, routes=self.routes, session=self.session,
+                   decided=decided)
 
 
 def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: Optional[str] = None) -> LocalTarget:

@@ -8,8 +8,9 @@ invocation fails so the platform redelivers; idempotency makes that safe).
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from .. import context as fc_context
 from ..config import Settings
@@ -39,6 +40,11 @@ def invocation(context: Any, settings: Settings, started: float, clock) -> Invoc
     return Invocation(fc_context.request_id(context), Deadline(started + timeout - margin, clock), started + lock_seconds)
 
 
+# One event of a payload after the pure part: its record, the outcome begun for it, the parsed
+# event and the decision (None where the outcome is already final).
+Decided = Tuple[Record, oc.Outcome, Optional[VodEvent], Optional[Decision]]
+
+
 def dispatch(
     raw: bytes,
     deps: Dependencies,
@@ -46,13 +52,23 @@ def dispatch(
     context: Any = None,
     region_hint: Optional[str] = None,
     started: Optional[float] = None,
+    decided: Optional[Sequence[Decided]] = None,
 ) -> oc.InvocationResult:
-    """Run every event in ``raw`` through the pipeline; never raises for bad input."""
+    """Run every event in ``raw`` through the pipeline; never raises for bad input.
+
+    ``decided``: what :func:`decide_all` made of ``raw`` (with the same settings, routes and
+    context) for a caller that needed the decisions first (replay locks the job keys before it
+    runs an item); taken as they are instead of parsed and routed again, and used up: their
+    outcomes become the result's (whose ``duration_ms`` then leaves out the deciding)."""
     inv = invocation(context, deps.settings, deps.clock() if started is None else started, deps.clock)
     result = oc.InvocationResult(inv.request_id)
-    for record in unwrap(raw, region=region_hint):
+    for item in unwrap(raw, region=region_hint) if decided is None else decided:
         begun = time.perf_counter()
-        out, event, decision = decide_record(record, deps.settings, deps.routes, context)
+        if decided is None:
+            record = item
+            out, event, decision = decide_record(record, deps.settings, deps.routes, context)
+        else:
+            record, out, event, decision = item
         if isinstance(decision, Complete):
             out = run_completion(event, decision, out, deps, inv)
         elif event is not None and decision is not None and not isinstance(decision, Skip):
@@ -64,11 +80,26 @@ def dispatch(
     return result
 
 
-def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = None, region_hint: Optional[str] = None) -> oc.InvocationResult:
-    """A dry run: what dispatch would decide for each event, calling nothing."""
-    result = oc.InvocationResult(fc_context.request_id(context))
+def _decide_each(raw: bytes, settings: Settings, routes: RouteTable, context: Any, region_hint: Optional[str]):
     for record in unwrap(raw, region=region_hint):
-        out, event, decision = decide_record(record, settings, routes, context)
+        yield (record, *decide_record(record, settings, routes, context))
+
+
+def decide_all(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = None,
+               region_hint: Optional[str] = None) -> List[Decided]:
+    """The pure part of the pipeline for every event in ``raw``: unwrap, parse, region, route."""
+    return list(_decide_each(raw, settings, routes, context, region_hint))
+
+
+def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = None, region_hint: Optional[str] = None,
+         decided: Optional[Sequence[Decided]] = None) -> oc.InvocationResult:
+    """A dry run: what dispatch would decide for each event, calling nothing. ``decided``: as
+    :func:`decide_all` made it of ``raw``, left as it was (its outcomes are copied)."""
+    result = oc.InvocationResult(fc_context.request_id(context))
+    if decided is None:
+        decided = _decide_each(raw, settings, routes, context, region_hint)
+    for _record, out, event, decision in decided:
+        out = dataclasses.replace(out)
         if isinstance(decision, Complete):
             out.status, out.reason = oc.PLANNED, f"would publish the completion of JobId {decision.job_id} (if vodai submitted it)"
         elif event is not None and decision is not None and not isinstance(decision, Skip):

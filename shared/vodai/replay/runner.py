@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
-from ..pipeline import PLANNED, SKIPPED, InvocationResult, Outcome, plan
+from ..pipeline import PLANNED, SKIPPED, Decided, InvocationResult, Outcome, decide_all, plan
+from ..routing.decision import Complete, Skip
 from .sources import Item
 
 log = logging.getLogger("vodai.replay")
@@ -68,6 +69,14 @@ def outcome_key(prefix: str, o: Outcome) -> Optional[str]:
 def planned_keys(result: InvocationResult, prefix: str) -> List[str]:
     """The job keys a planned invocation would claim."""
     return sorted({k for o in result.outcomes if o.status == PLANNED and (k := outcome_key(prefix, o))})
+
+
+def decided_keys(decided: Sequence[Decided], prefix: str) -> List[str]:
+    """The job keys the decided events would claim: those of the jobs to submit (what
+    :func:`planned_keys` gives for the plan of the same events)."""
+    return sorted({k for _r, o, event, decision in decided
+                   if event is not None and decision is not None and not isinstance(decision, (Skip, Complete))
+                   and (k := outcome_key(prefix, o))})
 
 
 class TokenBucket:
@@ -166,6 +175,7 @@ class Runner:
         self.resubmit_uncertain = resubmit_uncertain
         self._store = store
         self._locks = KeyLocks()
+        self._takes_decided = bool(getattr(target, "takes_decided", False))
         self.interrupted = False
 
     @property
@@ -246,19 +256,25 @@ class Runner:
         try:
             context = self.target.new_context()
             result.request_id = getattr(context, "request_id", None)
-            planned = plan(item.raw, settings=self.target.settings, routes=self.target.routes, context=context)
+            settings = self.target.settings
+            decided = decide_all(item.raw, settings=settings, routes=self.target.routes, context=context)
             if self.dry_run:
-                result.outcomes = planned.outcomes
+                result.outcomes = plan(item.raw, settings=settings, routes=self.target.routes, decided=decided,
+                                       context=context).outcomes
                 return result
-            keys = planned_keys(planned, self.target.settings.idempotency_prefix)
-            self.bucket.acquire(max(1, len(planned.outcomes)))
+            keys = decided_keys(decided, settings.idempotency_prefix)
+            self.bucket.acquire(max(1, len(decided)))
             if self.stopping.is_set():
                 result.error = INTERRUPTED
                 return result
             with self._locks.hold(keys):
                 if self.resubmit_uncertain:
                     self._resubmit_uncertain(keys, result)
-                result.outcomes = self.target.invoke(item.raw, context).outcomes
+                # A target that runs the handler here takes the decisions as they are (not parsed
+                # and routed a second time: 0.46 M instructions per event, 15% of replay's client).
+                invoked = (self.target.invoke(item.raw, context, decided=decided) if self._takes_decided
+                           else self.target.invoke(item.raw, context))
+                result.outcomes = invoked.outcomes
                 result.uncertain = self._uncertain_duplicates(result.outcomes)
         except Exception as exc:  # one item's failure never stops the others
             log.warning("%s: %s: %s", item.origin, type(exc).__name__, exc)
