@@ -404,3 +404,143 @@ def test_a_reset_while_an_earlier_refusal_is_being_handled_is_still_ambiguous(se
         with pytest.raises(TransportError) as info:
             call(new_session(), srv.url)
     assert info.value.ambiguous
+
+
+class _Recorder:
+    """A socket that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.writes = []
+
+    def sendall(self, data) -> None:
+        self.writes.append(bytes(data))
+
+
+def _http_client_sends(scheme: str, host: str, port: int, method: str, path: str, headers, body) -> bytes:
+    """The oracle: what http.client's own request() writes for this request on a connection of
+    urllib3's pool (the adapter's path before 2026-12), every write joined."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    conn = (HTTPSConnection if scheme == "https" else HTTPConnection)(host, port)
+    conn.sock = _Recorder()
+    import http.client
+
+    http.client.HTTPConnection.request(conn, method, path, body, dict(headers.items()))
+    return b"".join(conn.sock.writes)
+
+
+_SIGNED = {"Accept": "application/json", "x-acs-action": "SubmitAIImageJob", "Authorization": "ACS3-HMAC-SHA256 Credential=AK,Signature=ab"}
+
+
+@pytest.mark.parametrize("scheme,host,port,method,headers,body", [
+    ("http", "127.0.0.1", 8123, "POST", {"Content-Type": "text/xml;charset=utf-8", "x-mns-version": "2015-06-06"}, b"<Message>x</Message>"),
+    ("http", "127.0.0.1", 8123, "POST", _SIGNED, b""),
+    ("https", "vod.cn-shanghai.aliyuncs.com", 443, "POST", {**_SIGNED, "host": "vod.cn-shanghai.aliyuncs.com"}, b""),
+    ("http", "mns.example", 80, "GET", {"Accept-Encoding": "gzip"}, None),
+    ("http", "mns.example", 80, "POST", {"Accept-Encoding": "gzip", "Host": "other"}, b"{}"),
+    ("http", "example.com", 8080, "PUT", {"X-Latin": "caf\u00e9 \t tab", "X-Empty": ""}, b"\x00\xff binary"),
+])
+def test_a_request_is_written_once_as_http_client_writes_it_in_pieces(scheme, host, port, method, headers, body):
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    from vodai.clients.session import request_bytes
+
+    request = prepared(method, f"{scheme}://{host}:{port}/p?q=1", headers, body if body is not None else b"")
+    request.body = body
+    if body is None:
+        del request.headers["content-length"]
+    expected = _http_client_sends(scheme, host, port, method, "/p?q=1", request.headers, body)
+    conn = (HTTPSConnection if scheme == "https" else HTTPConnection)(host, port)
+    assert request_bytes(conn, method, "/p?q=1", request.headers, body) == expected
+    assert expected.count(b"\r\n\r\n") >= 1 and expected.startswith(f"{method} /p?q=1 HTTP/1.1\r\n".encode())
+
+
+@pytest.mark.parametrize("case", ["C1 control", "bytes value", "IPv6 host", "name with a space", "header injection",
+                                  "no length for a body", "a plain dict", "lower-case method", "chunked"])
+def test_what_the_one_write_leaves_to_http_client(server, case):
+    # request_bytes answers None and the adapter sends through http.client, which encodes it the
+    # same way it always did, or refuses it with its own error (before anything is written).
+    from urllib3.connection import HTTPConnection
+
+    from vodai.clients.session import request_bytes
+
+    host, method, body = "127.0.0.1", "POST", b"{}"
+    request = prepared(method, "http://127.0.0.1:1/", {})
+    headers = request.headers
+    if case == "C1 control":
+        headers["X-Odd"] = "a\x85b"
+    elif case == "bytes value":
+        headers["X-Bytes"] = b"raw"
+    elif case == "IPv6 host":
+        host = "::1"
+    elif case == "name with a space":
+        headers["Bad Name"] = "x"
+    elif case == "header injection":
+        headers["X-Note"] = "a\r\nX-Injected: 1"
+    elif case == "no length for a body":
+        del headers["content-length"]
+    elif case == "a plain dict":
+        headers = dict(headers)
+    elif case == "lower-case method":
+        method = "post"
+    elif case == "chunked":
+        headers["Transfer-Encoding"] = "chunked"
+    assert request_bytes(HTTPConnection(host, 1), method, "/", headers, body) is None
+    if case in ("name with a space", "header injection"):
+        srv = server(lambda n: ok(b"{}"))
+        request = prepared("POST", f"{srv.url}/", {})
+        request.headers.update({k: v for k, v in headers.items() if k in ("Bad Name", "X-Note")})
+        adapter = new_session().get_adapter(srv.url)
+        if case == "header injection":
+            with pytest.raises(ValueError, match="Invalid header"):
+                adapter.send(request, timeout=(2, 2))
+            assert srv.requests == 0  # refused before anything was written
+        else:  # http.client takes a space inside a name
+            assert adapter.send(request, timeout=(2, 2)).status_code == 200 and srv.requests == 1
+
+
+def test_vodais_own_requests_are_written_without_http_clients_request(server, monkeypatch):
+    import http.client
+
+    used = []
+    real = http.client.HTTPConnection.request
+    monkeypatch.setattr(http.client.HTTPConnection, "request", lambda *a, **kw: used.append(1) or real(*a, **kw))
+    srv = server(lambda n: ok(b'{"n":%d}' % n))
+    session = new_session()
+    assert [call(session, srv.url).json() for _ in range(3)] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    request = prepared("POST", f"{srv.url}/", {"X-Odd": "a\x85b"})  # left to http.client: sent all the same
+    assert send(session, request, timeout=(2, 2), action="x").json() == {"n": 4}
+    assert used == [1] and srv.connections == 1
+
+
+def test_the_one_write_matches_http_client_over_random_headers():
+    # 3,000 header sets drawn from an alphabet with the characters that matter (CR, LF, tab, space,
+    # colon, DEL, C1 controls, Latin-1, beyond Latin-1): either http.client's exact bytes, or None
+    # (left to http.client); never bytes for a request http.client refuses.
+    import random
+
+    from urllib3.connection import HTTPConnection
+
+    from vodai.clients.session import request_bytes
+
+    rng = random.Random(20261206)
+    name_chars = "abcXYZ-_.09!#~ :\r\n\t\x85é"
+    value_chars = "abc XYZ-_=/;,.09\t:\r\n\x00\x7f\x85\xa0é€"
+    fast = refused = 0
+    for _ in range(3000):
+        headers = requests.structures.CaseInsensitiveDict()
+        for _ in range(rng.randint(0, 6)):
+            name = "".join(rng.choice(name_chars if rng.random() < 0.1 else "abcXYZ-") for _ in range(rng.randint(1, 8)))
+            headers[name] = "".join(rng.choice(value_chars if rng.random() < 0.2 else "abc XYZ-=") for _ in range(rng.randint(0, 10)))
+        body = rng.choice([None, b"", b"{}", b"<x/>" * 5])
+        if body is not None or rng.random() < 0.5:
+            headers["Content-Length"] = str(len(body or b""))
+        try:
+            expected = _http_client_sends("http", "127.0.0.1", 8123, "POST", "/?a=1", headers, body)
+        except (ValueError, UnicodeEncodeError):
+            expected = None
+            refused += 1
+        got = request_bytes(HTTPConnection("127.0.0.1", 8123), "POST", "/?a=1", headers, body)
+        assert got is None or got == expected, (dict(headers), body)
+        fast += got is not None
+    assert fast > 1000 and refused > 100  # both sides were exercised

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import re
 import threading
 from typing import Optional
 
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from ._answer import Answer
 from .transport import case_insensitive
@@ -91,9 +93,15 @@ class DirectAdapter(HTTPAdapter):
                 raise _connect_failure(exc, request) from None
             try:
                 conn.sock.settimeout(read_timeout)
-                http.client.HTTPConnection.request(conn, request.method, path, request.body, dict(request.headers.items()))
-                conn.response_class = Answer  # http.client's response, its header block read without the email parser
-                answer = http.client.HTTPConnection.getresponse(conn)
+                data = request_bytes(conn, request.method, path, request.headers, request.body)
+                if data is not None:
+                    conn.sock.sendall(data)  # the request line, headers and body in one write
+                    answer = Answer(conn.sock, method=request.method)
+                    answer.begin()
+                else:  # what only http.client knows how to send (or to refuse)
+                    http.client.HTTPConnection.request(conn, request.method, path, request.body, dict(request.headers.items()))
+                    conn.response_class = Answer  # http.client's response, its header block read without the email parser
+                    answer = http.client.HTTPConnection.getresponse(conn)
             except (OSError, http.client.HTTPException) as exc:
                 raise _exchange_failure(exc, request) from None
             try:
@@ -147,6 +155,45 @@ class DirectAdapter(HTTPAdapter):
         # here is raised as requests raises it.
         store = {name.lower(): (name, value) for name, value in resp.headers.itermerged()}
         return self._filled(req, resp.status, resp.reason, store, resp, _read(resp, req))
+
+
+# A request's header lines as http.client writes them, for names that are tokens and values of
+# printable Latin-1 text (no CR, LF or other control character but tab): anything else is left
+# to http.client, which checks and encodes it (and refuses what it must).
+_PLAIN_HEADER_LINES = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [\t\x20-\x7e\xa0-\xff]*\r\n)*")
+_METHOD = re.compile(r"[A-Z]+")
+_BODY_EXPECTED = frozenset(("PATCH", "POST", "PUT"))
+
+
+def request_bytes(conn, method: str, path: str, headers, body: Optional[bytes]) -> Optional[bytes]:
+    """The bytes ``http.client.HTTPConnection.request(conn, method, path, body, headers)`` sends
+    (the same request line, Host and Accept-Encoding it adds, the same header lines in the same
+    order, the body), as one piece: http.client writes the body with a second ``send``, a second
+    system call and a second TCP segment for each request with a body. None when http.client would
+    add a length or a chunked encoding itself, or check the request harder than this does (its
+    own path then sends it). ``path``: the request target, already checked as ``_direct`` checks it."""
+    if not isinstance(headers, CaseInsensitiveDict) or _METHOD.fullmatch(method) is None \
+            or ("content-length" not in headers and (body is not None or method in _BODY_EXPECTED)) \
+            or "transfer-encoding" in headers:
+        return None
+    items = headers.items()
+    if not all(type(name) is str and type(value) is str for name, value in items):
+        return None  # bytes or numbers: http.client's encoding
+    lines = "".join([f"{name}: {value}\r\n" for name, value in items])
+    if lines.count("\r\n") != len(headers):
+        return None  # a line break inside a name or value (http.client refuses it)
+    if "host" not in headers:
+        host = conn.host
+        if not host.isascii() or ":" in host or getattr(conn, "_tunnel_host", None):
+            return None  # IDNA, IPv6 brackets and zones, proxy tunnels: http.client's own rules
+        lines = (f"Host: {host}\r\n" if conn.port == conn.default_port else f"Host: {host}:{conn.port}\r\n") + (
+            "Accept-Encoding: identity\r\n" + lines if "accept-encoding" not in headers else lines)
+    elif "accept-encoding" not in headers:
+        lines = "Accept-Encoding: identity\r\n" + lines
+    if _PLAIN_HEADER_LINES.fullmatch(lines) is None:
+        return None
+    head = f"{method} {path} HTTP/1.1\r\n{lines}\r\n".encode("latin-1")
+    return head + body if body else head
 
 
 class _Response(requests.Response):
