@@ -172,23 +172,26 @@ def request_bytes(conn, method: str, path: str, headers, body: Optional[bytes]) 
     system call and a second TCP segment for each request with a body. None when http.client would
     add a length or a chunked encoding itself, or check the request harder than this does (its
     own path then sends it). ``path``: the request target, already checked as ``_direct`` checks it."""
-    if not isinstance(headers, CaseInsensitiveDict) or _METHOD.fullmatch(method) is None \
-            or ("content-length" not in headers and (body is not None or method in _BODY_EXPECTED)) \
-            or "transfer-encoding" in headers:
+    if type(headers) is not CaseInsensitiveDict or _METHOD.fullmatch(method) is None:
         return None
-    items = headers.items()
-    if not all(type(name) is str and type(value) is str for name, value in items):
+    # Its store (lower-cased name -> (name, value)) read directly: the Mapping methods go through
+    # the ABCs' generators and a __getitem__ per key, which cost more than building the request.
+    store = headers._store
+    if ("content-length" not in store and (body is not None or method in _BODY_EXPECTED)) or "transfer-encoding" in store:
+        return None
+    try:
+        lines = "".join([name + ": " + value + "\r\n" for name, value in store.values()])
+    except TypeError:
         return None  # bytes or numbers: http.client's encoding
-    lines = "".join([f"{name}: {value}\r\n" for name, value in items])
-    if lines.count("\r\n") != len(headers):
+    if lines.count("\r\n") != len(store):
         return None  # a line break inside a name or value (http.client refuses it)
-    if "host" not in headers:
+    if "host" not in store:
         host = conn.host
         if not host.isascii() or ":" in host or getattr(conn, "_tunnel_host", None):
             return None  # IDNA, IPv6 brackets and zones, proxy tunnels: http.client's own rules
         lines = (f"Host: {host}\r\n" if conn.port == conn.default_port else f"Host: {host}:{conn.port}\r\n") + (
-            "Accept-Encoding: identity\r\n" + lines if "accept-encoding" not in headers else lines)
-    elif "accept-encoding" not in headers:
+            "Accept-Encoding: identity\r\n" + lines if "accept-encoding" not in store else lines)
+    elif "accept-encoding" not in store:
         lines = "Accept-Encoding: identity\r\n" + lines
     if _PLAIN_HEADER_LINES.fullmatch(lines) is None:
         return None
