@@ -544,3 +544,28 @@ def test_the_one_write_matches_http_client_over_random_headers():
         assert got is None or got == expected, (dict(headers), body)
         fast += got is not None
     assert fast > 1000 and refused > 100  # both sides were exercised
+
+
+def test_each_request_gets_its_own_read_timeout_on_a_reused_connection(server):
+    # The socket's timeout is set only when it changes (each setting is a system call): a second
+    # request on the same connection with a shorter read timeout must still time out by it.
+    stop = threading.Event()
+
+    def answer(n):
+        if n == 1:
+            return ok(b'{"n":1}')
+
+        def late(conn):
+            stop.wait(5)  # an answer that would come after 5 s
+            conn.sendall(ok(b'{"n":2}'))
+        return late
+
+    srv = server(answer)
+    session = new_session()
+    try:
+        assert call(session, srv.url, timeout=(10.0, 60.0)).json() == {"n": 1}
+        with pytest.raises(TransportError) as info:
+            call(session, srv.url, timeout=(10.0, 0.3))
+        assert info.value.ambiguous and srv.connections == 1
+    finally:
+        stop.set()

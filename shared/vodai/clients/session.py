@@ -92,7 +92,8 @@ class DirectAdapter(HTTPAdapter):
             except (OSError, urllib3.exceptions.HTTPError) as exc:
                 raise _connect_failure(exc, request) from None
             try:
-                conn.sock.settimeout(read_timeout)
+                if conn.sock.gettimeout() != read_timeout:  # setting it is a system call (ioctl) every time
+                    conn.sock.settimeout(read_timeout)
                 data = request_bytes(conn, request.method, path, request.headers, request.body)
                 if data is not None:
                     conn.sock.sendall(data)  # the request line, headers and body in one write
