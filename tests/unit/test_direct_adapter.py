@@ -29,6 +29,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.connections = 0
         self.requests = 0
+        self.heads = []  # each request's head (request line and header lines), as received
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -58,6 +59,7 @@ class Server:
                     while len(buf) < length:
                         buf += conn.recv(65536)
                     buf = buf[length:]
+                    self.heads.append(head)
                     self.requests += 1
                     answer = self.answer(self.requests)
                     if callable(answer):
@@ -456,7 +458,8 @@ def test_a_request_is_written_once_as_http_client_writes_it_in_pieces(scheme, ho
 
 
 @pytest.mark.parametrize("case", ["C1 control", "bytes value", "IPv6 host", "name with a space", "header injection",
-                                  "no length for a body", "a plain dict", "lower-case method", "chunked"])
+                                  "no length for a body", "a plain dict", "lower-case method", "chunked",
+                                  "colon in a name", "empty name", "urllib3's skip marker"])
 def test_what_the_one_write_leaves_to_http_client(server, case):
     # request_bytes answers None and the adapter sends through http.client, which encodes it the
     # same way it always did, or refuses it with its own error (before anything is written).
@@ -485,6 +488,14 @@ def test_what_the_one_write_leaves_to_http_client(server, case):
         method = "post"
     elif case == "chunked":
         headers["Transfer-Encoding"] = "chunked"
+    elif case == "colon in a name":
+        headers["Host: evil"] = "x"  # joined, "Host: evil: x" would read as a second Host line
+    elif case == "empty name":
+        headers[""] = "x"
+    elif case == "urllib3's skip marker":
+        from urllib3.util import SKIP_HEADER
+
+        headers["User-Agent"] = SKIP_HEADER
     assert request_bytes(HTTPConnection(host, 1), method, "/", headers, body) is None
     if case in ("name with a space", "header injection"):
         srv = server(lambda n: ok(b"{}"))
@@ -492,8 +503,9 @@ def test_what_the_one_write_leaves_to_http_client(server, case):
         request.headers.update({k: v for k, v in headers.items() if k in ("Bad Name", "X-Note")})
         adapter = new_session().get_adapter(srv.url)
         if case == "header injection":
-            with pytest.raises(ValueError, match="Invalid header"):
+            with pytest.raises(requests.exceptions.InvalidHeader) as info:
                 adapter.send(request, timeout=(2, 2))
+            assert "X-Note" in str(info.value) and "Injected" not in str(info.value)  # the name, never the value
             assert srv.requests == 0  # refused before anything was written
         else:  # http.client takes a space inside a name
             assert adapter.send(request, timeout=(2, 2)).status_code == 200 and srv.requests == 1
@@ -525,12 +537,14 @@ def test_the_one_write_matches_http_client_over_random_headers():
 
     rng = random.Random(20261206)
     name_chars = "abcXYZ-_.09!#~ :\r\n\t\x85é"
+    special = ["Host", "host", "Accept-Encoding", "Transfer-Encoding", "Content-Length", "Host: x", "a: b", ""]
     value_chars = "abc XYZ-_=/;,.09\t:\r\n\x00\x7f\x85\xa0é€"
     fast = refused = 0
     for _ in range(3000):
         headers = requests.structures.CaseInsensitiveDict()
         for _ in range(rng.randint(0, 6)):
             name = "".join(rng.choice(name_chars if rng.random() < 0.1 else "abcXYZ-") for _ in range(rng.randint(1, 8)))
+            name = rng.choice(special) if rng.random() < 0.15 else name
             headers[name] = "".join(rng.choice(value_chars if rng.random() < 0.2 else "abc XYZ-=") for _ in range(rng.randint(0, 10)))
         body = rng.choice([None, b"", b"{}", b"<x/>" * 5])
         if body is not None or rng.random() < 0.5:
@@ -543,7 +557,7 @@ def test_the_one_write_matches_http_client_over_random_headers():
         got = request_bytes(HTTPConnection("127.0.0.1", 8123), "POST", "/?a=1", headers, body)
         assert got is None or got == expected, (dict(headers), body)
         fast += got is not None
-    assert fast > 1000 and refused > 100  # both sides were exercised
+    assert fast > 800 and refused > 100  # both sides were exercised
 
 
 def test_each_request_gets_its_own_read_timeout_on_a_reused_connection(server):
@@ -569,3 +583,28 @@ def test_each_request_gets_its_own_read_timeout_on_a_reused_connection(server):
         assert info.value.ambiguous and srv.connections == 1
     finally:
         stop.set()
+
+
+def test_a_refused_request_leaves_nothing_behind_for_the_next_one(server):
+    # http.client refuses a header half-way through writing the request's lines into the
+    # connection's buffer; that connection is dropped, so nothing of it (the Authorization line
+    # above all) goes out ahead of the next request, which goes through http.client too.
+    srv = server(lambda n: ok(b"{}"))
+    session = new_session()
+    refused = prepared("POST", f"{srv.url}/first", {"Authorization": "MNS AK:secret-signature", "X-Note": "a\r\nb"})
+    with pytest.raises(TransportError) as info:
+        send(session, refused, timeout=(2, 2), action="x")
+    assert not info.value.ambiguous and "secret-signature" not in str(info.value) and "a\r\nb" not in str(info.value)
+    after = prepared("POST", f"{srv.url}/second", {"X-Odd": "a\x85b"})  # left to http.client
+    assert send(session, after, timeout=(2, 2), action="x").status_code == 200
+    assert srv.requests == 1 and srv.heads[0].startswith(b"POST /second HTTP/1.1\r\n")
+    assert b"secret-signature" not in srv.heads[0]
+
+
+def test_a_credential_with_a_line_break_is_refused_without_being_repeated(server):
+    srv = server(lambda n: ok(b"{}"))
+    request = prepared("POST", f"{srv.url}/", {"x-acs-security-token": "STS-token-value\n"})
+    with pytest.raises(TransportError) as info:
+        send(new_session(), request, timeout=(2, 2), action="SubmitAIImageJob")
+    assert "x-acs-security-token" in str(info.value) and "STS-token-value" not in str(info.value)
+    assert not info.value.ambiguous and srv.requests == 0

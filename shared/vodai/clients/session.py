@@ -15,6 +15,7 @@ from typing import Optional
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from urllib3.util import SKIP_HEADER
 from requests.structures import CaseInsensitiveDict
 
 from ._answer import Answer
@@ -98,11 +99,25 @@ class DirectAdapter(HTTPAdapter):
                 if data is not None:
                     conn.sock.sendall(data)  # the request line, headers and body in one write
                     answer = Answer(conn.sock, method=request.method)
-                    answer.begin()
+                    try:
+                        answer.begin()
+                    except BaseException:
+                        answer.close()  # its file object holds the socket open (http.client closes it too)
+                        raise
                 else:  # what only http.client knows how to send (or to refuse)
-                    http.client.HTTPConnection.request(conn, request.method, path, request.body, dict(request.headers.items()))
+                    try:
+                        http.client.HTTPConnection.request(conn, request.method, path, request.body,
+                                                           dict(request.headers.items()))
+                    except ValueError:
+                        # http.client refused a header (a line break, a control character); its
+                        # message quotes the value, which may be a credential: never repeated.
+                        raise requests.exceptions.InvalidHeader(
+                            f"a header HTTP cannot carry: {', '.join(_unsendable(request.headers)) or 'unknown'}"
+                            " (line break or control character)", request=request) from None
                     conn.response_class = Answer  # http.client's response, its header block read without the email parser
                     answer = http.client.HTTPConnection.getresponse(conn)
+            except requests.exceptions.InvalidHeader:
+                raise  # a requests exception is an OSError too: not a failure of the exchange
             except (OSError, http.client.HTTPException) as exc:
                 raise _exchange_failure(exc, request) from None
             try:
@@ -112,7 +127,10 @@ class DirectAdapter(HTTPAdapter):
             reusable = not answer.will_close
         finally:
             if not reusable:
-                conn.close()  # the pool opens a new one in its place on next use
+                # Closed and dropped, as urlopen drops one: a request http.client refused half-way
+                # leaves its first lines in the connection's buffer, to go out before the next one.
+                conn.close()
+                conn = None  # the pool opens a new one in its place on next use
             pool._put_conn(conn)
         return self._response(request, answer, body)
 
@@ -162,8 +180,16 @@ class DirectAdapter(HTTPAdapter):
 # printable Latin-1 text (no CR, LF or other control character but tab): anything else is left
 # to http.client, which checks and encodes it (and refuses what it must).
 _PLAIN_HEADER_LINES = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [\t\x20-\x7e\xa0-\xff]*\r\n)*")
+_TOKENS = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*)?")  # names, one per line
 _METHOD = re.compile(r"[A-Z]+")
 _BODY_EXPECTED = frozenset(("PATCH", "POST", "PUT"))
+
+
+def _unsendable(headers) -> list:
+    """The names of the headers whose name or value holds a line break or a control character."""
+    bad = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+    return [str(name) for name, value in headers.items()
+            if isinstance(name, str) and isinstance(value, str) and (bad.search(name) or bad.search(value))]
 
 
 def request_bytes(conn, method: str, path: str, headers, body: Optional[bytes]) -> Optional[bytes]:
@@ -182,10 +208,13 @@ def request_bytes(conn, method: str, path: str, headers, body: Optional[bytes]) 
         return None
     try:
         lines = "".join([name + ": " + value + "\r\n" for name, value in store.values()])
+        names = "\n".join(store)  # lower-cased: the same characters as far as the token check goes
     except TypeError:
         return None  # bytes or numbers: http.client's encoding
-    if lines.count("\r\n") != len(store):
-        return None  # a line break inside a name or value (http.client refuses it)
+    if lines.count("\r\n") != len(store) or _TOKENS.fullmatch(names) is None or SKIP_HEADER in lines:
+        # A line break inside a name or value, a name that is no token (": " in a name would pass
+        # the line check as part of a value), or urllib3's marker for a header it leaves out.
+        return None
     if "host" not in store:
         host = conn.host
         if not host.isascii() or ":" in host or getattr(conn, "_tunnel_host", None):

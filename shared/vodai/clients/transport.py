@@ -52,6 +52,9 @@ def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeo
         raise TransportError("timed out waiting for the response", action=action, ambiguous=True) from None
     except requests.ConnectionError as exc:
         raise TransportError(f"connection failed: {_cause(exc)}", action=action, ambiguous=not _refused(exc)) from None
+    except requests.exceptions.InvalidHeader as exc:
+        # Refused before anything was written (its text names the header, never its value).
+        raise TransportError(f"request not sent: {exc}", action=action, ambiguous=False) from None
     except requests.RequestException as exc:
         raise TransportError(f"request failed: {type(exc).__name__}", action=action, ambiguous=True) from None
 
