@@ -73,16 +73,19 @@ class Database:
 
 
 _registry_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=None)
-def closed() -> sqlite3.Connection:
-    """What a store holds once closed: any use raises sqlite3.ProgrammingError, as its own closed
-    connection did (the shared one may still serve others)."""
-    connection = sqlite3.connect(":memory:", check_same_thread=False)
-    connection.close()
-    return connection
 _open: Dict[Tuple, Database] = {}
+
+
+def _forget_after_fork() -> None:
+    # A forked child starts with the parent's registry (keyed by the parent's pid, so never used)
+    # and with its lock as it was, possibly held by a thread the child does not have.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    _open.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def open_database(path: str, schema: Iterable[str], *, busy_timeout: float = 30.0, shared: bool = True) -> Database:
@@ -95,10 +98,18 @@ def open_database(path: str, schema: Iterable[str], *, busy_timeout: float = 30.
     key = (os.getpid(), os.path.realpath(path), busy_timeout)
     with _registry_lock:
         database = _open.get(key)
-        if database is None:
-            database = _open[key] = Database(key, connect(path, schema, busy_timeout=busy_timeout))
-            return database
-        database.users += 1
+        if database is not None:
+            database.users += 1
+    if database is None:
+        # Connected outside the registry's lock: setting up a file can wait on other processes.
+        connection = connect(path, schema, busy_timeout=busy_timeout)
+        with _registry_lock:
+            database = _open.get(key)
+            if database is None:
+                database = _open[key] = Database(key, connection)
+                return database
+            database.users += 1  # another thread of this process got there first: theirs is used
+        connection.close()
     try:
         with database.lock:
             _apply_schema(database.connection, schema)  # this store's tables, if the file has not got them yet
@@ -106,3 +117,12 @@ def open_database(path: str, schema: Iterable[str], *, busy_timeout: float = 30.
         database.release()
         raise
     return database
+
+
+@functools.lru_cache(maxsize=None)
+def closed() -> sqlite3.Connection:
+    """What a store holds once closed: any use raises sqlite3.ProgrammingError, as its own closed
+    connection did (the shared one may still serve others)."""
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    connection.close()
+    return connection

@@ -46,6 +46,12 @@ def _stores(kind, tmp_path, request):
         import redis
 
         redis.Redis.from_url(url).flushdb()
+    if kind == "sqlite":  # a connection of its own for each, as another process has (not the process's shared one)
+        from vodai.idempotency.backends.sqlite import SqliteStore
+        from vodai.tracking.backends.sqlite import SqliteTracking
+
+        path = str(tmp_path / "state.sqlite3")
+        return lambda: (SqliteStore(path, shared=False), SqliteTracking(path, shared=False))
     return lambda: (open_store(url), open_tracking(url))
 
 

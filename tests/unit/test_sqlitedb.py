@@ -157,3 +157,44 @@ def test_tracked_rows_written_through_the_shared_connection_are_committed(tmp_pa
             reader.close()
     finally:
         store.close(), tracking.close()
+
+
+def _open_in_child(path: str, answer) -> None:
+    database = open_database(path, [])
+    answer.put(database.users == 1)
+    database.release()
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_a_process_forked_while_the_registry_is_busy_can_still_open_a_database(tmp_path):
+    # The child gets a copy of the registry's lock as it was: held, by a thread it does not have.
+    import vodai.sqlitedb as sqlitedb
+
+    ctx = mp.get_context("fork")
+    answer = ctx.Queue()
+    with sqlitedb._registry_lock:
+        child = ctx.Process(target=_open_in_child, args=(str(tmp_path / "vodai.sqlite3"), answer))
+        child.start()
+    child.join(20)
+    if child.exitcode is None:
+        child.kill()
+    assert child.exitcode == 0 and answer.get(timeout=5) is True
+
+
+def test_a_store_closed_by_two_threads_at_once_is_released_once(tmp_path):
+    path = str(tmp_path / "vodai.sqlite3")
+    for _ in range(50):
+        store, tracking = SqliteStore(path), SqliteTracking(path)
+        start = threading.Barrier(2)
+
+        def close():
+            start.wait()
+            store.close()
+
+        threads = [threading.Thread(target=close) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert tracking.track(_job(1), now=T) in (True, False)  # the other store's connection is still open
+        tracking.close()

@@ -130,8 +130,9 @@ class SqliteStore(TransitionStore):
             self._db.execute("DELETE FROM vodai_jobs WHERE key = ?", (key,))
 
     def close(self):
-        database, self._database = self._database, None
-        if database is not None:
-            with database.lock:
+        with self._lock:  # the shared lock: two threads closing one store release it once
+            database, self._database = self._database, None
+            if database is not None:
                 self._db = closed()  # used after close, it fails as a closed connection does
+        if database is not None:
             database.release()

@@ -120,8 +120,9 @@ class SqliteTracking(TrackingStore):
         return self._select(sql, tuple(params))
 
     def close(self):
-        database, self._database = self._database, None
-        if database is not None:
-            with database.lock:
+        with self._lock:  # the shared lock: two threads closing one store release it once
+            database, self._database = self._database, None
+            if database is not None:
                 self._db = closed()  # used after close, it fails as a closed connection does
+        if database is not None:
             database.release()
