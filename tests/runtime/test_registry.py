@@ -89,3 +89,33 @@ def test_functions_do_not_import_requests_encoding_guesser(function):
     # The same imports without the block do load it: what the block saves at every cold start.
     assert plain.returncode == 0, plain.stderr
     assert "charset_normalizer" in plain.stdout
+
+
+_BUILT_CHECK = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import index
+from vodai.events import models
+def built():
+    return sorted(n for n in ("VodEvent", "FileUploadComplete", "ImageUploadComplete", "AttachedMediaUploadComplete",
+                              "AIMediaAuditComplete", "OtherEvent") if getattr(models, n).__pydantic_complete__)
+at_import = built()
+event = json.loads(open(sys.argv[2]).read())
+models.parse_event(event)
+print(json.dumps([at_import, built()]))
+"""
+
+
+def test_a_cold_start_builds_the_validator_of_the_one_event_type_it_meets(tmp_path):
+    # Seven event models, one of which a cold start meets: building the others at import cost
+    # 5.5 ms of every cold start on Python 3.10 (defer_build on VodEvent).
+    import json
+
+    body = tmp_path / "event.json"
+    body.write_text(json.dumps({"EventType": "ImageUploadComplete", "EventTime": "2024-04-10T01:37:14Z", "ImageId": "i1",
+                                "Status": "success", "FileURL": "https://b.oss-ap-southeast-1.aliyuncs.com/i.png"}))
+    out = subprocess.run([sys.executable, "-c", _BUILT_CHECK, str(default_functions_dir() / "on_upload"), str(body)],
+                         capture_output=True, text=True, cwd=str(ROOT))
+    assert out.returncode == 0, out.stderr
+    at_import, after = json.loads(out.stdout)
+    assert at_import == [] and after == ["ImageUploadComplete"]

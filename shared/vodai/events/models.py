@@ -62,7 +62,9 @@ def parse_event_time(value: Any) -> datetime:
 class VodEvent(BaseModel):
     """Fields common to every VOD event; unknown fields are kept (``extra="allow"``)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    # defer_build: each event type's validator is built when the first event of that type comes,
+    # not at import: a cold start meets one type, and building all seven cost 5.5 ms on FC's 3.10.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
     event_type: str = Field(alias="EventType", min_length=1)
     event_time: Optional[datetime] = Field(None, alias="EventTime")
