@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 SETUP_ATTEMPTS = 8  # at most about 2.5 s of waiting
 
@@ -126,3 +126,22 @@ def closed() -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:", check_same_thread=False)
     connection.close()
     return connection
+
+
+class KeptInDatabase:
+    """A store kept in a SQLite file: ``_db`` and ``_lock`` are the process's connection to it and
+    the lock every use of it holds (see :class:`Database`); ``close`` hands them back."""
+
+    _database: Optional[Database] = None
+
+    def _keep_in(self, database: Database) -> None:
+        self._database = database
+        self._db, self._lock = database.connection, database.lock
+
+    def close(self) -> None:
+        with self._lock:  # the shared lock: two threads closing one store release it once
+            database, self._database = self._database, None
+            if database is not None:
+                self._db = closed()  # used after close, it fails as a closed connection does
+        if database is not None:
+            database.release()

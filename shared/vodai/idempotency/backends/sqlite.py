@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Dict, Optional, Tuple
 
-from ...sqlitedb import closed, open_database
+from ...sqlitedb import KeptInDatabase, open_database
 from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, transition
 from ..exceptions import IdempotencyError
 
@@ -24,16 +24,16 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record T
 MAX_WRITTEN = 4096
 
 
-class SqliteStore(TransitionStore):
+class SqliteStore(KeptInDatabase, TransitionStore):
     def __init__(self, path: str, *, busy_timeout: float = 30.0, shared: bool = True) -> None:
         """``shared``: use the process's connection to the file (vodai.sqlitedb), taking turns with
         the other stores kept in it; False: a connection of its own, as another process has."""
         self.path = path
         try:
-            self._database = open_database(path, [_SCHEMA], busy_timeout=busy_timeout, shared=shared)
+            database = open_database(path, [_SCHEMA], busy_timeout=busy_timeout, shared=shared)
         except sqlite3.Error as exc:
             raise IdempotencyError(f"sqlite store {path}: {exc}") from None
-        self._db, self._lock = self._database.connection, self._database.lock
+        self._keep_in(database)
         self._written: Dict[str, Tuple[Record, str]] = {}  # key -> (record, its text) as last written here
 
     def claim(self, key, *, now, lock_until, expires_at):
@@ -128,11 +128,3 @@ class SqliteStore(TransitionStore):
         with self._lock:
             self._written.pop(key, None)
             self._db.execute("DELETE FROM vodai_jobs WHERE key = ?", (key,))
-
-    def close(self):
-        with self._lock:  # the shared lock: two threads closing one store release it once
-            database, self._database = self._database, None
-            if database is not None:
-                self._db = closed()  # used after close, it fails as a closed connection does
-        if database is not None:
-            database.release()

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from typing import List, Optional
 
-from ...sqlitedb import closed, open_database
+from ...sqlitedb import KeptInDatabase, open_database
 from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore, insert
 from ..exceptions import TrackingError
 
@@ -29,17 +29,17 @@ _INSERT = ("INSERT INTO vodai_tracked_jobs (namespace, job_id, status, submitted
            " VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 
-class SqliteTracking(TrackingStore):
+class SqliteTracking(KeptInDatabase, TrackingStore):
     def __init__(self, path: str, namespace: str = "vodai", *, busy_timeout: float = 30.0, shared: bool = True) -> None:
         """``shared``: use the process's connection to the file (vodai.sqlitedb), taking turns with
         the idempotency store kept in it; False: a connection of its own."""
         super().__init__(namespace)
         self.path = path
         try:
-            self._database = open_database(path, _SCHEMA, busy_timeout=busy_timeout, shared=shared)
+            database = open_database(path, _SCHEMA, busy_timeout=busy_timeout, shared=shared)
         except sqlite3.Error as exc:
             raise TrackingError(f"sqlite tracking store {self.path}: {exc}") from None
-        self._db, self._lock = self._database.connection, self._database.lock
+        self._keep_in(database)
 
     def track(self, job: TrackedJob, *, now: float) -> bool:
         # A JobId is new but for a redelivery: one INSERT that leaves an existing row alone (its own
@@ -118,11 +118,3 @@ class SqliteTracking(TrackingStore):
             sql += " LIMIT ?"
             params.append(int(limit))
         return self._select(sql, tuple(params))
-
-    def close(self):
-        with self._lock:  # the shared lock: two threads closing one store release it once
-            database, self._database = self._database, None
-            if database is not None:
-                self._db = closed()  # used after close, it fails as a closed connection does
-        if database is not None:
-            database.release()
