@@ -88,7 +88,7 @@ def _canned_adapter():
 
 
 def _context():
-    from vodai.context import LocalContext, LocalCredentials
+    from vodai.local_context import LocalContext, LocalCredentials
 
     return LocalContext(region="cn-hangzhou", credentials=LocalCredentials(c.AK, c.SECRET, c.TOKEN))
 

@@ -4,8 +4,8 @@ A plain model filled from ``os.environ`` rather than pydantic-settings: the latt
 0.3 s to the import, and the handler's cold start is billed.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in this module: pydantic would have to evaluate each
+# annotation from its text when it creates the model classes, at every cold start.
 import os
 from typing import Literal, Mapping, Optional
 

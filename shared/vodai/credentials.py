@@ -15,6 +15,8 @@ ENV_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
 
 @dataclass(frozen=True)
 class Credentials:
+    """An AccessKey pair and, for STS credentials, the security token."""
+
     access_key_id: str
     # repr=False: a credentials object printed in a log or a traceback shows no secret.
     access_key_secret: str = field(repr=False)

@@ -19,7 +19,7 @@ import requests
 from pydantic import SecretStr
 
 from .config import Settings
-from .context import LocalContext, LocalCredentials
+from .local_context import LocalContext, LocalCredentials
 from .handler import run
 from .pipeline import Decided, InvocationResult
 from .routing.rules import RouteTable, load_table

@@ -13,6 +13,8 @@ from typing import Callable, Optional
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How many times, and how long apart, a retryable error is tried again."""
+
     max_attempts: int = 5
     base_delay: float = 0.2
     max_delay: float = 5.0

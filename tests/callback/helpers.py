@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 from vodai.callback import CallbackApp, mns_publisher_factory
 from vodai.clients import new_session
 from vodai.config import Settings
-from vodai.context import LocalContext, LocalCredentials
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.emulator import EmulatorBackend, mount
 
 AK, SECRET, TOKEN = "STS.callback-ak", "callback-sts-secret-value", "callback-sts-token-value"

@@ -10,7 +10,7 @@ from werkzeug.test import Client, EnvironBuilder
 
 from vodai.callback import MESSAGE_TAG, CallbackApp, mns_publisher_factory
 from vodai.clients import new_session
-from vodai.context import LocalContext, LocalCredentials
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.emulator import mount
 from vodai.events.envelopes import unwrap
 from vodai.events.models import parse_event

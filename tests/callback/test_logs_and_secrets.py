@@ -7,7 +7,7 @@ from werkzeug.test import Client
 
 from vodai.callback import CallbackApp, mns_publisher_factory
 from vodai.clients import new_session
-from vodai.context import LocalContext, LocalCredentials
+from vodai.local_context import LocalContext, LocalCredentials
 
 from .helpers import (
     AK, AUTH_KEY, EVENT, NEW_KEY, NOW, PATH, SECRET, TOKEN, body, fc_context, settings, signed_headers,

@@ -19,7 +19,7 @@ from typing import List
 
 from vodai.clients import new_session
 from vodai.config import Settings
-from vodai.context import LocalContext, LocalCredentials
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.deadletter.backends.jsonl import JsonlDirectorySink
 from vodai.emulator import EmulatorBackend, mount
 from vodai.emulator.faults import FaultRule

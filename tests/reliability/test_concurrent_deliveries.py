@@ -29,7 +29,7 @@ def _deliver(args) -> dict:
     env, event_path, barrier = args
     os.environ.update(env)
     from vodai import handler
-    from vodai.context import LocalContext, LocalCredentials
+    from vodai.local_context import LocalContext, LocalCredentials
 
     context = LocalContext(request_id=str(uuid.uuid4()), credentials=LocalCredentials(AK, SECRET, TOKEN))
     settings, routes = handler._config()

@@ -74,7 +74,7 @@ class FakeTarget:
         self._lock = threading.Lock()
 
     def new_context(self):
-        from vodai.context import LocalContext
+        from vodai.local_context import LocalContext
 
         return LocalContext()
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from _servers import emulator_server
 from vodai.config import Settings
-from vodai.context import LocalContext, LocalCredentials
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.events import samples
 from vodai.handler import run
 from vodai.routing import DEFAULT_TABLE

@@ -2,7 +2,8 @@ import pytest
 
 from vodai import credentials
 from vodai.config import Settings
-from vodai.context import LocalContext, LocalCredentials, function_timeout
+from vodai.context import function_timeout
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.exceptions import ConfigError
 
 

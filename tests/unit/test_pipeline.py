@@ -10,7 +10,7 @@ import pytest
 from conftest import EVENTS, expected_outcomes, sample_files
 from vodai.clients import new_session
 from vodai.config import Settings
-from vodai.context import LocalContext, LocalCredentials
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.credentials import Credentials
 from vodai.deadletter.backends.jsonl import JsonlDirectorySink
 from vodai.emulator import EmulatorBackend, mount

@@ -138,3 +138,20 @@ def test_bad_rules_file_is_a_config_error(tmp_path, content, fragment):
 def test_missing_rules_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError):
         load_table(str(tmp_path / "nope.json"))
+
+
+def test_the_default_table_built_without_validation_is_what_validation_builds():
+    # DEFAULT_TABLE and the empty RegionSettings are built with model_construct (no validator at a
+    # cold start): they must be exactly what the validating constructors make of the same data.
+    from vodai.routing.rules import _NO_REGION_SETTINGS, RegionSettings, RouteTable
+
+    data = {"rules": [{"action": "SubmitAIImageJob", "media_types": ["video"], "regions": ["cn-beijing", "cn-shanghai"]},
+                      {"action": "SubmitAIImageAuditJob", "media_types": ["image"], "regions": ["ap-southeast-1"]}]}
+    validated = RouteTable.model_validate(data)
+    assert DEFAULT_TABLE == validated
+    assert DEFAULT_TABLE.model_dump() == validated.model_dump()
+    assert [type(r) for r in DEFAULT_TABLE.rules] == [type(r) for r in validated.rules]
+    assert _NO_REGION_SETTINGS == RegionSettings()
+    assert DEFAULT_TABLE.region_settings("cn-shanghai") == RegionSettings()
+    with pytest.raises(Exception):  # frozen, as a validated table is
+        DEFAULT_TABLE.rules = []

@@ -16,7 +16,7 @@ import requests
 from werkzeug.serving import make_server
 
 from .. import handler
-from ..context import LocalContext, LocalCredentials
+from ..local_context import LocalContext, LocalCredentials
 from ..local import EMULATOR_DEFAULTS
 from ..pipeline import InvocationResult
 from ..runtime.headers import headers_from_context

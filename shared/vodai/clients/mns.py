@@ -7,7 +7,6 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 from urllib.parse import quote
-from xml.sax.saxutils import escape
 
 import requests
 
@@ -45,6 +44,12 @@ def mns_base_url(settings, context=None) -> str:
     if not account or not region:
         raise ConfigError("VODAI_MNS_ENDPOINT", "cannot build the MNS endpoint: set it, or VODAI_ACCOUNT_ID and VODAI_MNS_REGION")
     return mns_endpoint(account, region)
+
+
+def escape(text: str) -> str:
+    """XML character data: what ``xml.sax.saxutils.escape`` does, without importing ``xml.sax``
+    (six modules, about 1 ms of a Python 3.10 cold start)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # A successful answer is one small fixed document: read its two values without building a tree.

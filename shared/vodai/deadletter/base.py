@@ -78,6 +78,8 @@ def decode_event(event: Any, encoding: str) -> bytes:
 
 @dataclass
 class DeadLetter:
+    """An event that could not be handled, kept with its reason for a person to find and replay."""
+
     reason: str
     outcome: dict
     event: Any

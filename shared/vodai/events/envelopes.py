@@ -45,6 +45,8 @@ class Record:
 
 @dataclass
 class _Hints:
+    """What the envelopes around an event said about it, outermost first."""
+
     region: Optional[str] = None
     region_source: Optional[str] = None
     source_id: Optional[str] = None

@@ -5,8 +5,8 @@ on images, numbers sometimes as strings, ``Extend`` as a string holding JSON, an
 EventTime formats (``2017-03-20T07:49:17Z`` and ``2024-04-10T01:37:14:627Z``).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in this module: pydantic would have to evaluate each
+# annotation from its text when it creates the model classes, at every cold start.
 import json
 import re
 from datetime import datetime, timedelta, timezone

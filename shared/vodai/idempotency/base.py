@@ -36,6 +36,8 @@ def job_key(prefix: str, action: str, media_id: str, template_id: str) -> str:
 
 @dataclass
 class Record:
+    """One job key's record: where its job stands, and until when a claim holds the key."""
+
     key: str
     status: str
     lock_until: float = 0.0

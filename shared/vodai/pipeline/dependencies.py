@@ -27,6 +27,8 @@ from ..tracking import default_url as default_tracking_url
 
 @dataclass
 class Dependencies:
+    """Everything the pipeline does I/O with, passed in: tests and the emulator plug in their own."""
+
     settings: Settings
     routes: RouteTable
     vod: VodClient

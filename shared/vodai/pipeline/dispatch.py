@@ -24,7 +24,6 @@ from ..retry import Deadline
 from ..routing.decision import Complete, Decision, Skip, decide
 from ..routing.rules import RouteTable
 from . import outcome as oc
-from .completions import run_completion
 from .dependencies import Dependencies
 from .jobs import Invocation, run_job
 
@@ -70,6 +69,10 @@ def dispatch(
         else:
             record, out, event, decision = item
         if isinstance(decision, Complete):
+            # Imported here: only audit completions come this way, and an upload's cold start
+            # need not load the completion path (vodai.tracking.completion and .results).
+            from .completions import run_completion
+
             out = run_completion(event, decision, out, deps, inv)
         elif event is not None and decision is not None and not isinstance(decision, Skip):
             out = run_job(event, decision, out, deps, inv)

@@ -44,6 +44,8 @@ class UncertainSubmit(Exception):
 
 @dataclass
 class Invocation:
+    """What the events of one invocation share: its request id, its deadline, and until when its claims hold."""
+
     request_id: Optional[str]
     deadline: Deadline
     lock_until: float

@@ -19,6 +19,8 @@ FINAL = frozenset({SUBMITTED, COMPLETED, SKIPPED, DEAD_LETTERED})
 
 @dataclass
 class Outcome:
+    """What became of one event: the one outcome every event ends in, as logged and returned."""
+
     index: int
     status: str
     reason: Optional[str] = None
@@ -63,6 +65,8 @@ _PASCAL = {name: _pascal(name) for name in Outcome.__dataclass_fields__}
 
 @dataclass
 class InvocationResult:
+    """Every outcome of one invocation, in order."""
+
     request_id: Optional[str]
     outcomes: List[Outcome] = field(default_factory=list)
     # id(outcome) -> (its fields, their JSON text) as its log line was written: to_json reuses them.

@@ -19,6 +19,8 @@ from .userdata import build_user_data, media_audit_configuration
 
 @dataclass(frozen=True)
 class Submit:
+    """Submit ``action`` in ``region`` for ``media_id``: the request's parameters, ready to sign."""
+
     action: str
     region: str
     media_id: str
@@ -29,6 +31,8 @@ class Submit:
 
 @dataclass(frozen=True)
 class Skip:
+    """No job for this event, and why."""
+
     reason: str
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Mapping, Optional
 
-from ..context import LocalContext, LocalCredentials, LocalFunction, LocalService
+from ..local_context import LocalContext, LocalCredentials, LocalFunction, LocalService
 
 REQUEST_ID = "x-fc-request-id"
 ACCESS_KEY_ID = "x-fc-access-key-id"

@@ -44,6 +44,8 @@ DONE_FILTER = "done"
 
 @dataclass
 class TrackedJob:
+    """A submitted job, followed until VOD says it has finished (or it is given up as lost)."""
+
     job_id: str
     action: str
     region: str
