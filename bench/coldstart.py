@@ -32,6 +32,7 @@ HANDLERS = {
     "sdk": c.BENCH / "baselines" / "official_sdk_handler.py",
     "stdlib": c.BENCH / "baselines" / "stdlib_floor.py",
     "noop": c.BENCH / "baselines" / "noop_handler.py",
+    "deps": c.BENCH / "baselines" / "deps_floor.py",
 }
 CHILD = c.BENCH / "child.py"
 
@@ -64,15 +65,26 @@ def handler_variants(*, py310: bool = True, redis_url: Optional[str] = None) -> 
                 baseline="sdk"),
         Variant("noop", "bare interpreter + runner, no work, Python 3.11", "handler", c.PY311, HANDLERS["noop"],
                 baseline="sdk"),
+        Variant("deps", "dependencies floor (stdlib floor after importing requests + pydantic), Python 3.11",
+                "handler", c.PY311, HANDLERS["deps"], baseline="sdk"),
     ]
     if redis_url:
         out.append(Variant("vodai-redis", "vodai `on_upload` with the Redis store (production setting), Python 3.11",
                            "handler", c.PY311, HANDLERS["vodai"], store=redis_url, baseline="sdk"))
     if py310 and c.PY310.exists():
+        # On FC both handlers would run on 3.10: the 3.10 rows are compared with the SDK on 3.10
+        # when its venv is there (make bench builds it), else with the SDK on 3.11.
+        sdk310 = c.PY310_SDK.exists()
+        if sdk310:
+            out.append(Variant("sdk-py310", "official SDKs, Python 3.10 (FC's)", "handler", c.PY310_SDK,
+                               HANDLERS["sdk"], baseline="sdk"))
+        base = "sdk-py310" if sdk310 else "sdk"
         out.append(Variant("vodai-py310", "vodai `on_upload`, Python 3.10 (FC's)", "handler", c.PY310,
-                           HANDLERS["vodai"], baseline="sdk"))
+                           HANDLERS["vodai"], baseline=base))
+        out.append(Variant("deps-py310", "dependencies floor, Python 3.10", "handler", c.PY310, HANDLERS["deps"],
+                           baseline=base))
         out.append(Variant("stdlib-py310", "stdlib floor, Python 3.10", "handler", c.PY310, HANDLERS["stdlib"],
-                           baseline="sdk"))
+                           baseline=base))
     return out
 
 
@@ -139,5 +151,9 @@ def results(variants: List[Variant]) -> dict:
             row["baseline"] = base.name
             row["wall_ratio"] = c.ratio(v.samples["wall_ms"], base.samples["wall_ms"])
             row["rss_ratio"] = c.ratio(v.samples["rss_mb"], base.samples["rss_mb"])
+            sdk311 = by_name.get("sdk")
+            if base.name != "sdk" and sdk311 is not None:  # a 3.10 row: against the SDK on 3.11 too
+                row["wall_ratio_sdk311"] = c.ratio(v.samples["wall_ms"], sdk311.samples["wall_ms"])
+                row["rss_ratio_sdk311"] = c.ratio(v.samples["rss_mb"], sdk311.samples["rss_mb"])
         rows.append(row)
     return {"rows": rows}

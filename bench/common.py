@@ -29,6 +29,8 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 PY311 = ROOT / ".venv" / "bin" / "python"
 PY310 = ROOT / ".venv310" / "bin" / "python"
+# The official SDKs on Python 3.10, for the baseline of the 3.10 rows (bench only; make bench builds it).
+PY310_SDK = ROOT / ".venv310-sdk" / "bin" / "python"
 
 # One-off STS credentials the emulator accepts; nothing secret about them.
 AK, SECRET, TOKEN = "STS.bench", "bench-secret-value", "bench-sts-token"

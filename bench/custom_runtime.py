@@ -81,16 +81,17 @@ def package_size(package: Path) -> dict:
 def bootstrap_variants(tmp: Path) -> List[Variant]:
     out: List[Variant] = []
     bare = bare_python310()
+    base = "sdk-py310" if c.PY310_SDK.exists() else "sdk"  # the runtime runs on 3.10: so does its baseline
     package = assemble_package(tmp / "package") if bare else None
     if package is not None:
         out.append(Variant("bootstrap-package", "custom runtime: package without .pyc (as before bef1983), bare 3.10",
-                           "bootstrap", bare, baseline="sdk", runner=run_bootstrap,
+                           "bootstrap", bare, baseline=base, runner=run_bootstrap,
                            extra={"root": str(package), "vodai_python": str(bare), "size": package_size(package)}))
         compiled = tmp / "package-pyc"
         shutil.copytree(package, compiled)
         precompile(compiled, bare)
         out.append(Variant("bootstrap-package-pyc", "custom runtime: package as `make package` builds it (.pyc), bare 3.10",
-                           "bootstrap", bare, baseline="sdk", runner=run_bootstrap,
+                           "bootstrap", bare, baseline=base, runner=run_bootstrap,
                            extra={"root": str(compiled), "vodai_python": str(bare), "size": package_size(compiled)}))
     return out
 

@@ -53,9 +53,17 @@ def test_cold_start_rows_have_medians_spreads_and_ratios(quick_run):
     for name in ("sdk", "vodai", "stdlib"):
         for key in ("wall_ms", "rss_mb", "import_ms", "handle_ms"):
             _summary(rows[name][key])
-    for name in ("vodai", "stdlib"):
+    for name in ("vodai", "stdlib", "deps"):
         assert rows[name]["baseline"] == "sdk"
         assert rows[name]["wall_ratio"]["ratio"] > 0 and rows[name]["rss_ratio"]["ratio"] > 0
+    # FC's Python 3.10: compared with the SDKs on 3.10 when their venv is there (make bench builds
+    # it), and then with the SDKs on 3.11 as well.
+    if "vodai-py310" in rows:
+        on310 = (ROOT / ".venv310-sdk" / "bin" / "python").exists()
+        assert ("sdk-py310" in rows) == on310
+        for name in ("vodai-py310", "deps-py310", "stdlib-py310"):
+            assert rows[name]["baseline"] == ("sdk-py310" if on310 else "sdk")
+            assert ("wall_ratio_sdk311" in rows[name]) == on310
     for row in rows.values():
         if row["kind"] == "bootstrap":
             _summary(row["wall_ms"])
