@@ -8,9 +8,12 @@ caches and the waits), and not part of ``make bench``.
     .venv/bin/python -m bench.instructions replay          # the replay client, per event (SQLite store)
     .venv/bin/python -m bench.instructions replay --impl raw
     .venv/bin/python -m bench.instructions warm --tree /tmp/other-checkout   # another version, to compare
+    .venv/bin/python -m bench.instructions cold --python 3.10   # importing on_upload's index.py, as FC does
+    .venv/bin/python -m bench.instructions cold --python 3.10 --handler deps   # the dependencies floor
 
 Each figure is (count at N2 events - count at N1 events) / (N2 - N1): start-up, imports and the
-event generation cancel out. Needs ``valgrind`` (apt); it runs the interpreter about 50x slower.
+event generation cancel out. ``cold`` counts one whole process that imports a handler file (the
+interpreter's start and exit included), after an unmeasured run that wrote its bytecode. Needs ``valgrind`` (apt); it runs the interpreter about 50x slower.
 """
 
 from __future__ import annotations
@@ -59,6 +62,27 @@ def _env(tree: Path) -> dict:
     return env
 
 
+# Import a handler file as FC's Python runtime (and bench/child.py) does.
+_IMPORT = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("index", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+"""
+
+
+def cold(tree: Path, handler: str, python: str) -> int:
+    """Instructions of a process that imports ``handler`` (a key of bench.coldstart.HANDLERS)."""
+    from bench.coldstart import HANDLERS
+
+    path = tree / HANDLERS[handler].relative_to(c.ROOT)
+    py = {"3.11": c.PY311, "3.10": c.PY310_SDK if handler == "sdk" else c.PY310}[python]
+    env = _env(tree)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a tree without bytecode would be measured compiling
+    command = [str(py), "-c", _IMPORT, str(path)]
+    subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True)
+    return _callgrind(command, cwd=tree, env=env)
+
+
 def warm(tree: Path, mode: str, n1: int, n2: int) -> float:
     counts = [_callgrind([str(c.PY311), "-c", _WARM_LOOP, mode, str(n)], cwd=tree, env=_env(tree)) for n in (n1, n2)]
     return (counts[1] - counts[0]) / (n2 - n1)
@@ -79,7 +103,9 @@ def replay(tree: Path, impl: str, n1: int, n2: int, store: str = "") -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("warm", "replay"))
+    parser.add_argument("what", choices=("warm", "replay", "cold"))
+    parser.add_argument("--handler", default="vodai", help="cold: vodai, deps, stdlib, sdk, noop")
+    parser.add_argument("--python", default="3.11", choices=("3.11", "3.10"), help="cold: which interpreter")
     parser.add_argument("--mode", default="canned", help="warm: canned, emulator, decide, floor, none")
     parser.add_argument("--impl", default="vodai", help="replay: vodai or raw")
     parser.add_argument("--store", default="", help="replay: the job store URL (default: a fresh SQLite file)")
@@ -90,6 +116,10 @@ def main(argv=None) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     n1, n2 = (int(x) for x in args.events.split(","))
+    if args.what == "cold":
+        count = cold(args.tree.resolve(), args.handler, args.python)
+        print(f"cold import of {args.handler} on Python {args.python}: {count / 1e6:.1f} M instructions ({args.tree})")
+        return 0
     if args.what == "warm":
         per = warm(args.tree.resolve(), args.mode, n1, n2)
         label = f"warm {args.mode}"

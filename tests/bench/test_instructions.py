@@ -31,3 +31,20 @@ def test_counts_more_instructions_for_more_work():
     decide = _per_event("decide")  # parse, region, route
     canned = _per_event("canned")  # the whole event: that, plus claim, sign, send, publish, track, log
     assert 0.01 < decide < canned
+
+
+def _cold(handler: str) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
+    proc = subprocess.run([sys.executable, "-m", "bench.instructions", "cold", "--handler", handler],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = re.search(rf"cold import of {handler} on Python 3.11: ([0-9.]+) M instructions", proc.stdout)
+    assert found, proc.stdout
+    return float(found.group(1))
+
+
+def test_counts_a_cold_import_by_what_it_loads():
+    require_binary("valgrind")
+    # The bare interpreter, then the standard library's http.client + hmac, then vodai's handler
+    # (requests, pydantic and vodai): each imports strictly more than the one before.
+    assert 1 < _cold("noop") < _cold("stdlib") < _cold("vodai")
