@@ -74,7 +74,7 @@ def handler_variants(*, py310: bool = True, redis_url: Optional[str] = None) -> 
     if py310 and c.PY310.exists():
         # On FC both handlers would run on 3.10: the 3.10 rows are compared with the SDK on 3.10
         # when its venv is there (make bench builds it), else with the SDK on 3.11.
-        sdk310 = c.PY310_SDK.exists()
+        sdk310 = c.sdk310_ready()
         if sdk310:
             out.append(Variant("sdk-py310", "official SDKs, Python 3.10 (FC's)", "handler", c.PY310_SDK,
                                HANDLERS["sdk"], baseline="sdk"))

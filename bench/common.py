@@ -32,6 +32,11 @@ PY310 = ROOT / ".venv310" / "bin" / "python"
 # The official SDKs on Python 3.10, for the baseline of the 3.10 rows (bench only; make bench builds it).
 PY310_SDK = ROOT / ".venv310-sdk" / "bin" / "python"
 
+
+def sdk310_ready() -> bool:
+    """The SDKs on 3.10 are installed (make bench's marker, not just a venv) and vodai's 3.10 venv is there."""
+    return (PY310_SDK.parent.parent / ".installed").exists() and PY310_SDK.exists() and PY310.exists()
+
 # One-off STS credentials the emulator accepts; nothing secret about them.
 AK, SECRET, TOKEN = "STS.bench", "bench-secret-value", "bench-sts-token"
 TOPIC = "vodai-callback"

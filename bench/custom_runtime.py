@@ -81,7 +81,7 @@ def package_size(package: Path) -> dict:
 def bootstrap_variants(tmp: Path) -> List[Variant]:
     out: List[Variant] = []
     bare = bare_python310()
-    base = "sdk-py310" if c.PY310_SDK.exists() else "sdk"  # the runtime runs on 3.10: so does its baseline
+    base = "sdk-py310" if c.sdk310_ready() else "sdk"  # the runtime runs on 3.10: so does its baseline
     package = assemble_package(tmp / "package") if bare else None
     if package is not None:
         out.append(Variant("bootstrap-package", "custom runtime: package without .pyc (as before bef1983), bare 3.10",

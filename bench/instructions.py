@@ -76,6 +76,8 @@ def cold(tree: Path, handler: str, python: str) -> int:
 
     path = tree / HANDLERS[handler].relative_to(c.ROOT)
     py = {"3.11": c.PY311, "3.10": c.PY310_SDK if handler == "sdk" else c.PY310}[python]
+    if python == "3.10" and handler == "sdk" and not c.sdk310_ready():
+        raise SystemExit("the official SDKs on Python 3.10 are not installed: make .venv310-sdk/.installed")
     env = _env(tree)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a tree without bytecode would be measured compiling
     command = [str(py), "-c", _IMPORT, str(path)]

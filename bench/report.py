@@ -61,10 +61,11 @@ def render(results: dict) -> str:
         lines += [f"**Cold start**: a fresh process imports the handler and handles one event end to end (submit + "
                   f"publish over HTTP to `vodai emulator` as a server process); {cold['rounds']} rounds. Peak RSS: the "
                   "process's own high-water mark (VmHWM)." + (
-                      " Python 3.10 rows are compared with the official SDKs on Python 3.10 (as both would run on FC); "
-                      "the dependencies floor is the stdlib floor in a process that first imported requests and "
+                      " Python 3.10 rows are compared with the official SDKs on Python 3.10 (as both would run on FC)."
+                      if any(r.get("baseline") == "sdk-py310" for r in cold["rows"]) else "") + (
+                      " The dependencies floor is the stdlib floor in a process that first imported requests and "
                       "pydantic as vodai does (the gap from it to vodai is vodai's own code)."
-                      if any(r.get("baseline") == "sdk-py310" for r in cold["rows"]) else ""), ""]
+                      if any(r["name"].startswith("deps") for r in cold["rows"]) else ""), ""]
         lines += _table(
             ["variant", "wall ms", "× SDK", "peak RSS MB", "× SDK", "import ms", "handle ms"],
             [[r["label"], spread(r["wall_ms"]), _x(r.get("wall_ratio")), spread(r["rss_mb"], _mb), _x(r.get("rss_ratio")),

@@ -1,8 +1,8 @@
 """The floor for vodai's chosen dependencies: the stdlib floor's work, in a process that has
 first imported what vodai's runtime is built on, the way vodai imports it.
 
-- ``requests``, with its encoding guessers blocked and pydantic's plugin scan turned off, as
-  ``functions/*/index.py`` and ``vodai/__init__.py`` do;
+- ``requests``, with its encoding guessers blocked (and the warning about them filtered) and
+  pydantic's plugin scan turned off, as ``functions/*/index.py`` and ``vodai/__init__.py`` do;
 - ``pydantic``, with one model for the event built and used (vodai's event models are pydantic).
 
 The requests themselves are the stdlib floor's (:mod:`stdlib_floor`), so the gap between this
@@ -13,10 +13,13 @@ what the dependencies cost (the house standard: pydantic v2 for models, requests
 import json
 import os
 import sys
+import warnings
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 for _name in ("charset_normalizer", "chardet"):
     sys.modules.setdefault(_name, None)
+warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency",
+                        module="requests")
 
 import requests  # noqa: E402,F401  (imported for its cost, as vodai's handler imports it)
 from pydantic import BaseModel, ConfigDict, Field  # noqa: E402

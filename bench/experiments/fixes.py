@@ -61,10 +61,10 @@ def coldstart_variants(tmp: Path, runtime_variants: List[Variant]) -> List[Varia
         text = boot.read_text()
         boot.write_text(text.replace('exec "$PYTHON" -m vodai.runtime.main', 'exec "$PYTHON" -m lean_shim'))
         out.append(Variant("bootstrap-lean", "custom runtime: precompiled package + shim without Flask, first /invoke",
-                           "bootstrap", compiled.python, baseline="sdk", runner=run_bootstrap,
+                           "bootstrap", compiled.python, baseline=compiled.baseline, runner=run_bootstrap,
                            extra={"root": str(lean), "vodai_python": compiled.extra["vodai_python"]}))
         out.append(Variant("bootstrap-lean+defer", "custom runtime: precompiled + no Flask + defer_build + plugins off",
-                           "bootstrap", compiled.python, baseline="sdk", runner=run_bootstrap,
+                           "bootstrap", compiled.python, baseline=compiled.baseline, runner=run_bootstrap,
                            env={"BENCH_DEFER_BUILD": "1", "PYDANTIC_DISABLE_PLUGINS": "__all__"},
                            extra={"root": str(lean), "vodai_python": compiled.extra["vodai_python"],
                                   "note": "defer_build applied through sitecustomize"}))

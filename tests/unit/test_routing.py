@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from vodai.config import Settings
 from vodai.events.models import parse_event
@@ -150,8 +151,14 @@ def test_the_default_table_built_without_validation_is_what_validation_builds():
     validated = RouteTable.model_validate(data)
     assert DEFAULT_TABLE == validated
     assert DEFAULT_TABLE.model_dump() == validated.model_dump()
-    assert [type(r) for r in DEFAULT_TABLE.rules] == [type(r) for r in validated.rules]
+    assert DEFAULT_TABLE.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True)
+    assert DEFAULT_TABLE.model_fields_set == validated.model_fields_set
+    assert [(type(r), r.model_fields_set) for r in DEFAULT_TABLE.rules] == \
+        [(type(r), r.model_fields_set) for r in validated.rules]
+    # The constant passes the validation it skipped.
+    assert RouteTable.model_validate(DEFAULT_TABLE.model_dump()) == DEFAULT_TABLE
     assert _NO_REGION_SETTINGS == RegionSettings()
+    assert _NO_REGION_SETTINGS.model_fields_set == RegionSettings().model_fields_set == set()
     assert DEFAULT_TABLE.region_settings("cn-shanghai") == RegionSettings()
-    with pytest.raises(Exception):  # frozen, as a validated table is
+    with pytest.raises(ValidationError):  # frozen, as a validated table is
         DEFAULT_TABLE.rules = []

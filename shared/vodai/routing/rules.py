@@ -73,8 +73,7 @@ DEFAULT_TABLE = RouteTable.model_construct(
     rules=[
         Rule.model_construct(action=SUBMIT_AI_IMAGE_JOB, media_types=["video"], regions=["cn-beijing", "cn-shanghai"]),
         Rule.model_construct(action=SUBMIT_AI_IMAGE_AUDIT_JOB, media_types=["image"], regions=["ap-southeast-1"]),
-    ],
-    regions={},
+    ]
 )
 
 

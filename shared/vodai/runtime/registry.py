@@ -24,6 +24,8 @@ HTTP = "http"
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """One FC function of this project: its name, its kind (event or HTTP) and its entry points."""
+
     name: str
     kind: str  # EVENT or HTTP
     entry: str = "index.py"  # relative to functions/<name>/
@@ -71,6 +73,8 @@ def default_functions_dir() -> Path:
 
 @dataclass
 class LoadedFunction:
+    """A function's module as loaded from its file, and whether its initializer has run."""
+
     spec: FunctionSpec
     module: ModuleType
     path: Path

@@ -78,6 +78,8 @@ def completion_message(job: TrackedJob, result: JobResult, *, now: float) -> str
 
 @dataclass
 class Completion:
+    """What became of a job's one completion message: published, published before, or why not."""
+
     status: str
     job_id: str
     message_id: Optional[str] = None

@@ -53,6 +53,8 @@ CALL_MARGIN = 1.0
 
 @dataclass
 class JobCheck:
+    """What one poll found for one job, as the poll's summary reports it."""
+
     job_id: str
     action: str
     region: str
@@ -72,6 +74,8 @@ class JobCheck:
 
 @dataclass
 class PollSummary:
+    """One poll of the tracked jobs: the calls made, each job's check, and the errors."""
+
     request_id: Optional[str] = None
     pending: int = 0
     calls: Dict[str, int] = field(default_factory=dict)
