@@ -16,14 +16,19 @@ from conftest import ROOT, require_binary
 pytestmark = [pytest.mark.slow]
 
 
-def _per_event(mode: str) -> float:
+def _millions(args: list, pattern: str) -> float:
+    """Run ``python -m bench.instructions ARGS`` and read the figure ``pattern`` captures."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
-    proc = subprocess.run([sys.executable, "-m", "bench.instructions", "warm", "--mode", mode, "--events", "2,6"],
+    proc = subprocess.run([sys.executable, "-m", "bench.instructions", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    found = re.search(r"warm \w+: ([0-9.]+) M instructions per event", proc.stdout)
+    found = re.search(pattern, proc.stdout)
     assert found, proc.stdout
     return float(found.group(1))
+
+
+def _per_event(mode: str) -> float:
+    return _millions(["warm", "--mode", mode, "--events", "2,6"], r"warm \w+: ([0-9.]+) M instructions per event")
 
 
 def test_counts_more_instructions_for_more_work():
@@ -34,13 +39,7 @@ def test_counts_more_instructions_for_more_work():
 
 
 def _cold(handler: str) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
-    proc = subprocess.run([sys.executable, "-m", "bench.instructions", "cold", "--handler", handler],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    found = re.search(rf"cold import of {handler} on Python 3.11: ([0-9.]+) M instructions", proc.stdout)
-    assert found, proc.stdout
-    return float(found.group(1))
+    return _millions(["cold", "--handler", handler], rf"cold import of {handler} on Python 3.11: ([0-9.]+) M instructions")
 
 
 def test_counts_a_cold_import_by_what_it_loads():
