@@ -4,8 +4,10 @@ Python runtime calls it (``handler(event_bytes, context)``, FC 2.0 context with 
     python bench/child.py HANDLER_FILE EVENT_FILE REQUEST_ID ACCESS_KEY_ID SECRET TOKEN REGION
 
 The same runner for vodai and both baselines; it imports nothing beyond what the interpreter
-already loaded at start-up. Prints ``BENCH <import ms> <handle ms> <peak RSS KiB>`` then the
-handler's result. The peak RSS is the process's own ``VmHWM`` (Linux): ``ru_maxrss`` as the parent
+already loaded at start-up. Prints ``BENCH <import ms> <handle ms> <peak RSS KiB> <answered at>``
+then the handler's result; ``answered at`` is ``time.monotonic()`` when the handler returned
+(CLOCK_MONOTONIC, one clock for every process on the machine: the parent takes the time from its
+``Popen`` to the answer, what FC bills, apart from the process's exit, which FC does not). The peak RSS is the process's own ``VmHWM`` (Linux): ``ru_maxrss`` as the parent
 sees it also counts the parent's pages the child had between ``fork`` and ``exec``, which puts a
 floor of the parent's size under every figure.
 """
@@ -40,9 +42,10 @@ def main():
     )
     result = module.handler(event, context)
     t2 = time.perf_counter()
+    answered = time.monotonic()
     if isinstance(result, bytes):
         result = result.decode("utf-8")
-    sys.stdout.write(f"BENCH {(t1 - T0) * 1000:.3f} {(t2 - t1) * 1000:.3f} {vm_hwm_kb()}\n{result}\n")
+    sys.stdout.write(f"BENCH {(t1 - T0) * 1000:.3f} {(t2 - t1) * 1000:.3f} {vm_hwm_kb()} {answered!r}\n{result}\n")
 
 
 def vm_hwm_kb():

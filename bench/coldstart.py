@@ -8,7 +8,8 @@ machine), so each figure and its baseline are measured alternately in the same r
 - ``handler`` variants: ``bench/child.py`` in a fresh interpreter imports a handler file and
   calls it once: vodai's ``functions/on_upload/index.py``, the official-SDK handler, the stdlib
   floor, and a no-op handler (the interpreter and runner alone). Wall time is from ``Popen`` to
-  the child's exit (``os.wait4``); peak memory is the child's peak RSS (its own ``VmHWM``; the
+  the child's exit (``os.wait4``), "to the answer" from ``Popen`` to the handler's return (what FC
+  bills: an instance's exit is not billed); peak memory is the child's peak RSS (its own ``VmHWM``; the
   ``ru_maxrss`` that ``wait4`` returns is kept too, as ``ru_maxrss_mb``: it includes the parent's
   pages the child held between ``fork`` and ``exec``, a floor of about the driver's size).
 - ``bootstrap`` variants (:mod:`bench.custom_runtime`): from starting ``bootstrap`` to the first
@@ -97,7 +98,7 @@ def run_handler(v: Variant, server: c.EmulatorServer, tmp: Path, n: int, *, chec
     env = c.handler_env(server.url, store=v.store, tmp=tmp)
     env.update(v.env)
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
-        t0 = time.perf_counter()
+        t0, started = time.perf_counter(), time.monotonic()
         proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=tmp)
         rss_kb = c.wait_rusage(proc)
         wall = time.perf_counter() - t0
@@ -111,9 +112,10 @@ def run_handler(v: Variant, server: c.EmulatorServer, tmp: Path, n: int, *, chec
         ok = doc.get("Counts", {}).get("submitted") == 1 if "Counts" in doc else doc.get("Status") == "submitted"
         if not ok or "JobId" not in result:
             raise RuntimeError(f"cold start {v.name}: the event was not submitted: {result[:500]}")
-    _, import_ms, handle_ms, hwm_kb = first.split()
+    _, import_ms, handle_ms, hwm_kb, answered = first.split()
     hwm_kb = int(hwm_kb)
-    return {"wall_ms": wall * 1000, "rss_mb": (hwm_kb or rss_kb) / 1024, "ru_maxrss_mb": rss_kb / 1024,
+    return {"wall_ms": wall * 1000, "answer_ms": (float(answered) - started) * 1000,
+            "rss_mb": (hwm_kb or rss_kb) / 1024, "ru_maxrss_mb": rss_kb / 1024,
             "import_ms": float(import_ms), "handle_ms": float(handle_ms)}
 
 
@@ -150,6 +152,8 @@ def results(variants: List[Variant]) -> dict:
         if base is not None:
             row["baseline"] = base.name
             row["wall_ratio"] = c.ratio(v.samples["wall_ms"], base.samples["wall_ms"])
+            if "answer_ms" in v.samples and "answer_ms" in base.samples:
+                row["answer_ratio"] = c.ratio(v.samples["answer_ms"], base.samples["answer_ms"])
             row["rss_ratio"] = c.ratio(v.samples["rss_mb"], base.samples["rss_mb"])
             sdk311 = by_name.get("sdk")
             if base.name != "sdk" and sdk311 is not None:  # a 3.10 row: against the SDK on 3.11 too

@@ -51,8 +51,12 @@ def test_cold_start_rows_have_medians_spreads_and_ratios(quick_run):
     rows = {r["name"]: r for r in json.loads((out / "latest.json").read_text())["benchmarks"]["cold_start"]["rows"]}
     assert {"sdk", "vodai", "stdlib", "noop"} <= set(rows)
     for name in ("sdk", "vodai", "stdlib"):
-        for key in ("wall_ms", "rss_mb", "import_ms", "handle_ms"):
+        for key in ("wall_ms", "answer_ms", "rss_mb", "import_ms", "handle_ms"):
             _summary(rows[name][key])
+        # The answer comes before the exit, and after the import and the handling (one clock,
+        # CLOCK_MONOTONIC, in the driver and the child: a wrong clock would fail these).
+        assert rows[name]["import_ms"]["median"] < rows[name]["answer_ms"]["median"] < rows[name]["wall_ms"]["median"]
+    assert rows["vodai"]["answer_ratio"]["ratio"] > 0
     for name in ("vodai", "stdlib", "deps"):
         assert rows[name]["baseline"] == "sdk"
         assert rows[name]["wall_ratio"]["ratio"] > 0 and rows[name]["rss_ratio"]["ratio"] > 0
