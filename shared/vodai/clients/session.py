@@ -183,11 +183,12 @@ _PLAIN_HEADER_LINES = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [\t\x20-\x7e
 _TOKENS = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\n[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*)?")  # names, one per line
 _METHOD = re.compile(r"[A-Z]+")
 _BODY_EXPECTED = frozenset(("PATCH", "POST", "PUT"))
+_LINE_BREAK_OR_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _unsendable(headers) -> list:
     """The names of the headers whose name or value holds a line break or a control character."""
-    bad = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+    bad = _LINE_BREAK_OR_CONTROL
     return [str(name) for name, value in headers.items()
             if isinstance(name, str) and isinstance(value, str) and (bad.search(name) or bad.search(value))]
 

@@ -21,7 +21,7 @@ from ..exceptions import ConfigError, EventError, ParameterError
 from ..logs import log_outcome
 from ..regions import resolve_region
 from ..retry import Deadline
-from ..routing.decision import Complete, Decision, Skip, decide
+from ..routing.decision import Complete, Decision, Skip, Submit, decide
 from ..routing.rules import RouteTable
 from . import outcome as oc
 from .dependencies import Dependencies
@@ -42,6 +42,11 @@ def invocation(context: Any, settings: Settings, started: float, clock) -> Invoc
 # One event of a payload after the pure part: its record, the outcome begun for it, the parsed
 # event and the decision (None where the outcome is already final).
 Decided = Tuple[Record, oc.Outcome, Optional[VodEvent], Optional[Decision]]
+
+
+def submits(event: Optional[VodEvent], decision: Optional[Decision]) -> bool:
+    """Whether a decided event goes on to submit a job (and claim its job key)."""
+    return event is not None and isinstance(decision, Submit)
 
 
 def dispatch(
@@ -74,7 +79,7 @@ def dispatch(
             from .completions import run_completion
 
             out = run_completion(event, decision, out, deps, inv)
-        elif event is not None and decision is not None and not isinstance(decision, Skip):
+        elif submits(event, decision):
             out = run_job(event, decision, out, deps, inv)
         if out.status == oc.DEAD_LETTERED:
             _dead_letter(record, out, deps, inv)
@@ -105,7 +110,7 @@ def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = N
         out = dataclasses.replace(out)
         if isinstance(decision, Complete):
             out.status, out.reason = oc.PLANNED, f"would publish the completion of JobId {decision.job_id} (if vodai submitted it)"
-        elif event is not None and decision is not None and not isinstance(decision, Skip):
+        elif submits(event, decision):
             out.status, out.reason = oc.PLANNED, f"would call {decision.action} with {decision.params}"
         result.outcomes.append(out)
     return result

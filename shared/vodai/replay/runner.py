@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
-from ..pipeline import PLANNED, SKIPPED, Decided, InvocationResult, Outcome, decide_all, plan
-from ..routing.decision import Complete, Skip
+from ..pipeline import PLANNED, SKIPPED, Decided, InvocationResult, Outcome, decide_all, plan, submits
 from .sources import Item
 
 log = logging.getLogger("vodai.replay")
@@ -74,9 +73,7 @@ def planned_keys(result: InvocationResult, prefix: str) -> List[str]:
 def decided_keys(decided: Sequence[Decided], prefix: str) -> List[str]:
     """The job keys the decided events would claim: those of the jobs to submit (what
     :func:`planned_keys` gives for the plan of the same events)."""
-    return sorted({k for _r, o, event, decision in decided
-                   if event is not None and decision is not None and not isinstance(decision, (Skip, Complete))
-                   and (k := outcome_key(prefix, o))})
+    return sorted({k for _r, o, event, decision in decided if submits(event, decision) and (k := outcome_key(prefix, o))})
 
 
 class TokenBucket:
