@@ -40,7 +40,7 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--quick", action="store_true", help="tiny counts, to check that the suite runs (the smoke test)")
-    p.add_argument("--repeat", type=int, default=None, help="cold-start rounds (default 12; quick 1)")
+    p.add_argument("--repeat", type=int, default=None, help="cold-start rounds (default 24; quick 1)")
     p.add_argument("--benchmarks", default=",".join(ALL), help=f"which to run (default: all of {','.join(ALL)})")
     p.add_argument("--warm-events", type=int, default=None, help="events per warm run (default 1500; quick 20)")
     p.add_argument("--warm-runs", type=int, default=None, help="warm runs per mode (default 3; quick 1)")
@@ -52,7 +52,7 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=c.RESULTS, help="results folder (default bench/results)")
     args = p.parse_args(argv)
     q = args.quick
-    args.repeat = args.repeat or (1 if q else 12)
+    args.repeat = args.repeat or (1 if q else 24)
     args.warm_events = args.warm_events or (20 if q else 1500)
     args.warm_runs = args.warm_runs or (1 if q else 3)
     args.replay_events = args.replay_events or (16 if q else 10_000)
