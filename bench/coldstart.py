@@ -82,6 +82,10 @@ def handler_variants(*, py310: bool = True, redis_url: Optional[str] = None) -> 
         base = "sdk-py310" if sdk310 else "sdk"
         out.append(Variant("vodai-py310", "vodai `on_upload`, Python 3.10 (FC's)", "handler", c.PY310,
                            HANDLERS["vodai"], baseline=base))
+        if redis_url:  # production as FC runs it: the Redis store on Python 3.10
+            out.append(Variant("vodai-redis-py310", "vodai `on_upload` with the Redis store (production setting), "
+                               "Python 3.10 (FC's)", "handler", c.PY310, HANDLERS["vodai"], store=redis_url,
+                               baseline=base))
         out.append(Variant("deps-py310", "dependencies floor, Python 3.10", "handler", c.PY310, HANDLERS["deps"],
                            baseline=base))
         out.append(Variant("stdlib-py310", "stdlib floor, Python 3.10", "handler", c.PY310, HANDLERS["stdlib"],

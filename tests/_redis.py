@@ -19,18 +19,21 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """Yields ``redis://127.0.0.1:PORT/0``; skips (locally) or fails (CI) without redis-server."""
+def redis_server(*args: str, password: str = "") -> Iterator[str]:
+    """Yields ``redis://127.0.0.1:PORT/0`` (with ``:password@`` when given); ``args`` go to
+    redis-server as they are. Skips (locally) or fails (CI) without redis-server."""
     binary = require_binary("redis-server")
-    import redis
+    import redis  # redis-py: the tests' oracle, never vodai's client
 
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="vodai-redis-") as tmp:
+        auth = ["--requirepass", password] if password else []
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp,
+             *auth, *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        url = f"redis://127.0.0.1:{port}/0"
+        url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{port}/0"
         try:
             client = redis.Redis.from_url(url)
             for _ in range(200):  # bounded wait for the server to answer

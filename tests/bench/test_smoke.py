@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,14 @@ def test_cold_start_rows_have_medians_spreads_and_ratios(quick_run):
             for row in rows.values():
                 if row["kind"] == "bootstrap" and row.get("group") == "runtime":
                     assert row["baseline"] == "sdk-py310"  # the custom runtime runs on 3.10 too
+    # The production setting (the Redis store), on 3.11 and on FC's 3.10, when redis-server is here.
+    if shutil.which("redis-server"):
+        redis_rows = ["vodai-redis"] + (["vodai-redis-py310"] if "vodai-py310" in rows else [])
+        for name in redis_rows:
+            _summary(rows[name]["wall_ms"])
+            assert rows[name]["wall_ratio"]["ratio"] > 0 and rows[name]["rss_ratio"]["ratio"] > 0
+        if "vodai-redis-py310" in rows:
+            assert rows["vodai-redis-py310"]["baseline"] == rows["vodai-py310"]["baseline"]
     for row in rows.values():
         if row["kind"] == "bootstrap":
             _summary(row["wall_ms"])

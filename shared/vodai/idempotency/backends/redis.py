@@ -1,4 +1,5 @@
-"""Redis store, for production: every transition is an optimistic transaction (WATCH/MULTI/EXEC).
+"""Redis store, for production: every transition is an optimistic transaction (WATCH/MULTI/EXEC),
+sent by vodai's own small client (:mod:`vodai.redisdb`: redis-py's import costs a cold start 100 ms).
 
 The state machine runs in Python between WATCH and EXEC; if another client changes the key
 in between, EXEC fails and the transition is retried on the fresh record, so two concurrent
@@ -9,44 +10,40 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+from ...redisdb import Redis, RedisError, UrlError
 from ..base import Record, TransitionStore, transition
-from ..exceptions import IdempotencyError
+from ..exceptions import IdempotencyError, StoreUrlError
 
 MAX_CONFLICT_RETRIES = 64
 
 
 class RedisStore(TransitionStore):
     def __init__(self, url: str, *, socket_timeout: float = 5.0) -> None:
-        import redis  # imported only when a redis:// store is configured
-
-        self._redis_errors = (redis.RedisError,)
-        self._watch_error = redis.WatchError
-        self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+        self._redis_errors = (RedisError,)
+        try:
+            self._client = Redis(url, socket_timeout=socket_timeout)  # connects at the first command
+        except UrlError as exc:
+            raise StoreUrlError(str(exc)) from None
 
     def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
         try:
             for _ in range(MAX_CONFLICT_RETRIES):
-                with self._client.pipeline() as pipe:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.get(key)
-                        before = Record.from_json(raw.decode("utf-8")) if raw else None
-                        after = transition(before.copy() if before else None, op, now, key=key, **kw)
-                        pipe.multi()
-                        if after is None:
-                            pipe.delete(key)
-                        elif after.expires_at:
-                            pipe.set(key, after.to_json(), pxat=int(after.expires_at * 1000))
-                        else:
-                            pipe.set(key, after.to_json())
-                        pipe.execute()
+                with self._client.watch(key) as tx:
+                    raw = tx.call("GET", key)
+                    before = Record.from_json(raw.decode("utf-8")) if raw else None
+                    after = transition(before.copy() if before else None, op, now, key=key, **kw)
+                    if after is None:
+                        write = ("DEL", key)
+                    elif after.expires_at:
+                        write = ("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))
+                    else:
+                        write = ("SET", key, after.to_json())
+                    if tx.commit([write]):
                         return before, after
-                    except self._watch_error:
-                        continue  # someone else changed the key: run the transition again on the new record
+                # someone else changed the key: run the transition again on the new record
             raise IdempotencyError(f"redis store: key {key} kept changing under {MAX_CONFLICT_RETRIES} attempts")
         except self._redis_errors as exc:
             raise IdempotencyError(f"redis store: {type(exc).__name__}: {exc}") from None
-
 
     def get(self, key):
         try:
@@ -56,7 +53,10 @@ class RedisStore(TransitionStore):
         return Record.from_json(raw.decode("utf-8")) if raw else None
 
     def delete(self, key):
-        self._client.delete(key)
+        try:
+            self._client.delete(key)
+        except self._redis_errors as exc:
+            raise IdempotencyError(f"redis store: {type(exc).__name__}: {exc}") from None
 
     def close(self):
         self._client.close()

@@ -1,4 +1,5 @@
-"""Redis tracking store, for production: every change is an optimistic transaction (WATCH/MULTI/EXEC).
+"""Redis tracking store, for production: every change is an optimistic transaction (WATCH/MULTI/EXEC),
+sent by vodai's own small client (:mod:`vodai.redisdb`).
 
 Keys, under ``<namespace>:tracking:``: ``job:<JobId>`` (the record, JSON; a finished one expires
 with Redis's own expiry), ``pending`` (a sorted set of pending JobIds scored by when vodai last
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
+from ...redisdb import Redis, RedisError, UrlError
 from ..base import TrackedJob, TrackingStore, matches
-from ..exceptions import TrackingError
+from ..exceptions import TrackingError, TrackingUrlError
 
 MAX_CONFLICT_RETRIES = 64
 
@@ -20,11 +22,11 @@ MAX_CONFLICT_RETRIES = 64
 class RedisTracking(TrackingStore):
     def __init__(self, url: str, namespace: str = "vodai", *, socket_timeout: float = 5.0) -> None:
         super().__init__(namespace)
-        import redis  # imported only when a redis:// store is configured
-
-        self._errors = (redis.RedisError,)
-        self._watch_error = redis.WatchError
-        self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+        self._errors = (RedisError,)
+        try:
+            self._client = Redis(url, socket_timeout=socket_timeout)  # connects at the first command
+        except UrlError as exc:
+            raise TrackingUrlError(str(exc)) from None
         base = f"{namespace}:tracking:"
         self._job_prefix, self._pending, self._all = base + "job:", base + "pending", base + "all"
 
@@ -38,31 +40,25 @@ class RedisTracking(TrackingStore):
         key = self._key(job_id)
         try:
             for _ in range(MAX_CONFLICT_RETRIES):
-                with self._client.pipeline() as pipe:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.get(key)
-                        before = TrackedJob.from_json(raw.decode("utf-8")) if raw else None
-                        after = fn(before.copy() if before else None)
-                        pipe.multi()
-                        if after is None:
-                            pipe.delete(key)
-                            pipe.zrem(self._pending, job_id)
-                            pipe.zrem(self._all, job_id)
+                with self._client.watch(key) as tx:
+                    raw = tx.call("GET", key)
+                    before = TrackedJob.from_json(raw.decode("utf-8")) if raw else None
+                    after = fn(before.copy() if before else None)
+                    if after is None:
+                        writes = [("DEL", key), ("ZREM", self._pending, job_id), ("ZREM", self._all, job_id)]
+                    else:
+                        if after.done and after.expires_at:
+                            writes = [("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))]
                         else:
-                            if after.done and after.expires_at:
-                                pipe.set(key, after.to_json(), pxat=int(after.expires_at * 1000))
-                            else:
-                                pipe.set(key, after.to_json())
-                            if after.done:
-                                pipe.zrem(self._pending, job_id)
-                            else:
-                                pipe.zadd(self._pending, {job_id: after.last_seen})
-                            pipe.zadd(self._all, {job_id: after.submitted_at})
-                        pipe.execute()
+                            writes = [("SET", key, after.to_json())]
+                        if after.done:
+                            writes.append(("ZREM", self._pending, job_id))
+                        else:
+                            writes.append(("ZADD", self._pending, after.last_seen, job_id))
+                        writes.append(("ZADD", self._all, after.submitted_at, job_id))
+                    if tx.commit(writes):
                         return before, after
-                    except self._watch_error:
-                        continue  # the job changed under us: run the transition again on the new record
+                # the job changed under us: run the transition again on the new record
             raise TrackingError(f"redis tracking store: job {job_id} kept changing under {MAX_CONFLICT_RETRIES} attempts")
         except self._errors as exc:
             raise self._fail(exc) from None
@@ -80,7 +76,7 @@ class RedisTracking(TrackingStore):
             else:
                 found.append(TrackedJob.from_json(raw.decode("utf-8")))
         if gone:
-            self._client.zrem(index, *gone)
+            self._client.zrem(index, *gone)  # idempotent: safe to run again on a new connection
         return found, len(gone)
 
     def get(self, job_id, *, now=None):

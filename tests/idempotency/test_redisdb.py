@@ -1,0 +1,356 @@
+"""vodai.redisdb, the stores' own Redis client: against a real redis-server, with redis-py (a dev
+dependency only) as the oracle for URLs, the wire format and what is stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+import redis  # the oracle
+import redis.connection
+
+from _redis import _free_port, redis_server
+from conftest import ROOT
+from vodai.redisdb import Connection, ConnectionError, Redis, ReplyError, UrlError, encode, parse_url
+
+
+@pytest.fixture(scope="module")
+def url():
+    with redis_server() as u:
+        yield u
+
+
+@pytest.fixture
+def client(url):
+    redis.Redis.from_url(url).flushdb()
+    c = Redis(url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def oracle(url):
+    o = redis.Redis.from_url(url)
+    yield o
+    o.close()
+
+
+# -- URLs, the wire format, replies (no server) ------------------------------------------------------
+
+URLS = [
+    "redis://127.0.0.1:6380/2",
+    "redis://localhost",
+    "redis://:pa%40ss@cache.example:6379/0",
+    "redis://vodai:s3cret@r-bp1.redis.rds.aliyuncs.com:6379/15",
+    "rediss://r-bp1.redis.rds.aliyuncs.com:6380/1",
+    "redis://h:7?db=4",
+    "unix:///run/redis/redis.sock?db=2",
+    "unix://:pw@/tmp/r.sock",
+]
+
+
+@pytest.mark.parametrize("text", URLS)
+def test_urls_are_read_as_redis_py_reads_them(text):
+    want = redis.connection.parse_url(text)
+    got = parse_url(text)
+    assert got.host == want.get("host")
+    assert got.path == want.get("path")
+    assert got.port == (want.get("port", 6379) if got.host else 6379)
+    assert got.db == int(want.get("db", 0))
+    assert got.username == (want.get("username") or None)
+    assert got.password == want.get("password")
+    assert got.tls == (want.get("connection_class") is redis.connection.SSLConnection)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("http://:s3cret@h:6379/0", "scheme 'http'"),
+    ("redis://:s3cret@h:port/0", "port"),
+    ("redis://:s3cret@/0", "needs a host"),
+    ("redis://:s3cret@h/zero", "must be a number"),
+    ("redis://:s3cret@h/0?health_check_interval=5", "health_check_interval"),
+    ("redis://:s3cret@h/0?ssl_ca_certs=/ca.pem", "rediss://"),
+    ("unix://:s3cret@?db=1", "socket's path"),
+])
+def test_a_bad_url_is_refused_naming_the_part_never_the_password(text, says):
+    with pytest.raises(UrlError) as caught:
+        parse_url(text)
+    assert says in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_commands_are_encoded_as_redis_py_encodes_them():
+    pack = redis.connection.Connection().pack_command
+    rnd = random.Random(7)
+    alphabet = ["a", "é", "漢", "\r\n", " ", "$", "*", "0"]
+    for _ in range(300):
+        args = ["SET"]
+        for _ in range(rnd.randint(0, 5)):
+            kind = rnd.choice(["str", "bytes", "int", "float"])
+            if kind == "str":
+                args.append("".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))))
+            elif kind == "bytes":
+                args.append(bytes(rnd.randrange(256) for _ in range(rnd.randint(0, 12))))
+            elif kind == "int":
+                args.append(rnd.randint(-10**15, 10**15))
+            else:
+                args.append(rnd.uniform(-1e6, 1e6) if rnd.random() < 0.8 else rnd.choice([0.1, 1e-7, 1e22, 1.5]))
+        assert encode(args) == b"".join(pack(*args)), args
+
+
+def test_a_bool_or_none_argument_is_refused():
+    for bad in (True, None, ["x"]):
+        with pytest.raises(TypeError):
+            encode(["SET", "k", bad])
+
+
+def _reader(raw: bytes) -> Connection:
+    """A connection reading ``raw``, then the end of the stream."""
+    ours, theirs = socket.socketpair()
+    theirs.sendall(raw)
+    theirs.close()
+    return Connection(ours, "test")
+
+
+def test_every_kind_of_reply_is_read_whole():
+    conn = _reader(b"+OK\r\n-ERR wrong number\r\n:42\r\n:-3\r\n$5\r\nhello\r\n$0\r\n\r\n$-1\r\n*-1\r\n*0\r\n"
+                   b"*3\r\n:1\r\n*2\r\n$1\r\na\r\n$-1\r\n+QUEUED\r\n$6\r\na\r\nb\r\n\r\n")
+    assert conn.read() == b"OK"
+    err = conn.read()
+    assert isinstance(err, ReplyError) and str(err) == "ERR wrong number"
+    assert [conn.read() for _ in range(7)] == [42, -3, b"hello", b"", None, None, []]
+    assert conn.read() == [1, [b"a", None], b"QUEUED"]
+    assert conn.read() == b"a\r\nb\r\n"  # a bulk string is read by its length, whatever it holds
+
+
+@pytest.mark.parametrize("raw", [b"", b"+OK", b"$10\r\nshort\r\n", b"*2\r\n:1\r\n"])
+def test_a_reply_cut_short_is_a_connection_error(raw):
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        _reader(raw).read()
+
+
+@pytest.mark.parametrize("raw", [b"HTTP/1.1 400 Bad Request\r\n", b"$abc\r\n", b":1.5\r\n"])
+def test_something_that_is_not_resp_is_refused(raw):
+    with pytest.raises(ConnectionError, match="not RESP2"):
+        _reader(raw).read()
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_connection_error():
+    with socket.socket() as listener:  # accepts (the kernel does) and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        c = Redis(f"redis://127.0.0.1:{listener.getsockname()[1]}/0", socket_timeout=0.2)
+        with pytest.raises(ConnectionError, match="timed out"):
+            c.get("k")
+
+
+def test_no_server_is_a_connection_error_naming_the_address_never_the_password():
+    port = _free_port()
+    with pytest.raises(ConnectionError) as caught:
+        Redis(f"redis://:s3cret@127.0.0.1:{port}/0", socket_timeout=1).get("k")
+    assert f"127.0.0.1:{port}" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+# -- against redis-server --------------------------------------------------------------------------
+
+
+def test_what_it_writes_redis_py_reads_and_the_other_way(client, oracle):
+    assert client.execute("SET", "k", "välue") == b"OK"
+    assert oracle.get("k") == "välue".encode()
+    oracle.zadd("z", {"a": 1.5, "b": 0.25, "c": 3})
+    assert client.zrange("z", 0, -1) == [b"b", b"a", b"c"]
+    assert client.zrevrange("z", 0, 1) == [b"c", b"a"]
+    assert client.zrem("z", "a", b"c", "missing") == 2
+    assert client.mget(["k", "missing"]) == [b"v\xc3\xa4lue", None] and client.mget([]) == []
+    assert client.delete("k", "z", "missing") == 2
+    assert client.get("k") is None
+
+
+def test_a_transaction_writes_everything_or_nothing_and_sees_a_concurrent_change(client, oracle):
+    with client.watch("t") as tx:
+        assert tx.call("GET", "t") is None
+        oracle.set("t", "theirs")  # between WATCH and EXEC
+        assert tx.commit([("SET", "t", "ours"), ("ZADD", "idx", 1.25, "t")]) is False
+    assert oracle.get("t") == b"theirs" and oracle.zcard("idx") == 0
+    with client.watch("t") as tx:
+        assert tx.call("GET", "t") == b"theirs"
+        assert tx.commit([("SET", "t", "ours", "PXAT", 4102444800000), ("ZADD", "idx", 1.25, "t")]) is True
+    assert oracle.get("t") == b"ours" and oracle.zscore("idx", "t") == 1.25
+    assert 0 < oracle.pttl("t")
+
+
+def test_an_error_inside_a_transaction_is_raised_and_the_connection_stays_usable(client, oracle):
+    oracle.set("s", "a string")
+    with pytest.raises(ReplyError, match="WRONGTYPE"):
+        with client.watch("s") as tx:
+            tx.commit([("ZADD", "s", 1, "m")])
+    with pytest.raises(ReplyError, match="EXECABORT|wrong number"):
+        with client.watch("s") as tx:
+            tx.commit([("SET", "s")])  # refused while queueing: nothing runs
+    assert client.get("s") == b"a string"
+    assert client.execute("PING") == b"PONG"
+
+
+def test_a_watch_left_without_commit_does_not_follow_the_connection_back_to_the_pool(client, oracle):
+    with client.watch("w") as tx:
+        tx.call("GET", "w")  # and no commit (a transition that decided to write nothing)
+    with client.watch("other") as tx:  # the same connection, taken from the pool again
+        oracle.set("w", "changed")
+        assert tx.commit([("SET", "other", "1")]) is True  # "w" is watched no more
+
+
+def test_an_exception_inside_a_transaction_closes_its_connection(client, oracle):
+    with pytest.raises(RuntimeError):
+        with client.watch("x") as tx:
+            tx.call("GET", "x")
+            raise RuntimeError("a bug in a transition")
+    assert client._idle == []  # not put back: it may still be watching
+    assert client.get("x") is None
+
+
+def test_a_kept_connection_that_died_while_idle_is_replaced_once(client, oracle):
+    client.execute("SET", "a", "1")
+    killed = oracle.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    assert client.get("a") == b"1"  # a read: run again on a new connection
+    oracle.client_kill_filter(_type="normal", skipme=True)
+    with client.watch("a") as tx:  # WATCH first: also safe to run again
+        assert tx.commit([("SET", "a", "2")]) is True
+    assert oracle.get("a") == b"2"
+
+
+def test_a_connection_that_dies_inside_a_transaction_is_an_error_not_a_retry(client, oracle):
+    with pytest.raises(ConnectionError):
+        with client.watch("d") as tx:
+            oracle.client_kill_filter(_type="normal", skipme=True)
+            tx.commit([("SET", "d", "1")])
+    assert oracle.get("d") is None
+    assert client.get("d") is None  # and the client goes on with a new connection
+
+
+def test_threads_share_one_client_without_crossing_replies(client):
+    errors = []
+
+    def worker(n):
+        try:
+            for i in range(150):
+                key = f"t{n}:{i}"
+                client.execute("SET", key, f"{n}/{i}")
+                assert client.get(key) == f"{n}/{i}".encode()
+                with client.watch(key) as tx:
+                    assert tx.call("GET", key) == f"{n}/{i}".encode()
+                    assert tx.commit([("SET", key, f"{n}/{i}!")])
+                assert client.mget([key, "missing"]) == [f"{n}/{i}!".encode(), None]
+        except Exception as exc:  # reported below: an assert in a thread would be lost
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert 1 <= len(client._idle) <= 8  # connections kept for reuse, at most one per thread at a time
+
+
+def test_a_forked_child_opens_connections_of_its_own(client, oracle):
+    client.execute("SET", "f", "parent")  # the parent keeps a connection
+    pid = os.fork()
+    if pid == 0:  # the child: uses the client it inherited, then leaves at once
+        code = 0
+        try:
+            for i in range(50):
+                client.execute("SET", "child", str(i))
+                if client.get("child") != str(i).encode():
+                    code = 2
+        except BaseException:
+            code = 3
+        os._exit(code)
+    for _ in range(50):
+        assert client.get("f") == b"parent"
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert oracle.get("child") == b"49"
+
+
+def test_passwords_users_and_databases():
+    with redis_server(password="s3cret") as url:
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        wrong = Redis(f"redis://:nope@127.0.0.1:{port}/0")
+        with pytest.raises(ReplyError) as caught:
+            wrong.get("k")
+        assert "WRONGPASS" in str(caught.value) and "nope" not in str(caught.value)
+        oracle = redis.Redis.from_url(url)
+        oracle.set("k", "db0")
+        assert Redis(url).get("k") == b"db0"
+        in_db3 = Redis(f"redis://:s3cret@127.0.0.1:{port}/3")
+        assert in_db3.get("k") is None
+        in_db3.execute("SET", "k", "db3")
+        assert redis.Redis.from_url(f"redis://:s3cret@127.0.0.1:{port}/3").get("k") == b"db3"
+        assert oracle.get("k") == b"db0"
+        oracle.acl_setuser("vodai", enabled=True, passwords=["+user-s3cret"], commands=["+@all"], keys=["*"])
+        as_user = Redis(f"redis://vodai:user-s3cret@127.0.0.1:{port}/0")
+        assert as_user.get("k") == b"db0" and as_user.execute("ACL", "WHOAMI") == b"vodai"
+
+
+def test_a_unix_socket(tmp_path):
+    path = tmp_path / "redis.sock"
+    with redis_server("--unixsocket", str(path), "--unixsocketperm", "700"):
+        c = Redis(f"unix://{path}?db=2")
+        c.execute("SET", "k", "over a unix socket")
+        assert redis.Redis(unix_socket_path=str(path), db=2).get("k") == b"over a unix socket"
+
+
+_LEAN = """
+import json, sys
+from vodai.idempotency import open_store
+from vodai.tracking import open_tracking
+store, tracking = open_store(sys.argv[1]), open_tracking(sys.argv[1])
+claim = store.claim("lean:key", now=0.0, lock_until=1e12, expires_at=0.0)
+print(json.dumps([claim.acquired, sorted(m for m in ("redis", "asyncio") if m in sys.modules)]))
+"""
+
+
+def test_the_redis_stores_load_neither_redis_py_nor_asyncio(url):
+    # redis-py's import (asyncio among it) cost about 100 ms of each cold start on FC's Python 3.10.
+    redis.Redis.from_url(url).flushdb()
+    out = subprocess.run([sys.executable, "-c", _LEAN, url], capture_output=True, text=True, cwd=str(ROOT),
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [True, []]
+
+
+def test_tls_with_the_servers_ca_and_not_without(tmp_path):
+    from conftest import require_binary
+
+    openssl = require_binary("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    port = _free_port()
+    with redis_server("--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                      "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no") as plain:
+        c = Redis(f"rediss://localhost:{port}/1?ssl_ca_certs={cert}")
+        c.execute("SET", "k", "over TLS")
+        assert redis.Redis.from_url(plain.replace("/0", "/1")).get("k") == b"over TLS"
+        with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            Redis(f"rediss://localhost:{port}/1").get("k")  # the system's CAs do not know this one
+        with pytest.raises(ConnectionError, match="cannot connect"):
+            Redis(f"rediss://127.0.0.1:{port}/1?ssl_ca_certs={cert}").get("k")  # not the name in the certificate
+
+
+def test_a_bad_redis_url_is_a_setting_error_of_the_store_that_reads_it():
+    from vodai.idempotency import StoreUrlError, open_store
+    from vodai.tracking import TrackingUrlError, open_tracking
+
+    for opener, error, variable in ((open_store, StoreUrlError, "VODAI_IDEMPOTENCY_STORE"),
+                                    (open_tracking, TrackingUrlError, "VODAI_TRACKING_STORE")):
+        with pytest.raises(error) as caught:
+            opener("redis://:s3cret@cache.example:6379/zero")
+        assert variable in str(caught.value) and "must be a number" in str(caught.value)
+        assert "s3cret" not in str(caught.value)
