@@ -67,6 +67,7 @@ class _Target:
 
 
 def parse_url(url: str) -> _Target:
+    """Read a store URL as redis-py does (its ``parse_url`` is the test oracle); raise :class:`UrlError`."""
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -98,7 +99,7 @@ def parse_url(url: str) -> _Target:
         if path and db_text is None:
             db_text = path
     if db_text is not None and db_text != "":
-        if not db_text.isdigit():
+        if not (db_text.isascii() and db_text.isdigit()):
             raise UrlError("the Redis database must be a number (the URL's path or ?db=)")
         target.db = int(db_text)
     if ca_certs and not target.tls:

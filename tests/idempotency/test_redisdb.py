@@ -73,6 +73,7 @@ def test_urls_are_read_as_redis_py_reads_them(text):
     ("redis://:s3cret@h:port/0", "port"),
     ("redis://:s3cret@/0", "needs a host"),
     ("redis://:s3cret@h/zero", "must be a number"),
+    ("redis://:s3cret@h/\u00b2", "must be a number"),
     ("redis://:s3cret@h/0?health_check_interval=5", "health_check_interval"),
     ("redis://:s3cret@h/0?ssl_ca_certs=/ca.pem", "rediss://"),
     ("unix://:s3cret@?db=1", "socket's path"),
