@@ -13,20 +13,24 @@ What it does, and no more:
   any other query parameter is refused by name (the URL itself is never quoted: it may hold a password).
 - Connections are made on first use, one per thread at a time, and kept for the next call (a warm
   FC instance reuses them). A kept connection can have been closed meanwhile (the server's idle
-  timeout, a frozen instance): a call that finds it dead on its first exchange, which is always a
-  read, an idempotent write or a ``WATCH``, runs again once on a new connection. Any other failure
-  is raised: whether a command ran is then unknown, as with any network client.
+  timeout, a frozen instance): one that has something to read while idle is dropped before use, and
+  a read or ``WATCH`` that finds a kept connection dead (not slow: a timeout is never repeated) runs
+  once more on a new one. A write is never sent twice: whether it ran is then unknown, as with
+  any network client, and the stores decide (they re-read and run their transition again).
 - :meth:`Redis.watch` is an optimistic transaction: WATCH a key, read, then MULTI … EXEC in one write;
-  :meth:`Transaction.commit` answers False when the key changed meanwhile.
+  :meth:`Transaction.commit` answers False when the key changed meanwhile; :meth:`Redis.transact`
+  runs one until it commits, again after a conflict or a failed connection.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
+import time
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_PORT = 6379
@@ -42,6 +46,14 @@ class UrlError(RedisError, ValueError):
 
 class ConnectionError(RedisError):  # noqa: A001 (the name redis-py uses for the same thing)
     """No connection, or it broke or timed out: a command sent may or may not have run."""
+
+
+class Timeout(ConnectionError):
+    """The server did not answer within the socket timeout (it may be slow, not gone)."""
+
+
+class Conflict(RedisError):
+    """A watched key kept changing under every attempt of :meth:`Redis.transact`."""
 
 
 class ReplyError(RedisError):
@@ -76,14 +88,20 @@ def parse_url(url: str) -> _Target:
         raise UrlError("the Redis URL cannot be parsed (is the port a number?)") from None
     if scheme not in ("redis", "rediss", "unix"):
         raise UrlError(f"unsupported Redis URL scheme {scheme!r}: use redis://, rediss:// or unix://")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    db_text = query.pop("db", None)
+    query: dict = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        query.setdefault(name, value)  # the first one wins, as in redis-py
+    db_text = query.pop("db", None) or None  # a blank ?db= is no choice
     ca_certs = query.pop("ssl_ca_certs", None)
     if query:
-        raise UrlError(f"unsupported Redis URL parameter(s): {', '.join(sorted(query))} (supported: db, ssl_ca_certs)")
+        # Named only when a name looks like one: in a URL whose password holds an unencoded "?",
+        # the "parameters" are the end of the password.
+        names = sorted(query)
+        shown = ", ".join(names) if all(n.isidentifier() for n in names) else "(not shown: not parameter names)"
+        raise UrlError(f"unsupported Redis URL parameter(s): {shown}; supported: db, ssl_ca_certs")
     target = _Target(
         username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
+        password=unquote(parts.password) if parts.password else None,  # redis://:@host: no password
         tls=scheme == "rediss",
         ca_certs=ca_certs or None,
     )
@@ -130,8 +148,10 @@ class Connection:
         self._where = where
 
     @classmethod
-    def open(cls, target: _Target, timeout: Optional[float]) -> "Connection":
+    def open(cls, target: _Target, timeout: Optional[float], tls=None) -> "Connection":
+        """Connect, authenticate and select the database; ``tls``: an ``ssl.SSLContext`` for rediss://."""
         where = target.describe()
+        sock = None
         try:
             if target.path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -140,13 +160,13 @@ class Connection:
             else:
                 sock = socket.create_connection((target.host, target.port), timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if target.tls:
-                    import ssl  # already loaded by urllib3 in the functions
-
-                    context = ssl.create_default_context(cafile=target.ca_certs)
-                    sock = context.wrap_socket(sock, server_hostname=target.host)
+                if tls is not None:
+                    sock = tls.wrap_socket(sock, server_hostname=target.host)
         except (OSError, ValueError) as exc:
-            raise ConnectionError(f"cannot connect to {where}: {_describe(exc)}") from None
+            if sock is not None:
+                sock.close()
+            raise (Timeout if isinstance(exc, socket.timeout) else ConnectionError)(
+                f"cannot connect to {where}: {_describe(exc)}") from None
         conn = cls(sock, where)
         try:
             if target.password is not None:
@@ -159,11 +179,20 @@ class Connection:
             raise
         return conn
 
+    def idle_and_open(self) -> bool:
+        """Whether a kept connection still looks usable: an idle RESP2 connection has nothing to
+        read, so anything readable (the server's close, a reset, stray bytes) means drop it."""
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
     def send(self, commands: Sequence[Sequence]) -> None:
         try:
             self._sock.sendall(b"".join(encode(c) for c in commands))
         except OSError as exc:
-            raise ConnectionError(f"sending to {self._where} failed: {_describe(exc)}") from None
+            raise _failed(exc, f"sending to {self._where} failed") from None
 
     def read(self) -> Reply:
         """One reply; an error reply is returned as a :class:`ReplyError`, not raised (EXEC's
@@ -191,7 +220,7 @@ class Connection:
                 size = int(rest)
                 return None if size < 0 else [self.read() for _ in range(size)]
         except OSError as exc:  # socket.timeout is an OSError
-            raise ConnectionError(f"reading from {self._where} failed: {_describe(exc)}") from None
+            raise _failed(exc, f"reading from {self._where} failed") from None
         except ValueError:
             pass
         raise ConnectionError(f"{self._where} sent something that is not RESP2: {line[:40]!r}")
@@ -216,21 +245,43 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _failed(exc: OSError, what: str) -> ConnectionError:
+    return (Timeout if isinstance(exc, socket.timeout) else ConnectionError)(f"{what}: {_describe(exc)}")
+
+
+# Commands a kept connection that turned out dead may run again on a new one: they change nothing.
+_REPEATABLE = frozenset({"GET", "MGET", "ZRANGE", "ZREVRANGE", "WATCH", "PING", "EXISTS", "TTL", "PTTL"})
+# Error replies after which a connection is not kept: it may be talking to a replica or a loading server.
+_DROP_AFTER = ("READONLY", "LOADING", "MASTERDOWN")
+
+
+def _keeps(error: ReplyError) -> bool:
+    return not str(error).startswith(_DROP_AFTER)
+
+
 class Transaction:
-    """A WATCHed key on one connection: read with :meth:`call`, then :meth:`commit` once."""
+    """A WATCHed key on one connection, inside ``with Redis.watch(key)``: read with :meth:`call`,
+    then :meth:`commit` once."""
 
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+        self._conn: Optional[Connection] = conn
         self.done = False
 
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the transaction's with-block is over: its connection went back to the pool")
+        return self._conn
+
     def call(self, *args) -> Reply:
-        return self._conn.call(*args)
+        return self._connection().call(*args)
 
     def commit(self, commands: Sequence[Sequence]) -> bool:
         """MULTI, ``commands``, EXEC in one write. False (nothing done) when a watched key changed;
         an error of a queued command is raised."""
+        conn = self._connection()
+        if self.done:
+            raise RuntimeError("a transaction commits once")
         self.done = True
-        conn = self._conn
         conn.send([("MULTI",), *commands, ("EXEC",)])
         replies = [conn.read() for _ in range(len(commands) + 2)]
         for reply in replies:
@@ -251,6 +302,7 @@ class Redis:
     def __init__(self, url: str, *, socket_timeout: Optional[float] = 5.0) -> None:
         self._target = parse_url(url)
         self._timeout = socket_timeout
+        self._tls = _tls_context(self._target) if self._target.tls else None
         self._idle: List[Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -258,13 +310,19 @@ class Redis:
 
     def _acquire(self, fresh: bool) -> Tuple[Connection, bool]:
         """A connection, and whether it is a kept one (which may have died while idle)."""
-        if not fresh:
+        if self._pid != os.getpid():
+            # A forked child: its parent's sockets are not its own, and the lock may have been
+            # held by a thread that does not exist here.
+            self._idle, self._lock, self._pid = [], threading.Lock(), os.getpid()
+        while not fresh:
             with self._lock:
-                if self._pid != os.getpid():  # a forked child must not share its parent's sockets
-                    self._idle, self._pid = [], os.getpid()
-                if self._idle:
-                    return self._idle.pop(), True
-        return Connection.open(self._target, self._timeout), False
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            if conn.idle_and_open():
+                return conn, True
+            conn.close()
+        return Connection.open(self._target, self._timeout, self._tls), False
 
     def _release(self, conn: Connection, healthy: bool) -> None:
         if healthy:
@@ -275,17 +333,18 @@ class Redis:
         conn.close()
 
     def _first_call(self, *args) -> Tuple[Connection, Reply]:
-        """``args`` on a kept connection, or a new one; once more on a new one if a kept one was dead."""
+        """``args`` on a kept connection or a new one; a repeatable command found a kept connection
+        dead runs once more on a new one."""
         for fresh in (False, True):
             conn, kept = self._acquire(fresh)
             try:
                 return conn, conn.call(*args)
-            except ReplyError:
-                self._release(conn, True)  # an error reply leaves the protocol in step
+            except ReplyError as exc:
+                self._release(conn, _keeps(exc))  # an error reply leaves the protocol in step
                 raise
-            except ConnectionError:
+            except ConnectionError as exc:
                 self._release(conn, False)
-                if not kept:
+                if not kept or isinstance(exc, Timeout) or str(args[0]).upper() not in _REPEATABLE:
                     raise
             except BaseException:
                 self._release(conn, False)
@@ -293,7 +352,7 @@ class Redis:
         raise AssertionError("unreachable: the second attempt is always on a new connection")
 
     def execute(self, *args) -> Reply:
-        """One command: only reads and idempotent writes, since a kept connection found dead runs it again."""
+        """One command (see the module's docstring for when it runs again)."""
         conn, reply = self._first_call(*args)
         self._release(conn, True)
         return reply
@@ -306,14 +365,42 @@ class Redis:
         healthy = False
         try:
             yield tx
-            if not tx.done:
-                conn.call("UNWATCH")  # back to the pool with nothing watched
             healthy = True
-        except ReplyError:
-            healthy = tx.done  # EXEC answered: in step, nothing watched
+        except ConnectionError:
+            raise
+        except ReplyError as exc:
+            healthy = _keeps(exc)  # in step with the server
+            raise
+        except Exception:
+            healthy = True  # the caller's own error (a transition that raised): the protocol is in step
             raise
         finally:
+            tx._conn = None
+            if healthy and not tx.done:
+                healthy = _unwatch(conn)  # back to the pool with nothing watched
             self._release(conn, healthy)
+
+    def transact(self, key: str, decide: Callable[[Transaction, bool], Tuple[Any, Sequence[Sequence]]], *,
+                 attempts: int = 64, connection_attempts: int = 3) -> Any:
+        """An optimistic transaction on ``key``, run until it commits. ``decide(tx, after_failure)``
+        reads through ``tx`` and returns ``(result, writes)``; the writes are committed with
+        MULTI/EXEC and the result returned (no writes: returned at once). It runs again when the
+        key changed meanwhile, and when the connection failed, perhaps after EXEC ran, at most
+        ``connection_attempts`` times in all after short pauses: ``decide`` then reads what is
+        stored now, and ``after_failure`` tells it why it runs again."""
+        failures = 0
+        for _ in range(attempts):
+            try:
+                with self.watch(key) as tx:
+                    result, writes = decide(tx, failures > 0)
+                    if not writes or tx.commit(writes):
+                        return result
+            except ConnectionError:
+                failures += 1
+                if failures >= connection_attempts:
+                    raise
+                time.sleep(0.05 * 4 ** (failures - 1))  # 50 ms, then 200 ms: a blip or a failover's start
+        raise Conflict(f"key {key} kept changing under {attempts} attempts")
 
     # The commands the stores use, named as in redis-py.
     def get(self, key: str) -> Optional[bytes]:
@@ -340,3 +427,21 @@ class Redis:
             idle, self._idle, self._closed = self._idle, [], True
         for conn in idle:
             conn.close()
+
+
+def _unwatch(conn: Connection) -> bool:
+    try:
+        conn.call("UNWATCH")
+        return True
+    except RedisError:
+        return False
+
+
+def _tls_context(target: _Target):
+    """The TLS context for rediss:// (built once per client: loading the CAs costs milliseconds)."""
+    import ssl  # already loaded by urllib3 in the functions
+
+    try:
+        return ssl.create_default_context(cafile=target.ca_certs)
+    except (OSError, ssl.SSLError) as exc:
+        raise UrlError(f"ssl_ca_certs cannot be loaded: {_describe(exc)}") from None

@@ -3,6 +3,7 @@ dependency only) as the oracle for URLs, the wire format and what is stored."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -17,7 +18,7 @@ import redis.connection
 
 from _redis import _free_port, redis_server
 from conftest import ROOT
-from vodai.redisdb import Connection, ConnectionError, Redis, ReplyError, UrlError, encode, parse_url
+from vodai.redisdb import Connection, ConnectionError, Redis, ReplyError, Timeout, UrlError, encode, parse_url
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,13 @@ URLS = [
     "redis://h:7?db=4",
     "unix:///run/redis/redis.sock?db=2",
     "unix://:pw@/tmp/r.sock",
+    "redis://:@h/1",
+    "redis://user@h",
+    "redis://h/3?db=",
+    "redis://h/3?db=5&db=6",
+    "redis://%75ser:p%3Aw%2Fd%3F@h/2",
+    "redis://[::1]:6390/4",
+    "rediss://h/0?ssl_ca_certs=/etc/ssl/ca.pem",
 ]
 
 
@@ -77,6 +85,7 @@ def test_urls_are_read_as_redis_py_reads_them(text):
     ("redis://:s3cret@h/0?health_check_interval=5", "health_check_interval"),
     ("redis://:s3cret@h/0?ssl_ca_certs=/ca.pem", "rediss://"),
     ("unix://:s3cret@?db=1", "socket's path"),
+    ("redis://u:12?s3cret@h/0", "not shown"),
 ])
 def test_a_bad_url_is_refused_naming_the_part_never_the_password(text, says):
     with pytest.raises(UrlError) as caught:
@@ -204,13 +213,25 @@ def test_a_watch_left_without_commit_does_not_follow_the_connection_back_to_the_
         assert tx.commit([("SET", "other", "1")]) is True  # "w" is watched no more
 
 
-def test_an_exception_inside_a_transaction_closes_its_connection(client, oracle):
+def test_an_exception_inside_a_transaction_unwatches_and_keeps_its_connection(client, oracle):
     with pytest.raises(RuntimeError):
         with client.watch("x") as tx:
             tx.call("GET", "x")
             raise RuntimeError("a bug in a transition")
-    assert client._idle == []  # not put back: it may still be watching
-    assert client.get("x") is None
+    assert len(client._idle) == 1  # kept, with nothing watched:
+    with client.watch("other") as tx:
+        oracle.set("x", "changed")
+        assert tx.commit([("SET", "other", "1")]) is True
+    with pytest.raises(RuntimeError, match="with-block is over"):
+        tx.call("GET", "x")  # a transaction does not outlive its block
+
+
+def test_a_transaction_commits_once(client):
+    with client.watch("once") as tx:
+        assert tx.commit([("SET", "once", "1")]) is True
+        with pytest.raises(RuntimeError, match="commits once"):
+            tx.commit([("SET", "once", "2")])
+    assert client.get("once") == b"1"
 
 
 def test_a_kept_connection_that_died_while_idle_is_replaced_once(client, oracle):
@@ -222,6 +243,91 @@ def test_a_kept_connection_that_died_while_idle_is_replaced_once(client, oracle)
     with client.watch("a") as tx:  # WATCH first: also safe to run again
         assert tx.commit([("SET", "a", "2")]) is True
     assert oracle.get("a") == b"2"
+
+
+class _ScriptedServer:
+    """A stand-in server: connection n answers its commands with ``scripts[n]``, one reply each,
+    and closes (without answering) where the script says None, or stalls where it says "stall".
+    Records every command it receives, so a test can count what was sent."""
+
+    def __init__(self, *scripts):
+        self.scripts, self.received = list(scripts), []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        try:
+            for script in self.scripts:  # each connection on its own thread: a stall holds up no other
+                conn, _ = self.listener.accept()
+                threading.Thread(target=self._play, args=(conn, script), daemon=True).start()
+        except OSError:
+            pass  # the test closed the listener
+
+    def _play(self, conn, script):
+        reader = Connection(conn, "client")
+        try:
+            for reply in script:
+                command = reader.read()  # a client's command is a RESP array, as a reply would be
+                self.received.append([c.decode() for c in command])
+                if reply is None:
+                    break
+                if reply == "stall":
+                    threading.Event().wait(2)
+                    break
+                conn.sendall(reply)
+            else:
+                return
+        except (OSError, ConnectionError):
+            pass  # the client went away
+        reader.close()  # the file and the socket: a socket with a file open is not closed
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_read_on_a_kept_connection_that_died_runs_once_more_on_a_new_one():
+    server = _ScriptedServer([b"+OK\r\n", None], [b"$1\r\n1\r\n"])
+    c = Redis(server.url)
+    assert c.execute("SET", "a", "1") == b"OK"  # the connection is kept ...
+    assert c.get("a") == b"1"  # ... and closed by the server at the GET, without an answer
+    assert server.received == [["SET", "a", "1"], ["GET", "a"], ["GET", "a"]]
+    server.close()
+
+
+def test_a_write_on_a_kept_connection_that_died_is_never_sent_twice():
+    server = _ScriptedServer([b"+OK\r\n", None], [b":1\r\n"])
+    c = Redis(server.url)
+    c.execute("SET", "a", "1")
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        c.delete("a")  # it may have run: the caller decides
+    assert server.received == [["SET", "a", "1"], ["DEL", "a"]]
+    server.close()
+
+
+def test_a_timeout_is_never_repeated_even_for_a_read():
+    server = _ScriptedServer([b"+OK\r\n", "stall"], [b"$1\r\n1\r\n"])
+    c = Redis(server.url, socket_timeout=0.3)
+    c.execute("SET", "a", "1")
+    with pytest.raises(Timeout):
+        c.get("a")  # slow, not gone: running it again would only add load
+    assert server.received == [["SET", "a", "1"], ["GET", "a"]]
+    server.close()
+
+
+def test_a_kept_connection_with_something_to_read_is_dropped_before_use(client, oracle):
+    client.execute("SET", "k", "1")
+    [kept] = client._idle
+    kept._sock.sendall(b"PING\r\n")  # an answer now waits on the idle connection: out of step
+    import time
+
+    deadline = time.time() + 5
+    while kept.idle_and_open() and time.time() < deadline:
+        time.sleep(0.01)
+    assert client.get("k") == b"1"  # on a new connection, not reading the stray +PONG
+    assert kept not in client._idle
 
 
 def test_a_connection_that_dies_inside_a_transaction_is_an_error_not_a_retry(client, oracle):
@@ -355,3 +461,107 @@ def test_a_bad_redis_url_is_a_setting_error_of_the_store_that_reads_it():
             opener("redis://:s3cret@cache.example:6379/zero")
         assert variable in str(caught.value) and "must be a number" in str(caught.value)
         assert "s3cret" not in str(caught.value)
+
+
+def _lose_the_connection_at_the_first_commit(store, oracle, *, after_exec: bool) -> list:
+    """Fault injection: the first commit's connection is killed before EXEC is sent, or its answer
+    is lost after EXEC ran (``after_exec``). Returns the list the faults are counted in."""
+    real_watch, faults = store._client.watch, []
+
+    @contextlib.contextmanager
+    def watch(key):
+        with real_watch(key) as tx:
+            real_commit = tx.commit
+
+            def commit(commands):
+                if faults:
+                    return real_commit(commands)
+                faults.append(key)
+                if after_exec:
+                    real_commit(commands)
+                    raise ConnectionError("the answer to EXEC was lost (injected)")
+                oracle.client_kill_filter(_type="normal", skipme=True)
+                return real_commit(commands)
+
+            tx.commit = commit
+            yield tx
+
+    store._client.watch = watch
+    return faults
+
+
+@pytest.mark.parametrize("after_exec", [False, True])
+def test_a_jobs_record_survives_a_connection_lost_around_exec(url, oracle, after_exec):
+    from vodai.idempotency import SUBMITTED, open_store
+
+    oracle.flushdb()
+    store = open_store(url)
+    now = __import__("time").time()
+    assert store.claim("k", now=now, lock_until=now + 60, expires_at=now + 600).acquired
+    faults = _lose_the_connection_at_the_first_commit(store, oracle, after_exec=after_exec)
+    saved = store.save_job("k", job_id="job-1", request_id="r-1", message="{}", now=now + 1)
+    assert faults == ["k"]  # the fault happened, and the transition ran again on what was stored
+    assert saved.status == SUBMITTED and saved.job_id == "job-1"
+    assert store.get("k").job_id == "job-1"
+    store.close()
+
+
+def test_a_claim_whose_answer_was_lost_is_never_a_second_claim(url, oracle):
+    from vodai.idempotency import open_store
+
+    oracle.flushdb()
+    store = open_store(url)
+    now = __import__("time").time()
+    faults = _lose_the_connection_at_the_first_commit(store, oracle, after_exec=True)
+    claim = store.claim("k", now=now, lock_until=now + 60, expires_at=now + 600)
+    assert faults == ["k"]
+    assert not claim.acquired and claim.record.attempts == 1  # held (by the lost answer's claim)
+    store.close()
+
+
+def test_a_release_whose_answer_was_lost_is_done(url, oracle):
+    from vodai.idempotency import open_store
+
+    oracle.flushdb()
+    store = open_store(url)
+    now = __import__("time").time()
+    store.claim("k", now=now, lock_until=now + 60, expires_at=now + 600)
+    _lose_the_connection_at_the_first_commit(store, oracle, after_exec=True)
+    store.release("k", now=now + 1)
+    assert store.get("k") is None
+    store.close()
+
+
+def test_a_transition_gives_up_after_three_failed_connections(url, oracle):
+    from vodai.idempotency import IdempotencyError, open_store
+
+    store = open_store(url)
+    opened = []
+    real_watch = store._client.watch
+
+    @contextlib.contextmanager
+    def watch(key):
+        opened.append(key)
+        oracle.client_kill_filter(_type="normal", skipme=True)
+        with real_watch(key) as tx:
+            yield tx
+
+    def always_down(tx, after_failure):
+        raise ConnectionError("down (injected)")
+
+    store._client.watch = watch
+    with pytest.raises(ConnectionError):
+        store._client.transact("k", always_down)
+    assert len(opened) == 3
+    nowhere = open_store(f"redis://:s3cret@127.0.0.1:{_free_port()}/0")
+    with pytest.raises(IdempotencyError, match="redis store: ConnectionError: cannot connect") as caught:
+        nowhere.claim("k", now=0.0, lock_until=1.0, expires_at=0.0)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_ca_file_that_cannot_be_loaded_is_a_url_error_naming_the_parameter(tmp_path):
+    for path in (tmp_path / "missing.pem", tmp_path / "not-a-certificate.pem"):
+        if path.name.startswith("not"):
+            path.write_text("hello")
+        with pytest.raises(UrlError, match="ssl_ca_certs cannot be loaded"):
+            Redis(f"rediss://:s3cret@localhost:6380/0?ssl_ca_certs={path}")

@@ -3,14 +3,15 @@ sent by vodai's own small client (:mod:`vodai.redisdb`: redis-py's import costs 
 
 The state machine runs in Python between WATCH and EXEC; if another client changes the key
 in between, EXEC fails and the transition is retried on the fresh record, so two concurrent
-claims can never both succeed. Records expire with Redis's own expiry (PXAT).
+claims can never both succeed. A failed connection runs it again too (a few times, briefly):
+a paid job's JobId is not lost to a dropped answer of its ``save_job``. Records expire with Redis's own expiry (PXAT).
 """
 
 from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from ...redisdb import Redis, RedisError, UrlError
+from ...redisdb import Conflict, Redis, RedisError, UrlError
 from ..base import Record, TransitionStore, transition
 from ..exceptions import IdempotencyError, StoreUrlError
 
@@ -26,22 +27,26 @@ class RedisStore(TransitionStore):
             raise StoreUrlError(str(exc)) from None
 
     def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
+        def decide(tx, after_failure):
+            raw = tx.call("GET", key)
+            before = Record.from_json(raw.decode("utf-8")) if raw else None
+            if before is None and op == "release" and after_failure:
+                return (None, None), ()  # the release whose answer was lost had deleted it
+            # Run again after a failed connection, the other transitions are safe: a claim that
+            # had landed reads as held (never as a second claim), the rest set what they set before.
+            after = transition(before.copy() if before else None, op, now, key=key, **kw)
+            if after is None:
+                write = ("DEL", key)
+            elif after.expires_at:
+                write = ("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))
+            else:
+                write = ("SET", key, after.to_json())
+            return (before, after), [write]
+
         try:
-            for _ in range(MAX_CONFLICT_RETRIES):
-                with self._client.watch(key) as tx:
-                    raw = tx.call("GET", key)
-                    before = Record.from_json(raw.decode("utf-8")) if raw else None
-                    after = transition(before.copy() if before else None, op, now, key=key, **kw)
-                    if after is None:
-                        write = ("DEL", key)
-                    elif after.expires_at:
-                        write = ("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))
-                    else:
-                        write = ("SET", key, after.to_json())
-                    if tx.commit([write]):
-                        return before, after
-                # someone else changed the key: run the transition again on the new record
-            raise IdempotencyError(f"redis store: key {key} kept changing under {MAX_CONFLICT_RETRIES} attempts")
+            return self._client.transact(key, decide, attempts=MAX_CONFLICT_RETRIES)
+        except Conflict:
+            raise IdempotencyError(f"redis store: key {key} kept changing under {MAX_CONFLICT_RETRIES} attempts") from None
         except self._redis_errors as exc:
             raise IdempotencyError(f"redis store: {type(exc).__name__}: {exc}") from None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from ...redisdb import Redis, RedisError, UrlError
+from ...redisdb import Conflict, Redis, RedisError, UrlError
 from ..base import TrackedJob, TrackingStore, matches
 from ..exceptions import TrackingError, TrackingUrlError
 
@@ -38,28 +38,29 @@ class RedisTracking(TrackingStore):
 
     def _apply(self, job_id, fn, now):
         key = self._key(job_id)
+
+        def decide(tx, after_failure):
+            # Run again after a failed connection, the change reads what is stored now.
+            raw = tx.call("GET", key)
+            before = TrackedJob.from_json(raw.decode("utf-8")) if raw else None
+            after = fn(before.copy() if before else None)
+            if after is None:
+                return (before, after), [("DEL", key), ("ZREM", self._pending, job_id), ("ZREM", self._all, job_id)]
+            if after.done and after.expires_at:
+                writes = [("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))]
+            else:
+                writes = [("SET", key, after.to_json())]
+            if after.done:
+                writes.append(("ZREM", self._pending, job_id))
+            else:
+                writes.append(("ZADD", self._pending, after.last_seen, job_id))
+            writes.append(("ZADD", self._all, after.submitted_at, job_id))
+            return (before, after), writes
+
         try:
-            for _ in range(MAX_CONFLICT_RETRIES):
-                with self._client.watch(key) as tx:
-                    raw = tx.call("GET", key)
-                    before = TrackedJob.from_json(raw.decode("utf-8")) if raw else None
-                    after = fn(before.copy() if before else None)
-                    if after is None:
-                        writes = [("DEL", key), ("ZREM", self._pending, job_id), ("ZREM", self._all, job_id)]
-                    else:
-                        if after.done and after.expires_at:
-                            writes = [("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))]
-                        else:
-                            writes = [("SET", key, after.to_json())]
-                        if after.done:
-                            writes.append(("ZREM", self._pending, job_id))
-                        else:
-                            writes.append(("ZADD", self._pending, after.last_seen, job_id))
-                        writes.append(("ZADD", self._all, after.submitted_at, job_id))
-                    if tx.commit(writes):
-                        return before, after
-                # the job changed under us: run the transition again on the new record
-            raise TrackingError(f"redis tracking store: job {job_id} kept changing under {MAX_CONFLICT_RETRIES} attempts")
+            return self._client.transact(key, decide, attempts=MAX_CONFLICT_RETRIES)
+        except Conflict:
+            raise TrackingError(f"redis tracking store: job {job_id} kept changing under {MAX_CONFLICT_RETRIES} attempts") from None
         except self._errors as exc:
             raise self._fail(exc) from None
 
