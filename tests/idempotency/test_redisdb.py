@@ -317,6 +317,19 @@ def test_a_timeout_is_never_repeated_even_for_a_read():
     server.close()
 
 
+def test_a_connection_that_met_a_replica_or_a_loading_server_is_not_kept():
+    server = _ScriptedServer([b"-READONLY You can't write against a read only replica.\r\n"],
+                             [b"-ERR wrong number of arguments\r\n"])
+    c = Redis(server.url)
+    with pytest.raises(ReplyError, match="READONLY"):
+        c.execute("SET", "a", "1")
+    assert c._idle == []  # after a failover it may still be talking to the old primary
+    with pytest.raises(ReplyError, match="wrong number"):
+        c.execute("SET", "a")
+    assert len(c._idle) == 1  # any other error reply leaves a usable connection
+    server.close()
+
+
 def test_a_kept_connection_with_something_to_read_is_dropped_before_use(client, oracle):
     client.execute("SET", "k", "1")
     [kept] = client._idle
