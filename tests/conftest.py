@@ -24,6 +24,19 @@ def require_binary(name: str) -> str:
     pytest.skip(message)
 
 
+def self_signed_certificate(folder: Path, *, name: str, san: str) -> tuple:
+    """``(cert.pem, key.pem)`` in ``folder``: a one-day self-signed certificate for ``name`` with the
+    subjectAltName ``san`` (e.g. ``DNS:localhost``, ``IP:127.0.0.1``), made by the openssl binary."""
+    import subprocess
+
+    openssl = require_binary("openssl")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName={san}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def sample_files():
     return sorted(p for p in EVENTS.rglob("*.json") if p.name != "expected.json")
 

@@ -17,7 +17,7 @@ import redis  # the oracle
 import redis.connection
 
 from _redis import _free_port, redis_server
-from conftest import ROOT
+from conftest import ROOT, self_signed_certificate
 from vodai.redisdb import Connection, ConnectionError, Redis, ReplyError, Timeout, UrlError, encode, parse_url
 
 
@@ -445,13 +445,7 @@ def test_the_redis_stores_load_neither_redis_py_nor_asyncio(url):
 
 
 def test_tls_with_the_servers_ca_and_not_without(tmp_path):
-    from conftest import require_binary
-
-    openssl = require_binary("openssl")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    cert, key = self_signed_certificate(tmp_path, name="localhost", san="DNS:localhost")
     port = _free_port()
     with redis_server("--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
                       "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no") as plain:

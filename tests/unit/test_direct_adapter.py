@@ -316,15 +316,9 @@ def test_a_connection_closed_before_the_answer_is_ambiguous_and_keeps_requests_s
 def test_https_verifies_the_certificate(tmp_path):
     import ssl
 
-    from conftest import require_binary
+    from conftest import self_signed_certificate
 
-    openssl = require_binary("openssl")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    import subprocess
-
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    cert, key = self_signed_certificate(tmp_path, name="127.0.0.1", san="IP:127.0.0.1")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     listener = socket.socket()
