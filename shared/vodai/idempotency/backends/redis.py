@@ -20,7 +20,6 @@ MAX_CONFLICT_RETRIES = 64
 
 class RedisStore(TransitionStore):
     def __init__(self, url: str, *, socket_timeout: float = 5.0) -> None:
-        self._redis_errors = (RedisError,)
         try:
             self._client = Redis(url, socket_timeout=socket_timeout)  # connects at the first command
         except UrlError as exc:
@@ -47,21 +46,25 @@ class RedisStore(TransitionStore):
             return self._client.transact(key, decide, attempts=MAX_CONFLICT_RETRIES)
         except Conflict:
             raise IdempotencyError(f"redis store: key {key} kept changing under {MAX_CONFLICT_RETRIES} attempts") from None
-        except self._redis_errors as exc:
-            raise IdempotencyError(f"redis store: {type(exc).__name__}: {exc}") from None
+        except RedisError as exc:
+            raise _fail(exc) from None
 
     def get(self, key):
         try:
             raw = self._client.get(key)
-        except self._redis_errors as exc:
-            raise IdempotencyError(f"redis store: {type(exc).__name__}: {exc}") from None
+        except RedisError as exc:
+            raise _fail(exc) from None
         return Record.from_json(raw.decode("utf-8")) if raw else None
 
     def delete(self, key):
         try:
             self._client.delete(key)
-        except self._redis_errors as exc:
-            raise IdempotencyError(f"redis store: {type(exc).__name__}: {exc}") from None
+        except RedisError as exc:
+            raise _fail(exc) from None
 
     def close(self):
         self._client.close()
+
+
+def _fail(exc: RedisError) -> IdempotencyError:
+    return IdempotencyError(f"redis store: {type(exc).__name__}: {exc}")

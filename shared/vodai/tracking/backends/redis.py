@@ -22,7 +22,6 @@ MAX_CONFLICT_RETRIES = 64
 class RedisTracking(TrackingStore):
     def __init__(self, url: str, namespace: str = "vodai", *, socket_timeout: float = 5.0) -> None:
         super().__init__(namespace)
-        self._errors = (RedisError,)
         try:
             self._client = Redis(url, socket_timeout=socket_timeout)  # connects at the first command
         except UrlError as exc:
@@ -61,7 +60,7 @@ class RedisTracking(TrackingStore):
             return self._client.transact(key, decide, attempts=MAX_CONFLICT_RETRIES)
         except Conflict:
             raise TrackingError(f"redis tracking store: job {job_id} kept changing under {MAX_CONFLICT_RETRIES} attempts") from None
-        except self._errors as exc:
+        except RedisError as exc:
             raise self._fail(exc) from None
 
     def _load(self, job_ids: List[bytes], index: str) -> Tuple[List[TrackedJob], int]:
@@ -83,7 +82,7 @@ class RedisTracking(TrackingStore):
     def get(self, job_id, *, now=None):
         try:
             raw = self._client.get(self._key(job_id))
-        except self._errors as exc:
+        except RedisError as exc:
             raise self._fail(exc) from None
         return TrackedJob.from_json(raw.decode("utf-8")) if raw else None
 
@@ -91,7 +90,7 @@ class RedisTracking(TrackingStore):
         try:
             ids = self._client.zrange(self._pending, 0, int(limit) - 1)
             return [j for j in self._load(ids, self._pending)[0] if not j.done]
-        except self._errors as exc:
+        except RedisError as exc:
             raise self._fail(exc) from None
 
     def jobs(self, *, status=None, limit=None, now=None):
@@ -107,7 +106,7 @@ class RedisTracking(TrackingStore):
                 if len(ids) < page:
                     break
                 start += len(ids) - gone  # removed (expired) ids shift the later ones left
-        except self._errors as exc:
+        except RedisError as exc:
             raise self._fail(exc) from None
         return out if limit is None else out[:limit]
 
