@@ -7,29 +7,30 @@ concurrent invocations that were throttled at the same moment.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Callable, Optional
 
+from .values import FrozenValue, Value
 
-@dataclass(frozen=True)
-class RetryPolicy:
+
+class RetryPolicy(FrozenValue):
     """How many times, and how long apart, a retryable error is tried again."""
 
-    max_attempts: int = 5
-    base_delay: float = 0.2
-    max_delay: float = 5.0
+    def __init__(self, max_attempts: int = 5, base_delay: float = 0.2, max_delay: float = 5.0) -> None:
+        object.__setattr__(self, "max_attempts", max_attempts)
+        object.__setattr__(self, "base_delay", base_delay)
+        object.__setattr__(self, "max_delay", max_delay)
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return rand() * min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
 
 
-@dataclass
-class Deadline:
+class Deadline(Value):
     """When the invocation must be done: FC has no remaining-time call, so it is start + timeout."""
 
-    at: float
-    clock: Callable[[], float]
+    def __init__(self, at: float, clock: Callable[[], float]) -> None:
+        self.at = at
+        self.clock = clock
 
     def remaining(self) -> float:
         return self.at - self.clock()

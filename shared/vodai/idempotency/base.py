@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import abc
 import json
-from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from .. import jsontext
+from ..values import Value
 
 INPROGRESS = "INPROGRESS"
 SUBMITTED = "SUBMITTED"
@@ -34,22 +34,36 @@ def job_key(prefix: str, action: str, media_id: str, template_id: str) -> str:
     return f"{prefix}:{action}:{media_id}:{template_id}"
 
 
-@dataclass
-class Record:
+class Record(Value):
     """One job key's record: where its job stands, and until when a claim holds the key."""
 
-    key: str
-    status: str
-    lock_until: float = 0.0
-    expires_at: float = 0.0
-    attempts: int = 0
-    job_id: Optional[str] = None
-    request_id: Optional[str] = None
-    message_id: Optional[str] = None
-    # The topic message body saved with the JobId, so a re-publish sends the same message.
-    message: Optional[str] = None
-    reason: Optional[str] = None
-    updated_at: float = 0.0
+    def __init__(
+        self,
+        key: str,
+        status: str,
+        lock_until: float = 0.0,
+        expires_at: float = 0.0,
+        attempts: int = 0,
+        job_id: Optional[str] = None,
+        request_id: Optional[str] = None,
+        message_id: Optional[str] = None,
+        message: Optional[str] = None,
+        reason: Optional[str] = None,
+        updated_at: float = 0.0,
+    ) -> None:
+        # Set in the parameters' order: to_json writes __dict__ as it is.
+        self.key = key
+        self.status = status
+        self.lock_until = lock_until
+        self.expires_at = expires_at
+        self.attempts = attempts
+        self.job_id = job_id
+        self.request_id = request_id
+        self.message_id = message_id
+        # The topic message body saved with the JobId, so a re-publish sends the same message.
+        self.message = message
+        self.reason = reason
+        self.updated_at = updated_at
 
     def to_json(self) -> str:
         return jsontext.compact(self.__dict__)  # flat fields: no deep asdict
@@ -69,12 +83,12 @@ class Record:
         return self.status in (INPROGRESS, SUBMITTED) and self.lock_until <= now
 
 
-@dataclass
-class Claim:
+class Claim(Value):
     """The result of :meth:`IdempotencyStore.claim`: whether this caller holds the key now."""
 
-    acquired: bool
-    record: Record = field(default=None)  # type: ignore[assignment]
+    def __init__(self, acquired: bool, record: Record = None) -> None:  # type: ignore[assignment]
+        self.acquired = acquired
+        self.record = record
 
 
 class IdempotencyStore(abc.ABC):

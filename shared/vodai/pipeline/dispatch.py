@@ -8,7 +8,6 @@ invocation fails so the platform redelivers; idempotency makes that safe).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -23,6 +22,7 @@ from ..regions import resolve_region
 from ..retry import Deadline
 from ..routing.decision import Complete, Decision, Skip, Submit, decide
 from ..routing.rules import RouteTable
+from ..values import replace
 from . import outcome as oc
 from .dependencies import Dependencies
 from .jobs import Invocation, run_job
@@ -107,7 +107,7 @@ def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = N
     if decided is None:
         decided = _decide_each(raw, settings, routes, context, region_hint)
     for _record, out, event, decision in decided:
-        out = dataclasses.replace(out)
+        out = replace(out)
         if isinstance(decision, Complete):
             out.status, out.reason = oc.PLANNED, f"would publish the completion of JobId {decision.job_id} (if vodai submitted it)"
         elif submits(event, decision):

@@ -15,9 +15,7 @@ Why each step is where it is:
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass
 from typing import Optional
 
 from .. import jsontext
@@ -27,6 +25,7 @@ from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
 from ..retry import Deadline, next_delay
 from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
+from ..values import Value, replace
 from . import outcome as oc
 from .dependencies import Dependencies
 from .message import job_message_fields, message_tag
@@ -42,13 +41,13 @@ class UncertainSubmit(Exception):
     """The submit may have created a job whose JobId never reached us."""
 
 
-@dataclass
-class Invocation:
+class Invocation(Value):
     """What the events of one invocation share: its request id, its deadline, and until when its claims hold."""
 
-    request_id: Optional[str]
-    deadline: Deadline
-    lock_until: float
+    def __init__(self, request_id: Optional[str], deadline: Deadline, lock_until: float) -> None:
+        self.request_id = request_id
+        self.deadline = deadline
+        self.lock_until = lock_until
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
@@ -141,7 +140,7 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
             error = exc
         policy = deps.retry
         if ambiguous:
-            policy = dataclasses.replace(policy, max_attempts=policy.max_attempts * AMBIGUOUS_ATTEMPTS_FACTOR)
+            policy = replace(policy, max_attempts=policy.max_attempts * AMBIGUOUS_ATTEMPTS_FACTOR)
         wait = next_delay(policy, attempt, inv.deadline, deps.rand)
         if wait is None:
             if ambiguous:

@@ -7,43 +7,46 @@ Violations of VOD's limits raise ParameterError and missing templates ConfigErro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, Optional, Union
 
 from ..config import Settings
 from ..events.models import AIMediaAuditComplete, OtherEvent, VodEvent
 from ..exceptions import ConfigError
+from ..values import FrozenValue
 from .rules import SUBMIT_AI_IMAGE_AUDIT_JOB, SUBMIT_AI_IMAGE_JOB, RouteTable
 from .userdata import build_user_data, media_audit_configuration
 
 
-@dataclass(frozen=True)
-class Submit:
+class Submit(FrozenValue):
     """Submit ``action`` in ``region`` for ``media_id``: the request's parameters, ready to sign."""
 
-    action: str
-    region: str
-    media_id: str
-    template_id: str
-    params: Dict[str, str] = field(default_factory=dict)
-    pipeline_id: Optional[str] = None
+    def __init__(self, action: str, region: str, media_id: str, template_id: str,
+                 params: Optional[Dict[str, str]] = None, pipeline_id: Optional[str] = None) -> None:
+        _set = object.__setattr__  # frozen: fields are set past FrozenValue.__setattr__
+        _set(self, "action", action)
+        _set(self, "region", region)
+        _set(self, "media_id", media_id)
+        _set(self, "template_id", template_id)
+        _set(self, "params", {} if params is None else params)
+        _set(self, "pipeline_id", pipeline_id)
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(FrozenValue):
     """No job for this event, and why."""
 
-    reason: str
+    def __init__(self, reason: str) -> None:
+        object.__setattr__(self, "reason", reason)
 
 
-@dataclass(frozen=True)
-class Complete:
+class Complete(FrozenValue):
     """A job-completion event (AIMediaAuditComplete): nothing to submit; the pipeline publishes the
     job's one completion message (vodai.tracking.completion) if vodai submitted the job."""
 
-    job_id: str
-    media_id: str
-    event_type: str
+    def __init__(self, job_id: str, media_id: str, event_type: str) -> None:
+        _set = object.__setattr__
+        _set(self, "job_id", job_id)
+        _set(self, "media_id", media_id)
+        _set(self, "event_type", event_type)
 
     @property
     def reason(self) -> str:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import abc
 import json
-from dataclasses import dataclass, field, fields
 from typing import Callable, List, Optional, Tuple
 
 from .. import jsontext
 from ..timestamps import utc_text
+from ..values import Value
 
 PENDING = "pending"
 SUCCESS = "success"
@@ -42,33 +42,55 @@ SOURCE_FIELDS = ("EventType", "EventTime", "SourceMessageId", "PipelineId", "Req
 DONE_FILTER = "done"
 
 
-@dataclass
-class TrackedJob:
+class TrackedJob(Value):
     """A submitted job, followed until VOD says it has finished (or it is given up as lost)."""
 
-    job_id: str
-    action: str
-    region: str
-    media_id: Optional[str] = None
-    media_type: Optional[str] = None
-    template_id: Optional[str] = None
-    submitted_at: float = 0.0
-    #: The original topic message's other key fields (EventType, EventTime, SourceMessageId, PipelineId, RequestId).
-    source: dict = field(default_factory=dict)
-    status: str = PENDING
-    #: What VOD said the last time a poll asked (Processing, init, ...; "unknown" when VOD did not know it).
-    vod_status: Optional[str] = None
-    checks: int = 0
-    checked_at: float = 0.0
-    # -- once finished ----------------------------------------------------------------------
-    code: Optional[str] = None
-    message: Optional[str] = None
-    summary: Optional[dict] = None
-    completion_message_id: Optional[str] = None
-    reason: Optional[str] = None
-    finished_at: float = 0.0
-    expires_at: float = 0.0
-    updated_at: float = 0.0
+    def __init__(
+        self,
+        job_id: str,
+        action: str,
+        region: str,
+        media_id: Optional[str] = None,
+        media_type: Optional[str] = None,
+        template_id: Optional[str] = None,
+        submitted_at: float = 0.0,
+        source: Optional[dict] = None,
+        status: str = PENDING,
+        vod_status: Optional[str] = None,
+        checks: int = 0,
+        checked_at: float = 0.0,
+        code: Optional[str] = None,
+        message: Optional[str] = None,
+        summary: Optional[dict] = None,
+        completion_message_id: Optional[str] = None,
+        reason: Optional[str] = None,
+        finished_at: float = 0.0,
+        expires_at: float = 0.0,
+        updated_at: float = 0.0,
+    ) -> None:
+        self.job_id = job_id
+        self.action = action
+        self.region = region
+        self.media_id = media_id
+        self.media_type = media_type
+        self.template_id = template_id
+        self.submitted_at = submitted_at
+        #: The original topic message's other key fields (EventType, EventTime, SourceMessageId, PipelineId, RequestId).
+        self.source = {} if source is None else source
+        self.status = status
+        #: What VOD said the last time a poll asked (Processing, init, ...; "unknown" when VOD did not know it).
+        self.vod_status = vod_status
+        self.checks = checks
+        self.checked_at = checked_at
+        # -- once finished ----------------------------------------------------------------------
+        self.code = code
+        self.message = message
+        self.summary = summary
+        self.completion_message_id = completion_message_id
+        self.reason = reason
+        self.finished_at = finished_at
+        self.expires_at = expires_at
+        self.updated_at = updated_at
 
     @property
     def done(self) -> bool:
@@ -85,7 +107,7 @@ class TrackedJob:
     @classmethod
     def from_json(cls, text: str) -> "TrackedJob":
         doc = json.loads(text)
-        known = {f.name for f in fields(cls)}
+        known = set(cls._fields)
         return cls(**{k: v for k, v in doc.items() if k in known})
 
     @classmethod

@@ -1,0 +1,91 @@
+"""Value classes for the code a cold start imports, without ``@dataclass``'s import-time cost.
+
+Why not dataclasses there: Python 3.10 (FC's runtime) compiles each method ``@dataclass`` generates
+with ``exec`` while the class is created. The sixteen value classes the upload handler's import
+created that way cost 53 M instructions, about 8 ms of every cold start (bench/FINDINGS.md §0). A
+hand-written ``__init__`` is compiled into the ``.pyc`` like any function and costs nothing then.
+
+So such a class writes its ``__init__`` by hand, and its fields are that ``__init__``'s parameters,
+read from the code object when the class is created (one source of truth, no ``inspect``).
+:class:`Value` gives it what ``@dataclass`` would: ``__eq__`` and ``__repr__`` over the fields
+(``_repr_hidden`` names fields a repr must not show, such as secrets), :func:`fields` and
+:func:`replace`. :class:`FrozenValue` also refuses assignment, as ``@dataclass(frozen=True)`` does
+(its ``__init__`` sets fields with ``object.__setattr__``), and hashes by its fields.
+
+Code off the cold path (the CLI, the emulator, replay, local invoke) uses dataclasses as usual.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import FrozenInstanceError
+from typing import Any, FrozenSet, Tuple, TypeVar
+
+__all__ = ["FrozenValue", "Value", "fields", "replace"]
+
+V = TypeVar("V", bound="Value")
+
+_STAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+class Value:
+    """Base of a value class: fields are the parameters of the subclass's own ``__init__``."""
+
+    __slots__ = ()
+    _fields: Tuple[str, ...] = ()
+    _repr_hidden: FrozenSet[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return  # a subclass without its own __init__ keeps its parent's fields
+        code = init.__code__
+        if code.co_flags & _STAR_ARGS:
+            raise TypeError(f"{cls.__qualname__}.__init__ takes *args or **kwargs: its parameters are the fields")
+        cls._fields = code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount]
+
+    def _values(self) -> tuple:
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass with eq
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields if name not in self._repr_hidden)
+        return f"{type(self).__qualname__}({shown})"
+
+
+class FrozenValue(Value):
+    """A value class whose fields cannot be assigned after ``__init__``; hashable by its fields."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+
+def fields(value_or_class: Any) -> Tuple[str, ...]:
+    """The field names of a value class or instance, in ``__init__``'s order."""
+    return value_or_class._fields
+
+
+def replace(value: V, /, **changes: Any) -> V:
+    """A new value like ``value`` with ``changes``, made through ``__init__`` (``dataclasses.replace``)."""
+    names = value._fields
+    unknown = [name for name in changes if name not in names]
+    if unknown:
+        raise TypeError(f"{type(value).__qualname__} has no field {unknown[0]!r} (fields: {', '.join(names)})")
+    values = {name: getattr(value, name) for name in names}
+    values.update(changes)
+    return type(value)(**values)
