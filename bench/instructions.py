@@ -10,6 +10,7 @@ caches and the waits), and not part of ``make bench``.
     .venv/bin/python -m bench.instructions warm --tree /tmp/other-checkout   # another version, to compare
     .venv/bin/python -m bench.instructions cold --python 3.10   # importing on_upload's index.py, as FC does
     .venv/bin/python -m bench.instructions cold --python 3.10 --handler deps   # the dependencies floor
+    .venv/bin/python -m bench.instructions steps --python 3.10  # vodai's packages, one after another, on top of the dependencies
 
 Each figure is (count at N2 events - count at N1 events) / (N2 - N1): start-up, imports and the
 event generation cancel out. ``cold`` counts one whole process that imports a handler file (the
@@ -25,7 +26,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import List, Tuple
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -85,6 +88,30 @@ def cold(tree: Path, handler: str, python: str) -> int:
     return _callgrind(command, cwd=tree, env=env)
 
 
+# What every vodai package stands on: the dependencies as vodai's handler imports them.
+_STEPS_BASE = ("import vodai; vodai.block_encoding_guessers(); import requests, pydantic; "
+               "from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator")
+# The order a handler's import reaches them, each step importing what the ones before left out.
+STEPS = ("vodai.exceptions", "vodai.config", "vodai.events.models", "vodai.events.envelopes", "vodai.routing",
+         "vodai.signing", "vodai.clients", "vodai.idempotency", "vodai.tracking", "vodai.deadletter", "vodai.pipeline",
+         "vodai.handler")
+
+
+def steps(tree: Path, python: str, packages: Tuple[str, ...] = STEPS) -> List[Tuple[str, int]]:
+    """Instructions of processes importing the dependencies, then ``packages`` one more at a
+    time: [(name, count)], the first ("dependencies") the base alone."""
+    py = {"3.11": c.PY311, "3.10": c.PY310}[python]
+    env = _env(tree)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONHASHSEED"] = "0"  # the same sets and dicts in every process, so the steps' differences hold
+    names = ["dependencies", *packages]
+    codes = [_STEPS_BASE + "".join(f"; import {m}" for m in packages[:i]) for i in range(len(names))]
+    subprocess.run([str(py), "-c", codes[-1]], cwd=tree, env=env, check=True, capture_output=True)  # bytecode
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        counts = list(pool.map(lambda code: _callgrind([str(py), "-c", code], cwd=tree, env=env), codes))
+    return list(zip(names, counts))
+
+
 def warm(tree: Path, mode: str, n1: int, n2: int) -> float:
     counts = [_callgrind([str(c.PY311), "-c", _WARM_LOOP, mode, str(n)], cwd=tree, env=_env(tree)) for n in (n1, n2)]
     return (counts[1] - counts[0]) / (n2 - n1)
@@ -105,12 +132,13 @@ def replay(tree: Path, impl: str, n1: int, n2: int, store: str = "") -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("warm", "replay", "cold"))
+    parser.add_argument("what", choices=("warm", "replay", "cold", "steps"))
     parser.add_argument("--handler", default="vodai", help="cold: vodai, deps, stdlib, sdk, noop")
-    parser.add_argument("--python", default="3.11", choices=("3.11", "3.10"), help="cold: which interpreter")
+    parser.add_argument("--python", default="3.11", choices=("3.11", "3.10"), help="cold, steps: which interpreter")
     parser.add_argument("--mode", default="canned", help="warm: canned, emulator, decide, floor, none")
     parser.add_argument("--impl", default="vodai", help="replay: vodai or raw")
     parser.add_argument("--store", default="", help="replay: the job store URL (default: a fresh SQLite file)")
+    parser.add_argument("--packages", default=",".join(STEPS), help="steps: the packages, in order (comma-separated)")
     parser.add_argument("--tree", type=Path, default=c.ROOT, help="the checkout to measure (default: this one)")
     parser.add_argument("--events", default="200,700", help="N1,N2 (default 200,700; replay 100,400)")
     args = parser.parse_args(argv)
@@ -118,6 +146,13 @@ def main(argv=None) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     n1, n2 = (int(x) for x in args.events.split(","))
+    if args.what == "steps":
+        previous = None
+        for name, count in steps(args.tree.resolve(), args.python, tuple(args.packages.split(","))):
+            added = "" if previous is None else f"+{(count - previous) / 1e6:.1f} M"
+            print(f"{name:24} {added:>10}  ({count / 1e6:.1f} M in all, Python {args.python})")
+            previous = count
+        return 0
     if args.what == "cold":
         count = cold(args.tree.resolve(), args.handler, args.python)
         print(f"cold import of {args.handler} on Python {args.python}: {count / 1e6:.1f} M instructions ({args.tree})")

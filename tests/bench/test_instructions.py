@@ -47,3 +47,17 @@ def test_counts_a_cold_import_by_what_it_loads():
     # The bare interpreter, then the standard library's http.client + hmac, then vodai's handler
     # (requests, pydantic and vodai): each imports strictly more than the one before.
     assert 1 < _cold("noop") < _cold("stdlib") < _cold("vodai")
+
+
+def test_steps_count_each_package_on_top_of_the_ones_before():
+    require_binary("valgrind")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
+    proc = subprocess.run([sys.executable, "-m", "bench.instructions", "steps", "--packages", "vodai.config,vodai.handler"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = re.findall(r"^(\S+) +(?:\+(-?[0-9.]+) M)? +\(([0-9.]+) M in all", proc.stdout, re.M)
+    names = [r[0] for r in rows]
+    assert names == ["dependencies", "vodai.config", "vodai.handler"], proc.stdout
+    totals = [float(r[2]) for r in rows]
+    # Each step imports more than the one before it (every package adds modules of its own).
+    assert all(later > earlier for earlier, later in zip(totals, totals[1:])), proc.stdout
