@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import FrozenInstanceError
+from operator import attrgetter
 from typing import Any, FrozenSet, Tuple, TypeVar
 
 __all__ = ["FrozenValue", "Value", "fields", "replace"]
@@ -34,6 +35,9 @@ class Value:
     __slots__ = ()
     _fields: Tuple[str, ...] = ()
     _repr_hidden: FrozenSet[str] = frozenset()
+    # An instance's field values as a tuple, by one C call where it can: compared on warm paths
+    # (the handler compares each invocation's Credentials with the last ones).
+    _values_of: Any = staticmethod(lambda value: ())
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -43,15 +47,14 @@ class Value:
         code = init.__code__
         if code.co_flags & _STAR_ARGS:
             raise TypeError(f"{cls.__qualname__}.__init__ takes *args or **kwargs: its parameters are the fields")
-        cls._fields = code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount]
-
-    def _values(self) -> tuple:
-        return tuple([getattr(self, name) for name in self._fields])
+        cls._fields = names = code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount]
+        cls._values_of = _tuple_getter(names)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        values_of = self._values_of
+        return values_of(self) == values_of(other)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass with eq
 
@@ -72,7 +75,18 @@ class FrozenValue(Value):
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        return hash(self._values_of(self))
+
+
+def _tuple_getter(names: Tuple[str, ...]) -> Any:
+    """``value -> (value.<name>, ...)``: a tuple always, as @dataclass compares (identity first, so a
+    field holding the same NaN compares equal), from attrgetter in C when there are several."""
+    if len(names) > 1:
+        return attrgetter(*names)  # a class attribute, not a descriptor: called with the instance
+    if names:
+        get = attrgetter(names[0])
+        return staticmethod(lambda value: (get(value),))
+    return staticmethod(lambda value: ())
 
 
 def fields(value_or_class: Any) -> Tuple[str, ...]:

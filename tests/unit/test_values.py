@@ -78,6 +78,28 @@ def test_the_same_nan_object_compares_equal_as_in_a_dataclass():
     assert (Point(float("nan")) == Point(float("nan"))) == (PointOracle(float("nan")) == PointOracle(float("nan"))) is False
 
 
+class One(Value):
+    def __init__(self, x) -> None:
+        self.x = x
+
+
+class Empty(FrozenValue):
+    def __init__(self) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class OneOracle:
+    x: object
+
+
+def test_one_field_and_no_field_compare_as_tuples():
+    nan = float("nan")
+    assert (One(nan) == One(nan)) == (OneOracle(nan) == OneOracle(nan)) is True
+    assert One(1) == One(1) and One(1) != One(2)
+    assert Empty() == Empty() and hash(Empty()) == hash(()) and repr(Empty()) == "Empty()"
+
+
 def test_equality_with_another_type_is_not_implemented():
     assert Point(1).__eq__((1, 0, None)) is NotImplemented
     assert Point(1) != (1, 0, None)
