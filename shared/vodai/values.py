@@ -6,7 +6,9 @@ created that way cost 53 M instructions, about 8 ms of every cold start (bench/F
 hand-written ``__init__`` is compiled into the ``.pyc`` like any function and costs nothing then.
 
 So such a class writes its ``__init__`` by hand, and its fields are that ``__init__``'s parameters,
-read from the code object when the class is created (one source of truth, no ``inspect``).
+read from the code object when the class is created (one source of truth, no ``inspect``; so the
+``__init__`` must not be wrapped by a decorator). Where a dataclass had ``default_factory``, the
+parameter defaults to ``None`` and ``__init__`` makes a fresh value: ``None`` means "the default".
 :class:`Value` gives it what ``@dataclass`` would: ``__eq__`` and ``__repr__`` over the fields
 (``_repr_hidden`` names fields a repr must not show, such as secrets), :func:`fields` and
 :func:`replace`. :class:`FrozenValue` also refuses assignment, as ``@dataclass(frozen=True)`` does
@@ -18,6 +20,7 @@ Code off the cold path (the CLI, the emulator, replay, local invoke) uses datacl
 from __future__ import annotations
 
 import inspect
+import reprlib
 from dataclasses import FrozenInstanceError
 from operator import attrgetter
 from typing import Any, FrozenSet, Tuple, TypeVar
@@ -58,6 +61,7 @@ class Value:
 
     __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like a dataclass with eq
 
+    @reprlib.recursive_repr()  # a value that holds itself shows "..." there, as a dataclass's repr does
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields if name not in self._repr_hidden)
         return f"{type(self).__qualname__}({shown})"

@@ -111,6 +111,14 @@ def test_repr_matches_the_dataclass_one_with_hidden_fields_left_out():
     assert "s3cr3t" not in repr(Key("n", "s3cr3t"))
 
 
+def test_a_value_holding_itself_repr_stops_there():
+    point = Point(1)
+    point.label = point
+    oracle = PointOracle(1)
+    oracle.label = oracle
+    assert repr(point) == repr(oracle).replace("PointOracle", "Point") == "Point(x=1, y=0, label=...)"
+
+
 def test_mutable_values_are_unhashable_and_frozen_ones_hash_by_their_fields():
     with pytest.raises(TypeError):
         hash(Point(1))
