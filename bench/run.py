@@ -1,16 +1,18 @@
 """vodai's benchmark suite: vodai against a handler written with the official SDKs (and against
 the standard-library floor), measured alternately in the same run on this machine.
 
-    .venv/bin/python bench/run.py                      # everything (make bench), about 10 min
+    .venv/bin/python bench/run.py                      # the four benchmarks (make bench), about 6 min
     .venv/bin/python bench/run.py --quick --out /tmp/b # tiny counts: checks that it all runs
     .venv/bin/python bench/run.py --benchmarks cold,runtime --repeat 20
+    .venv/bin/python bench/run.py --benchmarks cold,runtime,warm,replay,experiments   # and the experiments
 
 Benchmarks (``--benchmarks``, comma-separated):
   cold         cold start: fresh process, import, one event end to end over HTTP (bench/coldstart.py)
   runtime      custom runtime: bootstrap to the first /invoke answer (bench/custom_runtime.py)
   warm         warm overhead per event, network taken out (bench/warm.py)
   replay       replay throughput against the emulator server (bench/replay_throughput.py)
-  experiments  the proposed fixes, measured by monkeypatching (bench/experiments/)
+  experiments  the proposed fixes, measured by monkeypatching (bench/experiments/); only when named:
+               its variants share the cold-start rounds, and those rounds are better spent on the four
 
 Writes ``<out>/latest.json`` and ``<out>/latest.md`` (default ``bench/results/``).
 """
@@ -34,29 +36,37 @@ from bench import coldstart, common as c, custom_runtime, report  # noqa: E402
 from bench.experiments import fixes  # noqa: E402
 
 ALL = ("cold", "runtime", "warm", "replay", "experiments")
+# The issue's four benchmarks. The experiments measure fixes proposed from bench/ (most applied
+# since); run by default they took seven of the twenty cold-start variants in every round.
+DEFAULT = ("cold", "runtime", "warm", "replay")
+# Cold-start rounds and replay parts of a full run: with 24 rounds a noisy run moved one row's
+# ratio of medians by up to 0.04 (bench/FINDINGS.md §0), with 4 parts a replay ratio by up to 0.1.
+ROUNDS = 40
+REPLAY_SEGMENTS = 8
 
 
 def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 2)[2])
     p.add_argument("--quick", action="store_true", help="tiny counts, to check that the suite runs (the smoke test)")
-    p.add_argument("--repeat", type=int, default=None, help="cold-start rounds (default 24; quick 1)")
-    p.add_argument("--benchmarks", default=",".join(ALL), help=f"which to run (default: all of {','.join(ALL)})")
+    p.add_argument("--repeat", type=int, default=None, help=f"cold-start rounds (default {ROUNDS}; quick 1)")
+    p.add_argument("--benchmarks", default=",".join(DEFAULT),
+                   help=f"which to run, of {','.join(ALL)} (default: {','.join(DEFAULT)})")
     p.add_argument("--warm-events", type=int, default=None, help="events per warm run (default 1500; quick 20)")
     p.add_argument("--warm-runs", type=int, default=None, help="warm runs per mode (default 3; quick 1)")
     p.add_argument("--replay-events", type=int, default=None, help="events replayed per implementation and "
                    "concurrency (default 10000; quick 16)")
     p.add_argument("--replay-segments", type=int, default=None,
-                   help="alternated parts those events are replayed in (default 4; quick 1)")
+                   help=f"alternated parts those events are replayed in (default {REPLAY_SEGMENTS}; quick 1)")
     p.add_argument("--concurrency", default="1,4,8", help="replay concurrencies (default 1,4,8)")
     p.add_argument("--out", type=Path, default=c.RESULTS, help="results folder (default bench/results)")
     args = p.parse_args(argv)
     q = args.quick
-    args.repeat = args.repeat or (1 if q else 24)
+    args.repeat = args.repeat or (1 if q else ROUNDS)
     args.warm_events = args.warm_events or (20 if q else 1500)
     args.warm_runs = args.warm_runs or (1 if q else 3)
     args.replay_events = args.replay_events or (16 if q else 10_000)
-    args.replay_segments = args.replay_segments or (1 if q else 4)
+    args.replay_segments = args.replay_segments or (1 if q else REPLAY_SEGMENTS)
     args.selected = [b for b in args.benchmarks.split(",") if b]
     unknown = set(args.selected) - set(ALL)
     if unknown:

@@ -24,10 +24,31 @@ def quick_run(tmp_path_factory):
         pytest.skip("no .venv (make install)")
     out = tmp_path_factory.mktemp("bench")
     env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+    # Every benchmark, the opt-in experiments too, so that each of them is run here.
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out),
+                           "--benchmarks", "cold,runtime,warm,replay,experiments"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return out, proc
+
+
+def _parsed(*argv: str) -> dict:
+    """bench/run.py's options as its parser reads ``argv`` (in a child: tests/bench is a package
+    named ``bench`` too)."""
+    code = ("import json, sys; from bench import run; a = run.parse(sys.argv[1:]); "
+            "print(json.dumps([a.selected, a.repeat, a.replay_segments, a.replay_events]))")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_a_full_run_is_the_four_benchmarks_with_40_rounds_and_8_replay_parts():
+    assert _parsed() == [["cold", "runtime", "warm", "replay"], 40, 8, 10_000]
+    assert _parsed("--quick")[1:] == [1, 1, 16]
+    assert _parsed("--benchmarks", "cold,experiments")[0] == ["cold", "experiments"]
+    code = "from bench import run; run.parse(['--benchmarks', 'cold,nonsense'])"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown benchmarks: nonsense" in proc.stderr
 
 
 def _summary(s: dict) -> None:
