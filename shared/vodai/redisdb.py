@@ -17,9 +17,10 @@ What it does, and no more:
   a read or ``WATCH`` that finds a kept connection dead (not slow: a timeout is never repeated) runs
   once more on a new one. A write is never sent twice: whether it ran is then unknown, as with
   any network client, and the stores decide (they re-read and run their transition again).
-- :meth:`Redis.watch` is an optimistic transaction: WATCH a key, read, then MULTI … EXEC in one write;
-  :meth:`Transaction.commit` answers False when the key changed meanwhile; :meth:`Redis.transact`
-  runs one until it commits, again after a conflict or a failed connection.
+- :meth:`Redis.watch` is an optimistic transaction: WATCH a key and GET it in one write, then
+  MULTI … EXEC in one write (two round trips); :meth:`Transaction.commit` answers False when the
+  key changed meanwhile; :meth:`Redis.transact` runs one until it commits, again after a conflict
+  or a failed connection. On FC, Redis is across the network: round trips are what a store costs.
 """
 
 from __future__ import annotations
@@ -260,11 +261,12 @@ def _keeps(error: ReplyError) -> bool:
 
 
 class Transaction:
-    """A WATCHed key on one connection, inside ``with Redis.watch(key)``: read with :meth:`call`,
-    then :meth:`commit` once."""
+    """A WATCHed key on one connection, inside ``with Redis.watch(key)``: its value as read right
+    after the WATCH (:attr:`value`), more reads with :meth:`call`, then :meth:`commit` once."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, value: Reply = None) -> None:
         self._conn: Optional[Connection] = conn
+        self.value = value
         self.done = False
 
     def _connection(self) -> Connection:
@@ -332,36 +334,44 @@ class Redis:
                     return
         conn.close()
 
-    def _first_call(self, *args) -> Tuple[Connection, Reply]:
-        """``args`` on a kept connection or a new one; a repeatable command found a kept connection
-        dead runs once more on a new one."""
+    def _first_send(self, commands: Sequence[Sequence]) -> Tuple[Connection, List[Reply]]:
+        """``commands`` in one write on a kept connection or a new one, and their replies; when all
+        are repeatable, a kept connection found dead runs them once more on a new one. The first
+        error reply is raised (after UNWATCH, if a WATCH went with it)."""
         for fresh in (False, True):
             conn, kept = self._acquire(fresh)
             try:
-                return conn, conn.call(*args)
-            except ReplyError as exc:
-                self._release(conn, _keeps(exc))  # an error reply leaves the protocol in step
-                raise
+                conn.send(commands)
+                replies = [conn.read() for _ in commands]
             except ConnectionError as exc:
                 self._release(conn, False)
-                if not kept or isinstance(exc, Timeout) or str(args[0]).upper() not in _REPEATABLE:
+                if not kept or isinstance(exc, Timeout) or not all(
+                        str(command[0]).upper() in _REPEATABLE for command in commands):
                     raise
+                continue
             except BaseException:
                 self._release(conn, False)
                 raise
+            for reply in replies:
+                if isinstance(reply, ReplyError):  # an error reply leaves the protocol in step
+                    watching = any(str(command[0]).upper() == "WATCH" for command in commands)
+                    self._release(conn, _keeps(reply) and (not watching or _unwatch(conn)))
+                    raise reply
+            return conn, replies
         raise AssertionError("unreachable: the second attempt is always on a new connection")
 
     def execute(self, *args) -> Reply:
         """One command (see the module's docstring for when it runs again)."""
-        conn, reply = self._first_call(*args)
+        conn, (reply,) = self._first_send((args,))
         self._release(conn, True)
         return reply
 
     @contextmanager
     def watch(self, key: str) -> Iterator[Transaction]:
-        """``WATCH key`` on a connection of its own, for :meth:`Transaction.commit`."""
-        conn, _ = self._first_call("WATCH", key)
-        tx = Transaction(conn)
+        """``WATCH key`` on a connection of its own, for :meth:`Transaction.commit`, with ``GET key``
+        in the same write (one round trip: every store reads the key it watches)."""
+        conn, (_, value) = self._first_send((("WATCH", key), ("GET", key)))
+        tx = Transaction(conn, value)
         healthy = False
         try:
             yield tx
@@ -405,6 +415,16 @@ class Redis:
     # The commands the stores use, named as in redis-py.
     def get(self, key: str) -> Optional[bytes]:
         return self.execute("GET", key)
+
+    def set(self, key: str, value: Union[str, bytes], *, nx: bool = False, pxat: Optional[int] = None) -> bool:
+        """SET, with NX (only when the key does not exist) and PXAT (expiry, Unix ms) as asked:
+        whether it was set."""
+        args: List[Any] = ["SET", key, value]
+        if pxat is not None:
+            args += ["PXAT", pxat]
+        if nx:
+            args.append("NX")
+        return self.execute(*args) is not None
 
     def mget(self, keys: Sequence[str]) -> List[Optional[bytes]]:
         return self.execute("MGET", *keys) if keys else []

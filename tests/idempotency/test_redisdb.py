@@ -525,11 +525,84 @@ def test_a_claim_whose_answer_was_lost_is_never_a_second_claim(url, oracle):
     oracle.flushdb()
     store = open_store(url)
     now = __import__("time").time()
-    faults = _lose_the_connection_at_the_first_commit(store, oracle, after_exec=True)
+    # A new key: the claim's one SET … NX ran, and its answer was lost.
+    real_set, lost = store._client.set, []
+
+    def set_and_lose_the_answer(*args, **kw):
+        real_set(*args, **kw)
+        lost.append(args[0])
+        raise ConnectionError("the answer to SET was lost (injected)")
+
+    store._client.set = set_and_lose_the_answer
     claim = store.claim("k", now=now, lock_until=now + 60, expires_at=now + 600)
-    assert faults == ["k"]
+    assert lost == ["k"]
     assert not claim.acquired and claim.record.attempts == 1  # held (by the lost answer's claim)
+    # A key that exists and may be claimed again (its lock ran out): the transaction's EXEC ran
+    # and its answer was lost.
+    store._client.set = real_set
+    faults = _lose_the_connection_at_the_first_commit(store, oracle, after_exec=True)
+    claim = store.claim("k", now=now + 61, lock_until=now + 121, expires_at=now + 600)
+    assert faults == ["k"]
+    assert not claim.acquired and claim.record.attempts == 2 and claim.record.lock_until == now + 121
     store.close()
+
+
+def _reads(oracle) -> int:
+    """How many reads redis-server has done: one per write a client sent (on loopback, where a
+    short write arrives whole), so the difference over a call is its round trips."""
+    return int(oracle.info("stats")["total_reads_processed"])
+
+
+def test_a_claim_of_a_new_key_is_one_round_trip_and_a_transition_two(url, oracle):
+    from vodai.idempotency import open_store
+
+    oracle.flushdb()
+    store = open_store(url)
+    now = __import__("time").time()
+    store._client.execute("PING")  # connected: the count below is of the store's own round trips
+    before = _reads(oracle)
+    claim = store.claim("k", now=now, lock_until=now + 60, expires_at=now + 600)
+    claimed = _reads(oracle)
+    store.save_job("k", job_id="job-1", request_id="r-1", message="{}", now=now + 1)
+    saved = _reads(oracle)
+    assert claim.acquired and claim.record.attempts == 1
+    assert (claimed - before - 1, saved - claimed - 1) == (1, 2)  # minus the oracle's own INFO
+    assert json.loads(oracle.get("k"))["job_id"] == "job-1"
+    assert 599_000 < oracle.pttl("k") <= 600_000  # the claim's SET carried the record's expiry
+    # A key that is held: the SET … NX does nothing, and the transaction reads it as held.
+    again = store.claim("k", now=now + 2, lock_until=now + 62, expires_at=now + 600)
+    assert not again.acquired and again.record.job_id == "job-1" and again.record.attempts == 1
+    store.close()
+
+
+def test_watch_reads_the_key_in_the_same_write(client, oracle):
+    oracle.set("v", "theirs")
+    before = _reads(oracle)
+    with client.watch("v") as tx:
+        assert tx.value == b"theirs"
+        assert tx.commit([("SET", "v", "ours")]) is True
+    assert _reads(oracle) - before - 1 == 2  # WATCH with GET, then MULTI … EXEC (minus the oracle's INFO)
+    with client.watch("absent") as tx:
+        assert tx.value is None
+
+
+def test_a_watched_key_that_is_not_a_string_is_an_error_and_the_connection_is_unwatched(client, oracle):
+    oracle.rpush("l", "x")
+    with pytest.raises(ReplyError, match="WRONGTYPE"):
+        with client.watch("l"):
+            pass
+    assert len(client._idle) == 1  # kept, and watching nothing:
+    with client.watch("other") as tx:
+        oracle.rpush("l", "y")
+        assert tx.commit([("SET", "other", "1")]) is True
+
+
+def test_set_with_nx_and_pxat_as_redis_py_sets_it(client, oracle):
+    assert client.set("n", "1", nx=True) is True
+    assert client.set("n", "2", nx=True) is False and oracle.get("n") == b"1"
+    assert client.set("n", "3") is True and oracle.get("n") == b"3" and oracle.pttl("n") == -1
+    assert client.set("e", "1", nx=True, pxat=4102444800000) is True
+    assert oracle.pexpiretime("e") == 4102444800000 if hasattr(oracle, "pexpiretime") else oracle.pttl("e") > 0
 
 
 def test_a_release_whose_answer_was_lost_is_done(url, oracle):

@@ -1,5 +1,7 @@
 """Redis store, for production: every transition is an optimistic transaction (WATCH/MULTI/EXEC),
 sent by vodai's own small client (:mod:`vodai.redisdb`: redis-py's import costs a cold start 100 ms).
+Two round trips each (WATCH with GET, then MULTI … EXEC), except the claim of a key nobody holds,
+the common case: one ``SET … NX``, which only a key that exists turns into the full transaction.
 
 The state machine runs in Python between WATCH and EXEC; if another client changes the key
 in between, EXEC fails and the transition is retried on the fresh record, so two concurrent
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from ...redisdb import Conflict, Redis, RedisError, UrlError
+from ...redisdb import Conflict, ConnectionError, Redis, RedisError, UrlError
 from ..base import Record, TransitionStore, transition
 from ..exceptions import IdempotencyError, StoreUrlError
 
@@ -26,8 +28,18 @@ class RedisStore(TransitionStore):
             raise StoreUrlError(str(exc)) from None
 
     def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
+        if op == "claim":
+            fresh = transition(None, op, now, key=key, **kw)
+            try:
+                if self._client.set(key, fresh.to_json(), nx=True, pxat=_pxat(fresh)):
+                    return None, fresh
+            except ConnectionError:
+                pass  # it may have landed: the transaction below then reads it as held, never as ours
+            except RedisError as exc:
+                raise _fail(exc) from None
+
         def decide(tx, after_failure):
-            raw = tx.call("GET", key)
+            raw = tx.value
             before = Record.from_json(raw.decode("utf-8")) if raw else None
             if before is None and op == "release" and after_failure:
                 return (None, None), ()  # the release whose answer was lost had deleted it
@@ -37,7 +49,7 @@ class RedisStore(TransitionStore):
             if after is None:
                 write = ("DEL", key)
             elif after.expires_at:
-                write = ("SET", key, after.to_json(), "PXAT", int(after.expires_at * 1000))
+                write = ("SET", key, after.to_json(), "PXAT", _pxat(after))
             else:
                 write = ("SET", key, after.to_json())
             return (before, after), [write]
@@ -64,6 +76,11 @@ class RedisStore(TransitionStore):
 
     def close(self):
         self._client.close()
+
+
+def _pxat(record: Record) -> Optional[int]:
+    """The record's expiry as Redis's PXAT (Unix ms); None when it does not expire."""
+    return int(record.expires_at * 1000) if record.expires_at else None
 
 
 def _fail(exc: RedisError) -> IdempotencyError:

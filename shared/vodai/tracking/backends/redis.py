@@ -40,7 +40,7 @@ class RedisTracking(TrackingStore):
 
         def decide(tx, after_failure):
             # Run again after a failed connection, the change reads what is stored now.
-            raw = tx.call("GET", key)
+            raw = tx.value
             before = TrackedJob.from_json(raw.decode("utf-8")) if raw else None
             after = fn(before.copy() if before else None)
             if after is None:
