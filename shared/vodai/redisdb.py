@@ -12,7 +12,9 @@ What it does, and no more:
   the system's CAs or ``?ssl_ca_certs=/path``), ``unix://[[user]:password@]/path/to.sock?db=N``;
   any other query parameter is refused by name (the URL itself is never quoted: it may hold a password).
 - Connections are made on first use, one per thread at a time, and kept for the next call (a warm
-  FC instance reuses them). A kept connection can have been closed meanwhile (the server's idle
+  FC instance reuses them). The stores open their clients with :func:`shared_client`: one pool per
+  URL in a process, so the idempotency and tracking stores, one database by default, share one
+  connection (a cold start makes one connection, one TLS handshake, one AUTH, not two). A kept connection can have been closed meanwhile (the server's idle
   timeout, a frozen instance): one that has something to read while idle is dropped before use, and
   a read or ``WATCH`` that finds a kept connection dead (not slow: a timeout is never repeated) runs
   once more on a new one. A write is never sent twice: whether it ran is then unknown, as with
@@ -31,7 +33,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_PORT = 6379
@@ -298,39 +300,55 @@ class Transaction:
         return True
 
 
+class _Pool:
+    """The kept connections to one Redis database and what opens new ones; one client's own, or
+    shared by the clients of one URL in a process (:func:`shared_client`)."""
+
+    def __init__(self, target: _Target, timeout: Optional[float]) -> None:
+        self.target, self.timeout = target, timeout
+        self.tls = _tls_context(target) if target.tls else None
+        self.idle: List[Connection] = []
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.closed = False
+        self.users = 1
+        self.key: Optional[tuple] = None  # its key in the process's shared pools, if it is one
+
+
 class Redis:
     """A client for one Redis database: thread-safe, connections made on demand and kept."""
 
-    def __init__(self, url: str, *, socket_timeout: Optional[float] = 5.0) -> None:
-        self._target = parse_url(url)
-        self._timeout = socket_timeout
-        self._tls = _tls_context(self._target) if self._target.tls else None
-        self._idle: List[Connection] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
+    def __init__(self, url: str, *, socket_timeout: Optional[float] = 5.0, _pool: Optional[_Pool] = None) -> None:
+        self._pool = _pool if _pool is not None else _Pool(parse_url(url), socket_timeout)
         self._closed = False
+
+    @property
+    def _idle(self) -> List[Connection]:
+        return self._pool.idle
 
     def _acquire(self, fresh: bool) -> Tuple[Connection, bool]:
         """A connection, and whether it is a kept one (which may have died while idle)."""
-        if self._pid != os.getpid():
+        pool = self._pool
+        if pool.pid != os.getpid():
             # A forked child: its parent's sockets are not its own, and the lock may have been
             # held by a thread that does not exist here.
-            self._idle, self._lock, self._pid = [], threading.Lock(), os.getpid()
+            pool.idle, pool.lock, pool.pid = [], threading.Lock(), os.getpid()
         while not fresh:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
+            with pool.lock:
+                conn = pool.idle.pop() if pool.idle else None
             if conn is None:
                 break
             if conn.idle_and_open():
                 return conn, True
             conn.close()
-        return Connection.open(self._target, self._timeout, self._tls), False
+        return Connection.open(pool.target, pool.timeout, pool.tls), False
 
     def _release(self, conn: Connection, healthy: bool) -> None:
+        pool = self._pool
         if healthy:
-            with self._lock:
-                if self._pid == os.getpid() and not self._closed:
-                    self._idle.append(conn)
+            with pool.lock:
+                if pool.pid == os.getpid() and not pool.closed:
+                    pool.idle.append(conn)
                     return
         conn.close()
 
@@ -442,11 +460,60 @@ class Redis:
         return self.execute("ZREVRANGE", key, start, stop)
 
     def close(self) -> None:
-        """Close the kept connections; one in use is closed when its caller is done with it."""
-        with self._lock:
-            idle, self._idle, self._closed = self._idle, [], True
+        """Done with the client: the last client of a pool closes its kept connections (one in use
+        is closed when its caller is done with it). A second close does nothing."""
+        pool = self._pool
+        with _shared_lock:
+            if self._closed:
+                return
+            self._closed = True
+            pool.users -= 1
+            if pool.users > 0:
+                return
+            if pool.key is not None and _shared.get(pool.key) is pool:
+                del _shared[pool.key]
+        with pool.lock:
+            idle, pool.idle, pool.closed = pool.idle, [], True
         for conn in idle:
             conn.close()
+
+
+# The process's shared pools, by (pid, URL, timeout): the idempotency and tracking stores use one
+# Redis database by default, and one pool means one connection (one TLS handshake, one AUTH) for both.
+_shared_lock = threading.Lock()
+_shared: Dict[tuple, _Pool] = {}
+
+
+def _forget_after_fork() -> None:
+    # A forked child starts with the parent's pools (keyed by the parent's pid, so never handed out)
+    # and with the lock as it was, possibly held by a thread the child does not have.
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    _shared.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def shared_client(url: str, *, socket_timeout: Optional[float] = 5.0) -> Redis:
+    """A client over this process's one pool of connections to ``url`` (made on first use): what
+    the stores open. Each :meth:`Redis.close` hands one back; the last closes the connections."""
+    key = (os.getpid(), url, socket_timeout)
+    with _shared_lock:
+        pool = _shared.get(key)
+        if pool is not None:
+            pool.users += 1
+            return Redis(url, _pool=pool)
+    client = Redis(url, socket_timeout=socket_timeout)  # parsed, TLS set up, outside the lock
+    with _shared_lock:
+        pool = _shared.get(key)
+        if pool is None:
+            client._pool.key = key
+            _shared[key] = client._pool
+            return client
+        pool.users += 1  # another thread got there first: its pool is used
+    return Redis(url, _pool=pool)
 
 
 def _unwatch(conn: Connection) -> bool:

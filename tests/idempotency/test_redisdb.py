@@ -397,6 +397,65 @@ def test_a_forked_child_opens_connections_of_its_own(client, oracle):
     assert oracle.get("child") == b"49"
 
 
+def test_the_stores_of_one_url_share_one_connection_and_the_last_close_closes_it():
+    from vodai.idempotency import open_store
+    from vodai.redisdb import shared_client
+    from vodai.tracking import open_tracking
+
+    with redis_server() as url:  # a server of its own: no other test's client holds a connection to it
+        oracle = redis.Redis.from_url(url)
+        base = int(oracle.info("stats")["total_connections_received"])  # the oracle's own, and the helper's
+        already = int(oracle.info("clients")["connected_clients"])
+
+        def opened() -> int:
+            return int(oracle.info("stats")["total_connections_received"]) - base
+
+        def connected() -> int:
+            return int(oracle.info("clients")["connected_clients"]) - already
+
+        store, tracking = open_store(url), open_tracking(url)
+        now = __import__("time").time()
+        assert store.claim("k", now=now, lock_until=now + 60, expires_at=now + 600).acquired
+        assert tracking.get("job-1") is None and store.get("k").attempts == 1
+        assert (opened(), connected()) == (1, 1)  # one connection served both stores
+        store.close()
+        store.close()  # a second close hands nothing back twice
+        assert tracking.get("job-1") is None and (opened(), connected()) == (1, 1)
+        other = open_store(url)  # the pool is still open: it joins it
+        assert other.get("k").attempts == 1 and opened() == 1
+        other.close()
+        tracking.close()  # the last one closes the kept connection
+        deadline = __import__("time").time() + 5
+        while connected() and __import__("time").time() < deadline:
+            __import__("time").sleep(0.01)
+        assert connected() == 0
+        again = shared_client(url)  # a new pool, after the last close
+        assert again.get("k") is not None and opened() == 2
+        again.close()
+        oracle.close()
+
+
+def test_a_forked_child_gets_a_shared_pool_of_its_own(url, oracle):
+    from vodai.redisdb import shared_client
+
+    parent = shared_client(url)
+    parent.execute("SET", "f", "parent")  # the parent's pool keeps a connection
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            child = shared_client(url)
+            if child._pool is parent._pool or child.execute("SET", "child", "1") != b"OK":
+                code = 2
+        except BaseException:
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parent.get("f") == b"parent" and oracle.get("child") == b"1"
+    parent.close()
+
+
 def test_passwords_users_and_databases():
     with redis_server(password="s3cret") as url:
         port = url.rsplit(":", 1)[1].split("/")[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from ...redisdb import Conflict, ConnectionError, Redis, RedisError, UrlError
+from ...redisdb import Conflict, ConnectionError, RedisError, UrlError, shared_client
 from ..base import Record, TransitionStore, transition
 from ..exceptions import IdempotencyError, StoreUrlError
 
@@ -23,7 +23,7 @@ MAX_CONFLICT_RETRIES = 64
 class RedisStore(TransitionStore):
     def __init__(self, url: str, *, socket_timeout: float = 5.0) -> None:
         try:
-            self._client = Redis(url, socket_timeout=socket_timeout)  # connects at the first command
+            self._client = shared_client(url, socket_timeout=socket_timeout)  # connects at the first command
         except UrlError as exc:
             raise StoreUrlError(str(exc)) from None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from ...redisdb import Conflict, Redis, RedisError, UrlError
+from ...redisdb import Conflict, RedisError, UrlError, shared_client
 from ..base import TrackedJob, TrackingStore, matches
 from ..exceptions import TrackingError, TrackingUrlError
 
@@ -23,7 +23,7 @@ class RedisTracking(TrackingStore):
     def __init__(self, url: str, namespace: str = "vodai", *, socket_timeout: float = 5.0) -> None:
         super().__init__(namespace)
         try:
-            self._client = Redis(url, socket_timeout=socket_timeout)  # connects at the first command
+            self._client = shared_client(url, socket_timeout=socket_timeout)  # connects at the first command
         except UrlError as exc:
             raise TrackingUrlError(str(exc)) from None
         base = f"{namespace}:tracking:"
