@@ -14,8 +14,9 @@ What it does, and no more:
 - Connections are made on first use, one per thread at a time, and kept for the next call (a warm
   FC instance reuses them). The stores open their clients with :func:`shared_client`: one pool per
   URL in a process, so the idempotency and tracking stores, one database by default, share one
-  connection (a cold start makes one connection, one TLS handshake, one AUTH, not two). A kept connection can have been closed meanwhile (the server's idle
-  timeout, a frozen instance): one that has something to read while idle is dropped before use, and
+  connection (a cold start makes one connection, one TLS handshake, one AUTH, not two). A kept
+  connection can have been closed meanwhile (the server's idle timeout, a frozen instance): one
+  that has something to read while idle is dropped before use, and
   a read or ``WATCH`` that finds a kept connection dead (not slow: a timeout is never repeated) runs
   once more on a new one. A write is never sent twice: whether it ran is then unknown, as with
   any network client, and the stores decide (they re-read and run their transition again).
@@ -314,6 +315,12 @@ class _Pool:
         self.users = 1
         self.key: Optional[tuple] = None  # its key in the process's shared pools, if it is one
 
+    def adopt(self) -> None:
+        """In a forked child: its parent's sockets are not its own, and the lock may have been held
+        by a thread that does not exist here."""
+        if self.pid != os.getpid():
+            self.idle, self.lock, self.pid = [], threading.Lock(), os.getpid()
+
 
 class Redis:
     """A client for one Redis database: thread-safe, connections made on demand and kept."""
@@ -329,10 +336,7 @@ class Redis:
     def _acquire(self, fresh: bool) -> Tuple[Connection, bool]:
         """A connection, and whether it is a kept one (which may have died while idle)."""
         pool = self._pool
-        if pool.pid != os.getpid():
-            # A forked child: its parent's sockets are not its own, and the lock may have been
-            # held by a thread that does not exist here.
-            pool.idle, pool.lock, pool.pid = [], threading.Lock(), os.getpid()
+        pool.adopt()
         while not fresh:
             with pool.lock:
                 conn = pool.idle.pop() if pool.idle else None
@@ -472,6 +476,7 @@ class Redis:
                 return
             if pool.key is not None and _shared.get(pool.key) is pool:
                 del _shared[pool.key]
+        pool.adopt()
         with pool.lock:
             idle, pool.idle, pool.closed = pool.idle, [], True
         for conn in idle:
@@ -484,16 +489,22 @@ _shared_lock = threading.Lock()
 _shared: Dict[tuple, _Pool] = {}
 
 
-def _forget_after_fork() -> None:
-    # A forked child starts with the parent's pools (keyed by the parent's pid, so never handed out)
-    # and with the lock as it was, possibly held by a thread the child does not have.
+def _adopt_after_fork() -> None:
+    # A forked child starts with the parent's pools and with the lock as it was, possibly held by a
+    # thread the child does not have. The pools stay shared, under the child's pid: a store opened
+    # before the fork and one opened after it still use one pool (its connections the child's own).
     global _shared_lock
     _shared_lock = threading.Lock()
+    pools = list(_shared.values())
     _shared.clear()
+    for pool in pools:
+        pool.adopt()
+        pool.key = (os.getpid(), *pool.key[1:])
+        _shared[pool.key] = pool
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(after_in_child=_adopt_after_fork)
 
 
 def shared_client(url: str, *, socket_timeout: Optional[float] = 5.0) -> Redis:

@@ -435,24 +435,37 @@ def test_the_stores_of_one_url_share_one_connection_and_the_last_close_closes_it
         oracle.close()
 
 
-def test_a_forked_child_gets_a_shared_pool_of_its_own(url, oracle):
+def test_a_forked_child_shares_the_pool_it_inherited_with_connections_of_its_own(url, oracle):
+    import signal
+
+    from vodai import redisdb
     from vodai.redisdb import shared_client
 
     parent = shared_client(url)
     parent.execute("SET", "f", "parent")  # the parent's pool keeps a connection
-    pid = os.fork()
+    [kept] = parent._idle
+    with redisdb._shared_lock:  # held at the fork, as another thread of the parent might hold it
+        pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            child = shared_client(url)
-            if child._pool is parent._pool or child.execute("SET", "child", "1") != b"OK":
+            signal.alarm(5)  # a lock the child inherited held would hang it: fail instead
+            child = shared_client(url)  # opened after the fork: the pool the inherited client uses
+            if child._pool is not parent._pool or parent._idle:
                 code = 2
+            elif child.execute("SET", "child", "1") != b"OK" or parent.get("child") != b"1":
+                code = 4
+            elif parent._idle == [kept] or len(parent._idle) != 1:
+                code = 5  # one connection of the child's own, never the parent's socket
+            parent.close()
+            child.close()
         except BaseException:
             code = 3
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert parent.get("f") == b"parent" and oracle.get("child") == b"1"
+    assert parent._idle == [kept]  # the parent's connection went on serving the parent
     parent.close()
 
 
@@ -661,7 +674,33 @@ def test_set_with_nx_and_pxat_as_redis_py_sets_it(client, oracle):
     assert client.set("n", "2", nx=True) is False and oracle.get("n") == b"1"
     assert client.set("n", "3") is True and oracle.get("n") == b"3" and oracle.pttl("n") == -1
     assert client.set("e", "1", nx=True, pxat=4102444800000) is True
-    assert oracle.pexpiretime("e") == 4102444800000 if hasattr(oracle, "pexpiretime") else oracle.pttl("e") > 0
+    assert oracle.pttl("e") > 2_000_000_000_000  # ms to 2100-01-01 (PXAT), not a relative expiry
+
+
+def test_a_watch_whose_connection_died_between_its_two_replies_runs_once_more_on_a_new_one():
+    server = _ScriptedServer([b"+OK\r\n", b"+OK\r\n", None], [b"+OK\r\n", b"$1\r\n1\r\n", b"+OK\r\n"])
+    c = Redis(server.url)
+    c.execute("SET", "a", "1")  # the connection is kept ...
+    with c.watch("a") as tx:  # ... and closed after answering WATCH, before GET's answer
+        assert tx.value == b"1"
+    assert server.received == [["SET", "a", "1"], ["WATCH", "a"], ["GET", "a"], ["WATCH", "a"], ["GET", "a"],
+                               ["UNWATCH"]]
+    server.close()
+
+
+def test_a_claim_refused_by_a_replica_is_a_store_error_and_the_connection_is_dropped():
+    from vodai.idempotency import IdempotencyError
+    from vodai.idempotency.backends.redis import RedisStore
+
+    server = _ScriptedServer([b"-READONLY You can't write against a read only replica.\r\n"])
+    store = RedisStore(server.url)
+    with pytest.raises(IdempotencyError, match="READONLY"):
+        store.claim("k", now=0.0, lock_until=60.0, expires_at=0.0)
+    assert server.received[0][:2] == ["SET", "k"] and server.received[0][-1] == "NX"
+    assert "PXAT" not in server.received[0]  # a record that does not expire: no expiry sent
+    assert store._client._idle == []
+    store.close()
+    server.close()
 
 
 def test_a_release_whose_answer_was_lost_is_done(url, oracle):
