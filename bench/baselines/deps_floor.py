@@ -3,7 +3,9 @@ first imported what vodai's runtime is built on, the way vodai imports it.
 
 - ``requests``, with its encoding guessers blocked (and the warning about them filtered) and
   pydantic's plugin scan turned off, as ``functions/*/index.py`` and ``vodai/__init__.py`` do;
-- ``pydantic``, with one model for the event built and used (vodai's event models are pydantic).
+- ``pydantic``, with one model for the event built and used (vodai's event models are pydantic);
+- both imported inside :func:`vodai.regexcache.precompiled`, as the handlers import them (their
+  regular expressions come compiled from this file's own cache).
 
 The requests themselves are the stdlib floor's (:mod:`stdlib_floor`), so the gap between this
 handler and vodai's is vodai's own code, and the gap between this one and the stdlib floor is
@@ -13,16 +15,15 @@ what the dependencies cost (the house standard: pydantic v2 for models, requests
 import json
 import os
 import sys
-import warnings
 
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-for _name in ("charset_normalizer", "chardet"):
-    sys.modules.setdefault(_name, None)
-warnings.filterwarnings("ignore", message="Unable to find acceptable character detection dependency",
-                        module="requests")
+import vodai  # PYDANTIC_DISABLE_PLUGINS and the warnings filter, as for the handlers
+import vodai.regexcache
 
-import requests  # noqa: E402,F401  (imported for its cost, as vodai's handler imports it)
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+vodai.block_encoding_guessers()
+
+with vodai.regexcache.precompiled(__file__):
+    import requests  # noqa: F401  (imported for its cost, as vodai's handler imports it)
+    from pydantic import BaseModel, ConfigDict, Field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stdlib_floor  # noqa: E402

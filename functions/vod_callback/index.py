@@ -6,10 +6,12 @@ Configure ``index.initializer`` as the initializer so a misconfigured instance r
 """
 
 import vodai
+import vodai.regexcache
 
 vodai.block_encoding_guessers()  # before requests is imported: see its docstring
 
-from vodai.callback import handle, initializer as _initializer  # noqa: E402
+with vodai.regexcache.precompiled(__file__):  # the imports' regexes, compiled ahead: see its docstring
+    from vodai.callback import handle, initializer as _initializer
 
 
 def handler(environ, start_response):
