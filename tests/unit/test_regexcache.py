@@ -224,3 +224,24 @@ def test_build_writes_the_cache_of_a_handler_file_from_nothing(python, tmp_path)
     stamp, entries = marshal.loads(cache.read_bytes())
     assert {e[0] for e in entries} >= {p for p, _ in PATTERNS}
     assert _run(python, module)["compiled"] == 0
+
+
+def test_no_secret_of_the_environment_reaches_the_handlers_cache(python, tmp_path):
+    """The cache holds the imports' own patterns: settings and secrets are read at the first event,
+    never compiled into a pattern while importing, so none can land in a file that ships."""
+    import shutil
+
+    copy = tmp_path / "on_upload"
+    shutil.copytree(ROOT / "functions" / "on_upload", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    secrets = {"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "sEcReT-ak-0123456789", "ALIBABA_CLOUD_SECURITY_TOKEN": "sTs-ToKeN-987",
+               "VODAI_CALLBACK_AUTH_KEY": "cAlLbAcK-kEy-555", "VODAI_IDEMPOTENCY_STORE": "redis://:pA55w0rd@127.0.0.1:1/0"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONDONTWRITEBYTECODE", "VODAI_"))}
+    env.update(secrets, PYTHONPATH=str(ROOT / "shared"))
+    proc = subprocess.run([python, "-c", "import importlib.util, sys; s = importlib.util.spec_from_file_location('index', "
+                           "sys.argv[1]); s.loader.exec_module(importlib.util.module_from_spec(s))", str(copy / "index.py")],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = _cache_of(python, copy / "index.py").read_bytes()
+    assert len(data) > 10_000
+    for value in ("sEcReT-ak-0123456789", "sTs-ToKeN-987", "cAlLbAcK-kEy-555", "pA55w0rd"):
+        assert value.encode() not in data
