@@ -17,15 +17,23 @@ Like ``.pyc`` files:
   the end of the block when the block compiled patterns it lacked (all of them, the first time), unless
   bytecode writing is off (``-B``, ``PYTHONDONTWRITEBYTECODE``) or the folder is read-only (FC's
   code folder). ``make package`` builds it for FC's Python 3.10 (:func:`build`).
-- It is used only by the interpreter it was made for: the same implementation and minor version
-  (``sys.implementation.cache_tag``, as for ``.pyc``) and the same regex engine (``_sre.MAGIC``,
-  code size, limits). Anything else, a damaged file included, is read as no cache: the patterns are
-  then compiled as usual. ``_sre.compile`` validates the code it is given.
+- It is used only by an interpreter of the same implementation and minor version
+  (``sys.implementation.cache_tag``, as for ``.pyc``) and regex engine (``_sre.MAGIC``, code size,
+  limits). Another interpreter's, a file that does not read, or an entry ``_sre.compile`` refuses
+  (it validates the code's structure, which keeps the engine safe, not the code's meaning) is no
+  cache: those patterns are compiled as usual. Like a ``.pyc``, it is trusted: a file altered to
+  hold other code for a pattern would serve it.
+- As with bytecode, the patch release is not pinned: the package's caches hold what the build's
+  3.10 (3.10.13 here) compiled, and FC's 3.10.x uses them. A pattern whose compilation changed
+  between patch releases (3.10.5's case-insensitive tables, gh-91575) behaves as on the build's.
+  A warning the regex parser gives (``FutureWarning: Possible nested set``) is given only where the
+  pattern is compiled, not where it is served.
 - A pattern is looked up by its text and flags, so a changed dependency cannot get another
-  pattern's code; its new patterns are compiled and added at the next write.
+  pattern's code; its new patterns are compiled and added at the next write (entries no longer
+  used stay until a rebuild). Past ``re``'s own limit (512 patterns) it stops helping.
 
 Private parts of ``re`` are used (``re._cache``, ``_sre.compile``, the compiler's ``_code``), the
-same in CPython 3.10 and 3.11; where they are missing, the block just runs.
+same from CPython 3.9 to 3.13 (3.10 and 3.11 tested here); where they are missing, the block just runs.
 """
 
 from __future__ import annotations
@@ -110,7 +118,9 @@ def _entry(key: Key, compiled: "re.Pattern") -> Optional[Entry]:
         import sre_compile as _compiler  # 3.10
         import sre_parse as _parser
 
-    _, pattern, flags = key
+    kind, pattern, flags = key
+    if kind not in (str, bytes) or type(flags) is not int:  # what marshal writes back as it was
+        return None
     try:
         parsed = _parser.parse(pattern, flags)
         code = [int(op) for op in _compiler._code(parsed, flags)]  # opcodes are int subclasses
@@ -129,23 +139,30 @@ def _entry(key: Key, compiled: "re.Pattern") -> Optional[Entry]:
 
 def save(path: str, keys: List[Key], known: Dict[Key, Entry]) -> bool:
     """Write the patterns of ``keys`` (as now in ``re._cache``) to ``path``, atomically; False if it
-    could not be written (a read-only folder)."""
-    cache = re._cache  # type: ignore[attr-defined]
-    entries = []
-    for key in keys:
-        entry = known.get(key)
-        if entry is None and key in cache:
-            entry = _entry(key, cache[key])
-        if entry is not None:
-            entries.append(entry)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    could not be written (a read-only folder: found out before any pattern is rebuilt). Never raises."""
+    import tempfile
+
+    folder = os.path.dirname(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as f:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    except OSError:
+        return False
+    try:
+        cache = re._cache  # type: ignore[attr-defined]
+        entries = []
+        for key in keys:
+            entry = known.get(key)
+            if entry is None and key in cache:
+                entry = _entry(key, cache[key])
+            if entry is not None:
+                entries.append(entry)
+        with os.fdopen(fd, "wb") as f:
             f.write(marshal.dumps((_stamp(), entries)))
+        os.chmod(tmp, 0o644)  # as a .pyc beside it (mkstemp makes it private)
         os.replace(tmp, path)
         return True
-    except OSError:
+    except Exception:  # noqa: BLE001  (a cache is an optimisation: it never fails the import it serves)
         try:
             os.unlink(tmp)
         except OSError:
