@@ -171,10 +171,9 @@ def save(path: str, keys: List[Key], known: Dict[Key, Entry]) -> bool:
 
 
 @contextmanager
-def precompiled(anchor: str, *, write: Optional[bool] = None) -> Iterator[None]:
+def precompiled(anchor: str) -> Iterator[None]:
     """Serve the block's ``re.compile`` calls from the cache of ``anchor`` (a module's ``__file__``),
-    and write what the block compiled that the cache lacked (``write``: default unless bytecode
-    writing is off)."""
+    and write what the block compiled that the cache lacked, unless bytecode writing is off."""
     path = cache_path(anchor) if _usable() else None
     if path is None:
         yield
@@ -184,10 +183,8 @@ def precompiled(anchor: str, *, write: Optional[bool] = None) -> Iterator[None]:
         del known[key]  # compiled again in the block, and written anew
     before = set(re._cache)  # type: ignore[attr-defined]  # after the install: what the block adds is new
     yield
-    if write is None:
-        write = not sys.dont_write_bytecode
     added = [k for k in re._cache if k not in before]  # type: ignore[attr-defined]
-    if write and added:
+    if added and not sys.dont_write_bytecode:
         save(path, list(known) + [k for k in added if k not in known], known)
 
 
@@ -200,22 +197,22 @@ def build(module: str) -> str:
 
     if not _usable():
         raise RuntimeError("this interpreter has no regular-expression cache to build (not CPython?)")
-    before = set(re._cache)  # type: ignore[attr-defined]
     if module.endswith(".py"):
-        path = cache_path(module)
-        if path and os.path.exists(path):
-            os.unlink(path)  # built from nothing: a stale cache would serve the import
-        spec = importlib.util.spec_from_file_location("index", module)
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)  # type: ignore[union-attr]
+        origin: Optional[str] = module
     else:
         spec = importlib.util.find_spec(module)
-        path = cache_path(spec.origin) if spec and spec.origin else None
-        if path and os.path.exists(path):
-            os.unlink(path)
-        importlib.import_module(module)
+        origin = spec.origin if spec else None
+    path = cache_path(origin) if origin else None
     if path is None:
         raise RuntimeError(f"{module}: no file to keep a cache beside")
+    if os.path.exists(path):
+        os.unlink(path)  # built from nothing: a stale cache would serve the import
+    before = set(re._cache)  # type: ignore[attr-defined]
+    if module.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("index", module)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))  # type: ignore[union-attr]
+    else:
+        importlib.import_module(module)
     keys = [k for k in re._cache if k not in before]  # type: ignore[attr-defined]
     if not save(path, keys, {}):
         raise OSError(f"cannot write {path}")
