@@ -210,6 +210,23 @@ def test_one_runner_replays_twice_and_reports_every_item_in_the_main_thread():
     assert not [t for t in threading.enumerate() if t.name.startswith("vodai-replay")]  # no worker left behind
 
 
+
+def test_results_wait_for_the_interval_or_a_worker_that_ends_never_for_the_whole_interval(monkeypatch):
+    # The main thread is not woken per item; it drains finished items every RESULT_INTERVAL and at
+    # once when a worker ends. With an interval longer than the test's bound, a run that ended
+    # only on the interval would never finish in time: the ending workers must wake it.
+    import vodai.replay.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "RESULT_INTERVAL", 3600)
+    target = FakeTarget(lambda raw: InvocationResult("r", [Outcome(0, "submitted")]))
+    items = read_sources([str(EVENTS / "raw")])
+    seen, out = [], []
+    run = threading.Thread(target=lambda: out.append(Runner(target, concurrency=3).run(items, on_result=seen.append)), daemon=True)
+    run.start()
+    run.join(30)
+    assert not run.is_alive(), "the run waited for the interval although every worker had ended"
+    assert [r.position for r in out[0]] == list(range(len(items))) and sorted(r.position for r in seen) == list(range(len(items)))
+
 def _failed(item):
     return ItemResult(item, 0, outcomes=[Outcome(0, FAILED, reason="TransportError: connection refused")])
 
