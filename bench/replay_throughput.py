@@ -11,7 +11,7 @@ replay itself, not reading the file or importing. With ``--segments 1`` it is on
 
 - ``vodai``: ``vodai.replay.Runner`` (what ``vodai replay --cloud`` runs) on ``cloud_target``
   pointed at the server, at most ``concurrency`` connections to it (a request waits for a free one)
-  and one worker more: per event, decide (parse, region, route: the job keys to lock), claim,
+  and twice as many workers: per event, decide (parse, region, route: the job keys to lock), claim,
   V3-signed ``SubmitAIImageJob``, save, MNS-signed ``PublishMessage``, track, complete, one outcome.
   Job records in SQLite (replay's default store: the job and tracking tables in one file, one
   connection), in a fresh file per run; outcome log lines off (``vodai replay -q``).

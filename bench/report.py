@@ -101,7 +101,7 @@ def render(results: dict) -> str:
                   f"in {replay['segments']} alternated parts per implementation (job records: {replay['store']}); "
                   "raw = the same signed SubmitAIImageJob + PublishMessage pair per event over keep-alive "
                   "`http.client`, one connection per thread; vodai = `vodai replay --cloud`'s runner: at most `concurrency` "
-                  "connections, one worker more.", ""]
+                  "connections, twice as many workers.", ""]
         lines += _table(["concurrency", "vodai events/s", "raw events/s", "vodai ÷ raw"],
                         [[str(r["concurrency"]), spread(r["vodai_events_per_s"], _n), spread(r["raw_events_per_s"], _n),
                           _x(r.get("vodai_ratio"))] for r in replay["rows"]])

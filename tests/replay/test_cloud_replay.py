@@ -9,7 +9,7 @@ import pytest
 from _servers import emulator_server
 from vodai.events import samples
 from vodai.local import LocalTarget, cloud_target, emulator_target
-from vodai.replay import SPARE_WORKERS, Item, Runner
+from vodai.replay import Item, Runner, WORKERS_PER_CONNECTION
 
 TOPIC = "vodai-callback"
 
@@ -29,7 +29,7 @@ def test_on_real_connections_the_runner_bounds_them_and_runs_more_workers(tmp_pa
     target = cloud_target(cloud_env("http://127.0.0.1:9", tmp_path))
     assert target.session is None  # the process's shared session until a runner bounds it
     runner = Runner(target, concurrency=3)
-    assert runner.connections_bounded and runner.workers == 3 + SPARE_WORKERS
+    assert runner.connections_bounded and runner.workers == 3 * WORKERS_PER_CONNECTION
     assert adapter_limits(target) == (3, True) and target.owns_session
     assert Runner(cloud_target(cloud_env("http://127.0.0.1:9", tmp_path)), concurrency=3, workers=5).workers == 5
     target.close()
@@ -58,7 +58,7 @@ def test_a_cloud_replay_over_bounded_connections_submits_and_publishes_every_eve
         runner = Runner(target, concurrency=2)
         results = runner.run(items)
         target.close()
-        assert runner.workers == 2 + SPARE_WORKERS
+        assert runner.workers == 4
         assert [r.error for r in results] == [None] * 24
         assert [o.status for r in results for o in r.outcomes] == ["submitted"] * 24
         published = server.topic_messages(TOPIC)

@@ -20,8 +20,8 @@ from ..logs import outcome_lines
 @click.option("--cloud", is_flag=True, help="Call the configured VOD and MNS endpoints with your credentials "
               "(default: the built-in emulator, in process).")
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Requests in flight at once to each endpoint with --cloud (one more worker prepares the next "
-                   "item meanwhile); on the emulator, items run at the same time.")
+              help="Requests in flight at once to each endpoint with --cloud (twice as many workers prepare the "
+                   "next items meanwhile); on the emulator, items run at the same time.")
 @click.option("--rate", type=click.FloatRange(min=0), default=0, show_default=True, metavar="R",
               help="At most R events per second, shared by all workers (0: unlimited).")
 @click.option("--dry-run", is_flag=True, help="Only show what each event would do: no call, no store access, no dead letter.")

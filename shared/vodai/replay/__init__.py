@@ -10,11 +10,11 @@ The logic lives here (no click); ``vodai.cli.replay`` is the command around it.
 """
 
 from .report import COUNT_NAMES, Summary, failure_line, needs_retry, render_plan, render_summary, write_failures
-from .runner import SPARE_WORKERS, ItemResult, KeyLocks, Runner, TokenBucket, open_target, planned_keys, store_of
+from .runner import WORKERS_PER_CONNECTION, ItemResult, KeyLocks, Runner, TokenBucket, open_target, planned_keys, store_of
 from .sources import Item, SourceError, read_jsonl, read_sources
 
 __all__ = [
     "COUNT_NAMES", "Item", "ItemResult", "KeyLocks", "Runner", "SourceError", "Summary",
     "TokenBucket", "failure_line", "needs_retry", "open_target", "planned_keys", "read_jsonl", "read_sources",
-    "render_plan", "render_summary", "store_of", "write_failures", "SPARE_WORKERS",
+    "render_plan", "render_summary", "store_of", "write_failures", "WORKERS_PER_CONNECTION",
 ]

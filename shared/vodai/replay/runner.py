@@ -2,10 +2,10 @@
 
 ``concurrency`` is the number of requests in flight to each endpoint. On a target that sends over
 real connections (``--cloud``), the target's session keeps that many per endpoint and a request
-waits for a free one, so the runner runs a spare worker beyond the connections: while requests are
-in flight, it parses, claims and signs the next item, and a connection is busy again as soon as it
-is free. Without that overlap the client's own work and the server's take turns. On the in-process
-emulator there are no connections: the workers are the concurrency.
+waits for a free one, so the runner can run more workers than connections: while one worker's
+request is in flight, the others parse, claim and sign the next items, and a connection is busy
+again as soon as it is free. Without that overlap the client's own work and the server's take
+turns. On the in-process emulator there are no connections: the workers are the concurrency.
 
 Each item runs as one invocation of ``vodai.handler.run`` (the code FC runs) on a
 :class:`vodai.local.LocalTarget`, with its own context. Before it runs, the item is *planned*
@@ -36,11 +36,11 @@ from .sources import Item
 log = logging.getLogger("vodai.replay")
 
 INTERRUPTED = "interrupted: the replay stopped before this item ran"
-# Workers beyond the connections when connections are bounded: they prepare the next items while
-# every connection has a request in flight. One is enough: a full replay at concurrency 4 and 8
-# ran as fast with one as with one per connection, on 5-10% less CPU (fewer threads taking turns
-# at the GIL), which is what a loaded machine runs short of.
-SPARE_WORKERS = 1
+# Workers per connection when connections are bounded: one sending, one preparing the next item.
+# One spare worker in all (concurrency + 1) spent 5-10% less CPU, but left the server idle between
+# requests at concurrency 4 (0.78x raw in a full run, d8e22c7): a worker spends about as long on
+# its own work per event as on its two requests, so fewer requests were in flight than connections.
+WORKERS_PER_CONNECTION = 2
 # How long finished items may wait for the main thread (on_result, progress). Waking it for every
 # item cost the replaying process three context switches per event, on the path of the next request.
 RESULT_INTERVAL = 0.05
@@ -170,7 +170,7 @@ class Runner:
         self.concurrency = concurrency
         limit = getattr(target, "limit_connections", None)
         self.connections_bounded = bool(not dry_run and limit is not None and limit(concurrency))
-        self.workers = workers or (concurrency + SPARE_WORKERS if self.connections_bounded else concurrency)
+        self.workers = workers or (concurrency * WORKERS_PER_CONNECTION if self.connections_bounded else concurrency)
         # Set on Ctrl-C: items not started yet are not started at all (a wait for the rate ends too).
         self.stopping = threading.Event()
         self.bucket = bucket or TokenBucket(rate, sleep=self.stopping.wait)
