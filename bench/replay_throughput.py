@@ -1,6 +1,11 @@
 """Benchmark 4: replay throughput against the emulator **server** (real HTTP), vodai against
 raw keep-alive requests, at several concurrencies, alternated run by run.
 
+``--busy N`` replays with N processes spinning on a CPU each, the whole time: a machine under load,
+reproducibly (not part of ``make bench``). On two cores, one busy process leaves ``raw`` at
+concurrency 1 a core of its own (its client and the server take turns), and takes one from vodai,
+whose spare worker runs beside the server.
+
 The N saved events (JSONL, each a new video upload in cn-shanghai as an MNS topic trigger
 delivers it) are split into K equal parts; every implementation replays every part, the parts
 alternated between implementations (rotated order). Each part is a fresh process
@@ -24,6 +29,7 @@ replay itself, not reading the file or importing. With ``--segments 1`` it is on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -184,11 +190,26 @@ def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int) -> d
     return out
 
 
-def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS) -> dict:
+@contextlib.contextmanager
+def busy_processes(count: int):
+    """``count`` processes that spin on a CPU each until the block ends (a loaded machine)."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+                for _ in range(count)]
+    try:
+        yield [p.pid for p in spinning]
+    finally:
+        for p in spinning:
+            p.kill()
+        for p in spinning:
+            p.wait()
+
+
+def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS, busy: int = 0) -> dict:
     """Every impl replays all ``n_events``, in ``segments`` equal parts; the parts of the impls are
-    alternated (rotated order), each against a fresh server. A figure is the median over the parts."""
+    alternated (rotated order), each against a fresh server. A figure is the median over the parts.
+    ``busy``: that many processes spin on a CPU each meanwhile."""
     per = max(1, n_events // segments)
-    with tempfile.TemporaryDirectory(prefix="vodai-bench-replay-") as t:
+    with tempfile.TemporaryDirectory(prefix="vodai-bench-replay-") as t, busy_processes(busy):
         tmp = Path(t)
         files = []
         for seg in range(segments):
@@ -221,7 +242,7 @@ def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS)
             row["raw_requests_per_s"] = c.summary([2 * v for v in samples["raw"]], 1)
             rows.append(row)
         return {"events": per * segments, "segments": segments, "events_per_segment": per,
-                "store": "sqlite (a fresh file per part)", "impls": list(impls), "rows": rows}
+                "store": "sqlite (a fresh file per part)", "impls": list(impls), "busy": busy, "rows": rows}
 
 
 if __name__ == "__main__":
@@ -231,5 +252,7 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument("--segments", type=int, default=4)
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="N processes spinning on a CPU each during the runs (a loaded machine)")
     a = parser.parse_args()
-    print(json.dumps(run_all(a.events, [int(x) for x in a.concurrency.split(",")], a.segments), indent=2))
+    print(json.dumps(run_all(a.events, [int(x) for x in a.concurrency.split(",")], a.segments, busy=a.busy), indent=2))
