@@ -190,18 +190,39 @@ def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int) -> d
     return out
 
 
+# Spins until killed, or until the process that started it is gone (Linux: the parent's death
+# signal), so that a bench killed with SIGKILL leaves no process spinning behind it.
+_SPIN = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except (AttributeError, OSError):
+    pass
+if os.getppid() == int(sys.argv[1]):  # else the parent died before prctl
+    print("spinning", flush=True)
+    while True:
+        pass
+"""
+
+
 @contextlib.contextmanager
 def busy_processes(count: int):
-    """``count`` processes that spin on a CPU each until the block ends (a loaded machine)."""
-    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
-                for _ in range(count)]
+    """``count`` processes that spin on a CPU each until the block ends (a loaded machine); yields
+    them (``subprocess.Popen``) once every one of them spins."""
+    spinning: List[subprocess.Popen] = []
     try:
-        yield [p.pid for p in spinning]
+        for _ in range(count):
+            spinning.append(subprocess.Popen([sys.executable, "-c", _SPIN, str(os.getpid())],
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE))
+        for p in spinning:
+            p.stdout.readline()  # "spinning": started, and bound to this process's life
+        yield spinning
     finally:
         for p in spinning:
             p.kill()
         for p in spinning:
             p.wait()
+            p.stdout.close()
 
 
 def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS, busy: int = 0) -> dict:
@@ -209,7 +230,7 @@ def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS,
     alternated (rotated order), each against a fresh server. A figure is the median over the parts.
     ``busy``: that many processes spin on a CPU each meanwhile."""
     per = max(1, n_events // segments)
-    with tempfile.TemporaryDirectory(prefix="vodai-bench-replay-") as t, busy_processes(busy):
+    with tempfile.TemporaryDirectory(prefix="vodai-bench-replay-") as t, busy_processes(busy) as spinning:
         tmp = Path(t)
         files = []
         for seg in range(segments):
@@ -241,8 +262,10 @@ def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS,
                     row[f"{key}_ratio"] = c.ratio(samples[impl], samples["raw"])
             row["raw_requests_per_s"] = c.summary([2 * v for v in samples["raw"]], 1)
             rows.append(row)
+        # How many were still spinning when the last part ended: the load was there throughout.
+        spun = sum(p.poll() is None for p in spinning)
         return {"events": per * segments, "segments": segments, "events_per_segment": per,
-                "store": "sqlite (a fresh file per part)", "impls": list(impls), "busy": busy, "rows": rows}
+                "store": "sqlite (a fresh file per part)", "impls": list(impls), "busy": spun, "rows": rows}
 
 
 if __name__ == "__main__":

@@ -222,15 +222,18 @@ class Runner:
             """Hands over what has finished; returns how many workers ended."""
             done = 0
             while finished:
-                got = finished.popleft()
+                # Kept until recorded: a Ctrl-C between the two cannot lose an item that ran (the
+                # interrupted run collects what is left, and recording one twice is harmless).
+                got = finished[0]
+                if isinstance(got, _Crash):
+                    raise got.exc
                 if got is _DONE:
                     done += 1
-                elif isinstance(got, _Crash):
-                    raise got.exc
                 else:
                     results[got.position] = got
-                    if on_result is not None:
-                        on_result(got)
+                finished.popleft()
+                if got is not _DONE and on_result is not None:
+                    on_result(got)
             return done
 
         threads = [threading.Thread(target=work, name=f"vodai-replay_{i}", daemon=True)
