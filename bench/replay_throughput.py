@@ -4,7 +4,7 @@ raw keep-alive requests, at several concurrencies, alternated run by run.
 ``--busy N`` replays with N processes spinning on a CPU each, the whole time: a machine under load,
 reproducibly (not part of ``make bench``). On two cores, one busy process leaves ``raw`` at
 concurrency 1 a core of its own (its client and the server take turns), and takes one from vodai,
-whose spare worker runs beside the server.
+whose second worker per connection runs beside the server.
 
 The N saved events (JSONL, each a new video upload in cn-shanghai as an MNS topic trigger
 delivers it) are split into K equal parts; every implementation replays every part, the parts
