@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -202,7 +203,9 @@ class Runner:
         pending = iter(enumerate(items))
         take = threading.Lock()
         finished: "collections.deque[object]" = collections.deque()  # append and popleft are atomic
-        ended = threading.Event()  # a worker has ended: drain now
+        # A worker has ended: drain now. A SimpleQueue, not an Event: its get and put take no lock
+        # written in Python, which a Ctrl-C could leave held (the workers' put would then hang).
+        ended: "queue.SimpleQueue[None]" = queue.SimpleQueue()
 
         def work() -> None:
             try:
@@ -216,7 +219,7 @@ class Runner:
                 finished.append(_Crash(exc))
             finally:
                 finished.append(_DONE)
-                ended.set()
+                ended.put(None)
 
         def drain() -> int:
             """Hands over what has finished; returns how many workers ended."""
@@ -243,10 +246,10 @@ class Runner:
         running = len(threads)
         try:
             while running:
-                ended.wait(RESULT_INTERVAL)  # interruptible: Ctrl-C arrives here
-                # Cleared before draining: a worker that ends after this sets it again, and what
-                # one appended before a set this clear swallowed is drained just below.
-                ended.clear()
+                with contextlib.suppress(queue.Empty):  # the interval passed: drain anyway
+                    ended.get(timeout=RESULT_INTERVAL)  # interruptible: Ctrl-C arrives here
+                # A worker appends its _DONE before its token, so no wake-up is lost; a token whose
+                # _DONE an earlier drain took only makes one more, empty, drain.
                 running -= drain()
         except KeyboardInterrupt:
             self.interrupted = True
