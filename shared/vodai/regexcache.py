@@ -149,15 +149,15 @@ def save(path: str, keys: List[Key], known: Dict[Key, Entry]) -> bool:
     except OSError:
         return False
     try:
-        cache = re._cache  # type: ignore[attr-defined]
-        entries = []
-        for key in keys:
-            entry = known.get(key)
-            if entry is None and key in cache:
-                entry = _entry(key, cache[key])
-            if entry is not None:
-                entries.append(entry)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f:  # owned by the file at once: closed whatever fails below
+            cache = re._cache  # type: ignore[attr-defined]
+            entries = []
+            for key in keys:
+                entry = known.get(key)
+                if entry is None and key in cache:
+                    entry = _entry(key, cache[key])
+                if entry is not None:
+                    entries.append(entry)
             f.write(marshal.dumps((_stamp(), entries)))
         os.chmod(tmp, 0o644)  # as a .pyc beside it (mkstemp makes it private)
         os.replace(tmp, path)

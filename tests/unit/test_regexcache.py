@@ -267,3 +267,25 @@ def test_a_pattern_marshal_cannot_write_is_left_out_and_the_import_goes_on(pytho
     assert not list(tmp_path.glob("__pycache__/*.tmp"))
     second = _run(python, module)
     assert second["compiled"] <= 2 and second["same"]  # the plain one comes from the cache
+
+
+class _EvictedWhileRead(dict):
+    """re._cache as another thread leaves it: a key still listed is gone when it is read."""
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        raise KeyError(key)
+
+
+def test_a_cache_that_fails_while_being_written_leaves_no_file_and_no_open_descriptor(tmp_path, monkeypatch):
+    # In this process: what is checked is save's own clean-up, not a cold start.
+    from vodai import regexcache as rc
+
+    monkeypatch.setattr(rc.re, "_cache", _EvictedWhileRead())
+    target = tmp_path / "cache" / "index.cpython-311.regexes"
+    open_before = sorted(os.listdir("/proc/self/fd"))
+    assert rc.save(str(target), [(str, "a+", 0)], {}) is False
+    assert sorted(os.listdir("/proc/self/fd")) == open_before
+    assert os.listdir(target.parent) == []  # neither the cache nor its temporary file
