@@ -90,7 +90,10 @@ class Settings(BaseModel):
     callback_max_body: int = Field(32768, gt=0)
     #: Set to true to run the callback function without an auth key, on purpose.
     callback_allow_unauthenticated: bool = False
-    #: The MNS topic the callback hands verified events to; its topic trigger runs on_upload.
+    #: The MNS queue the callback hands verified events to (VOD's own MNS notifications land
+    #: there too); its trigger runs on_upload. FC 3.0's template sets this one.
+    events_queue: Optional[str] = None
+    #: Instead of a queue: the MNS topic the callback publishes verified events to.
     events_topic: Optional[str] = None
     #: Seconds the callback may spend handing an event off, within VOD's 5-second window.
     callback_budget: float = Field(3.0, gt=0, lt=5)

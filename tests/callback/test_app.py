@@ -357,3 +357,51 @@ def test_unauthenticated_opt_out_accepts_unsigned_callbacks():
     assert status == 200, doc
     [record] = unwrap(t.messages()[0]["MessageBody"])
     assert (record.body, record.region) == (EVENT, "cn-shanghai")
+
+
+def _queue_target(create_queue=True, **update):
+    """The callback as FC 3.0's template deploys it: events to a queue, the URL from the request."""
+    from vodai.emulator import EmulatorBackend
+
+    backend = EmulatorBackend()
+    backend.add_credentials(AK, SECRET, security_token=TOKEN)
+    if create_queue:
+        backend.create_queue("vodai-events")
+    session = new_session()
+    mount(backend, session)
+    conf = settings(events_topic=None, events_queue="vodai-events", callback_url=None, **update)
+    return CallbackApp(conf, mns_publisher_factory(conf, session=session), clock=lambda: NOW), backend
+
+
+@pytest.mark.parametrize("scheme, forwarded", [("https", None), ("http", None), ("https", "https")])
+def test_with_no_url_set_the_signed_url_is_the_one_the_request_came_to(scheme, forwarded):
+    app, backend = _queue_target()
+    host = "vodai-vod-callback-abc.cn-shanghai.fcapp.run"
+    url = f"{scheme}://{host}{PATH}"
+    headers = {**signed_headers(url=url), "Host": host}
+    if forwarded:
+        headers["X-Forwarded-Proto"] = forwarded
+    status, doc, _ = post(app, headers=headers)
+    assert status == 200, doc
+    [message] = backend.queue_messages("vodai-events")
+    [record] = unwrap(message["MessageBody"].encode("utf-8"))
+    assert record.body == EVENT and record.shape == "http-trigger"
+
+
+def test_with_no_url_set_a_signature_for_another_host_or_path_is_refused():
+    app, backend = _queue_target()
+    host = "vodai-vod-callback-abc.cn-shanghai.fcapp.run"
+    for signed_for in (f"https://other.example.com{PATH}", f"https://{host}/elsewhere"):
+        status, doc, _ = post(app, headers={**signed_headers(url=signed_for), "Host": host})
+        assert status == 401 and doc["error"] == "unauthorized", signed_for
+    # A forwarded scheme is the only one tried.
+    headers = {**signed_headers(url=f"http://{host}{PATH}"), "Host": host, "X-Forwarded-Proto": "https"}
+    assert post(app, headers=headers)[0] == 401
+    assert backend.queue_messages("vodai-events") == []
+
+
+def test_a_missing_events_queue_answers_503_so_vod_retries():
+    app, backend = _queue_target(create_queue=False)
+    host = "h.example.com"
+    status, doc, _ = post(app, headers={**signed_headers(url=f"https://{host}{PATH}"), "Host": host})
+    assert status == 503 and "SendMessage" in doc["reason"], doc

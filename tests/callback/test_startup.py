@@ -34,6 +34,11 @@ def test_no_auth_key_refuses_to_start():
     assert _setting(settings(callback_auth_key=" , ")).setting == "VODAI_CALLBACK_AUTH_KEY"
 
 
+def test_a_queue_alone_and_no_url_start():
+    """FC 3.0's template: verified events go to a queue; the URL is the one each request came to."""
+    assert check_startup(settings(events_topic=None, events_queue="vodai-events", callback_url=None)) is None
+
+
 def test_explicit_opt_out_starts_without_key_or_url():
     assert check_startup(settings(callback_auth_key=None, callback_url=None, callback_allow_unauthenticated=True)) is None
 
@@ -47,13 +52,14 @@ def test_auth_key_wins_over_the_opt_out():
 @pytest.mark.parametrize(
     "update, setting",
     [
-        ({"events_topic": None}, "VODAI_EVENTS_TOPIC"),
-        ({"events_topic": None, "callback_auth_key": None, "callback_allow_unauthenticated": True}, "VODAI_EVENTS_TOPIC"),
+        ({"events_topic": None}, "VODAI_EVENTS_QUEUE"),
+        ({"events_topic": None, "callback_auth_key": None, "callback_allow_unauthenticated": True}, "VODAI_EVENTS_QUEUE"),
         ({"events_topic": "vodai-callback"}, "VODAI_EVENTS_TOPIC"),
-        ({"callback_url": None}, "VODAI_CALLBACK_URL"),
+        ({"events_queue": "vodai-events"}, "VODAI_EVENTS_QUEUE"),
         ({"callback_url": "cb.example.com/vod"}, "VODAI_CALLBACK_URL"),
     ],
-    ids=["no-topic", "no-topic-unauthenticated", "topic-is-callback-topic", "no-url", "url-without-scheme"],
+    ids=["no-destination", "no-destination-unauthenticated", "topic-is-callback-topic", "queue-and-topic",
+         "url-without-scheme"],
 )
 def test_missing_or_wrong_settings_refuse_to_start(update, setting):
     assert _setting(settings(**update)).setting == setting

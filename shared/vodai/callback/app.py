@@ -62,7 +62,7 @@ from ..exceptions import ConfigError, EventError
 from ..redaction import redact
 from .auth import CallbackAuthError, query_region, signed_url, verify
 from .envelope import MESSAGE_TAG, MNS_MAX_MESSAGE_BYTES, http_trigger_event, message_text, query_parameters
-from .handoff import Budget, HandoffError, PublisherFactory, mns_publisher_factory, publish_within
+from .handoff import Budget, Destination, HandoffError, PublisherFactory, mns_publisher_factory, publish_within
 
 logger = logging.getLogger("vodai.callback")
 
@@ -86,20 +86,21 @@ def check_startup(settings: Settings) -> None:
                 "VODAI_CALLBACK_AUTH_KEY",
                 f"key {number} of {len(keys)}: VOD's auth keys are at most 32 letters and digits",
             )
-    if keys:
-        if not settings.callback_url:
-            raise ConfigError(
-                "VODAI_CALLBACK_URL",
-                "missing: the callback URL exactly as configured in VOD's console (it is part of the signature)",
-            )
+    if settings.callback_url:
         if not settings.callback_url.startswith(("http://", "https://")) or not urlsplit(settings.callback_url).hostname:
             raise ConfigError("VODAI_CALLBACK_URL", "must be a URL starting with http:// or https://")
-    if not settings.events_topic:
+    if settings.events_queue and settings.events_topic:
         raise ConfigError(
-            "VODAI_EVENTS_TOPIC",
-            "missing: the MNS topic the callback hands verified events to (its topic trigger runs on_upload)",
+            "VODAI_EVENTS_QUEUE",
+            "set either it or VODAI_EVENTS_TOPIC, not both: the callback hands each event to one place",
         )
-    if settings.events_topic == settings.callback_topic:
+    if not settings.events_queue and not settings.events_topic:
+        raise ConfigError(
+            "VODAI_EVENTS_QUEUE",
+            "missing: the MNS queue the callback hands verified events to (its trigger runs on_upload); "
+            "or VODAI_EVENTS_TOPIC for a topic",
+        )
+    if settings.events_topic and settings.events_topic == settings.callback_topic:
         raise ConfigError(
             "VODAI_EVENTS_TOPIC",
             "must differ from VODAI_CALLBACK_TOPIC: on_upload publishes JobIds there and is triggered by this one",
@@ -175,12 +176,12 @@ class CallbackApp:
             return refusal
 
         query_string = environ.get("QUERY_STRING", "") or ""
-        url = signed_url(settings.callback_url or "", query_string)
+        candidates = [signed_url(base, query_string) for base in _callback_bases(settings, environ)]
+        url = candidates[0]
         if self._keys:
-            try:
-                verify(_headers(environ), url=url, keys=self._keys, window=settings.callback_window, now=received_at)
-            except CallbackAuthError as exc:
-                return _refuse(401, "unauthorized", exc.reason)
+            url, refusal = self._authenticate(environ, candidates, received_at)
+            if refusal is not None:
+                return refusal
 
         if not body.strip():
             return _refuse(400, "bad_request", "body: empty")
@@ -203,12 +204,12 @@ class CallbackApp:
         context = environ.get("fc.context")
         event = http_trigger_event(
             body,
-            path=urlsplit(settings.callback_url).path if settings.callback_url else _request_path(environ),
+            path=urlsplit(url).path or "/",
             query=query,
             request_id=_request_id(environ, context),
             received_at=received_at,
             content_type=environ.get("CONTENT_TYPE") or None,
-            domain=urlsplit(settings.callback_url).hostname if settings.callback_url else environ.get("HTTP_HOST"),
+            domain=urlsplit(url).hostname or environ.get("HTTP_HOST"),
             source_ip=environ.get("REMOTE_ADDR") or None,
         )
         text = message_text(event)
@@ -220,7 +221,7 @@ class CallbackApp:
                 budget,
                 self.publisher_factory,
                 context,
-                topic=settings.events_topic,
+                destination=Destination.of(settings),
                 body=text,
                 tag=MESSAGE_TAG,
                 connect_timeout=settings.connect_timeout,
@@ -231,6 +232,19 @@ class CallbackApp:
             return _refuse(503, "unavailable", redact(exc.reason, self._secrets))
         known["MessageId"] = result.get("MessageId")
         return _Reply(200, {"accepted": True, "MessageId": result.get("MessageId")})
+
+    def _authenticate(self, environ: dict, candidates: List[str], received_at: float) -> Tuple[str, Optional[_Reply]]:
+        """The URL whose signature the request carries, or a 401. Several candidates only when
+        the URL is taken from the request (its scheme may not have survived FC's front end)."""
+        first: Optional[CallbackAuthError] = None
+        for url in candidates:
+            try:
+                verify(_headers(environ), url=url, keys=self._keys, window=self.settings.callback_window, now=received_at)
+                return url, None
+            except CallbackAuthError as exc:
+                first = first or exc
+        assert first is not None
+        return candidates[0], _refuse(401, "unauthorized", first.reason)
 
     def _log(self, reply: _Reply, known: dict, environ: dict, budget: Budget) -> None:
         if reply.status == 200:
@@ -295,6 +309,19 @@ def _request_id(environ: dict, context: Any, *, generate: bool = True) -> Option
 
 def _request_path(environ: dict) -> str:
     return (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+
+
+def _callback_bases(settings: Settings, environ: dict) -> List[str]:
+    """The callback URL VOD signs: ``VODAI_CALLBACK_URL``, else the URL this request was addressed
+    to (host and path as received). FC's front end may hand an https request on as http, so
+    without ``X-Forwarded-Proto`` both schemes are tried; the auth key still has to match."""
+    if settings.callback_url:
+        return [settings.callback_url]
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "localhost"
+    path = _request_path(environ)
+    forwarded = (environ.get("HTTP_X_FORWARDED_PROTO") or "").split(",")[0].strip().lower()
+    schemes = [forwarded] if forwarded in ("http", "https") else ["https", "http"]
+    return [f"{scheme}://{host}{path}" for scheme in schemes]
 
 
 def _event_fields(doc: dict) -> dict:

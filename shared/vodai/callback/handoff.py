@@ -1,9 +1,9 @@
-"""Handing a verified event to the events topic, within a hard time budget.
+"""Handing a verified event to the events queue (or topic), within a hard time budget.
 
 VOD counts a callback as delivered only on an HTTP 200 within 5 seconds (then retries twice,
-1 s apart, then drops the event), so the callback does one small request, a PublishMessage to
-``VODAI_EVENTS_TOPIC``, and gives it at most ``VODAI_CALLBACK_BUDGET`` seconds (default 3.0),
-counted from the moment the request arrived:
+1 s apart, then drops the event), so the callback does one small request, a SendMessage to
+``VODAI_EVENTS_QUEUE`` (or a PublishMessage to ``VODAI_EVENTS_TOPIC``), and gives it at most
+``VODAI_CALLBACK_BUDGET`` seconds (default 3.0), counted from the moment the request arrived:
 
 - the connect and read timeouts of the request are derived from what is left of the budget;
 - and the wait for the answer is itself bounded by the deadline (the publish runs in a worker
@@ -34,6 +34,37 @@ MIN_ATTEMPT_SECONDS = 0.05
 
 class Publisher(Protocol):
     def publish(self, topic: str, body: str, tag: Optional[str] = None) -> dict: ...
+
+    def send_to_queue(self, queue: str, body: str) -> dict: ...
+
+
+class Destination:
+    """Where verified events go: an MNS queue (SendMessage) or topic (PublishMessage)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        if kind not in ("queue", "topic"):
+            raise ValueError(kind)
+        self.kind, self.name = kind, name
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Destination":
+        if settings.events_queue:
+            return cls("queue", settings.events_queue)
+        if settings.events_topic:
+            return cls("topic", settings.events_topic)
+        raise ConfigError("VODAI_EVENTS_QUEUE", "missing: the MNS queue the callback hands verified events to")
+
+    @property
+    def action(self) -> str:
+        return "SendMessage" if self.kind == "queue" else "PublishMessage"
+
+    def send(self, publisher: Publisher, body: str, tag: str) -> dict:
+        if self.kind == "queue":
+            return publisher.send_to_queue(self.name, body)
+        return publisher.publish(self.name, body, tag)
+
+    def __repr__(self) -> str:
+        return f"Destination({self.kind!r}, {self.name!r})"
 
 
 #: ``factory(context, timeout) -> Publisher``: ``context`` is the FC context of the request (or
@@ -89,12 +120,12 @@ def publish_within(
     factory: PublisherFactory,
     context: Any,
     *,
-    topic: str,
+    destination: Destination,
     body: str,
     tag: str,
     connect_timeout: float,
 ) -> dict:
-    """Publish ``body`` to ``topic`` before the budget's deadline; the MNS answer (MessageId...).
+    """Hand ``body`` to ``destination`` before the budget's deadline; the MNS answer (MessageId...).
 
     Raises :class:`ConfigError` (credentials, endpoint) and :class:`HandoffError` (MNS refused,
     connection failed, budget ran out).
@@ -109,7 +140,7 @@ def publish_within(
 
     def run() -> None:
         try:
-            outcome["result"] = publisher.publish(topic, body, tag)
+            outcome["result"] = destination.send(publisher, body, tag)
         except BaseException as exc:  # handed to the waiting thread
             outcome["error"] = exc
         finally:
@@ -124,10 +155,10 @@ def publish_within(
         return outcome["result"]
     if isinstance(error, TransportError):
         if "timed out" in error.message:
-            raise HandoffError(budget.exhausted_reason(f"MNS PublishMessage {error.message}"), budget_exhausted=True)
-        raise HandoffError(f"MNS PublishMessage {error.message}")
+            raise HandoffError(budget.exhausted_reason(f"MNS {destination.action} {error.message}"), budget_exhausted=True)
+        raise HandoffError(f"MNS {destination.action} {error.message}")
     if isinstance(error, ApiError):
-        raise HandoffError(f"MNS PublishMessage failed: {error.code} (HTTP {error.status}): {error.message}")
+        raise HandoffError(f"MNS {destination.action} failed: {error.code} (HTTP {error.status}): {error.message}")
     if isinstance(error, VodaiError):
         raise error
-    raise HandoffError(f"MNS PublishMessage failed: {type(error).__name__}")
+    raise HandoffError(f"MNS {destination.action} failed: {type(error).__name__}")
