@@ -2,11 +2,11 @@
 PYTHON    ?= python3
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
-# The deployed code runs on FC's Python 3.10: tests run the handler under it too.
-# The first python3.10 that runs: pyenv's install, else one on PATH (pyenv's shim may not run it).
-PYTHON310 ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do \
-                 "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
-VENV310   ?= .venv310
+# The deployed code runs on FC's Python 3.12 (custom.debian12): tests run the handler under it too.
+# The first python3.12 that runs: pyenv's install, else one on PATH (pyenv's shim may not run it).
+PYTHON312 ?= $(shell for p in $(HOME)/.pyenv/versions/3.12*/bin/python3.12 $$(command -v python3.12); do \
+                 "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV312   ?= .venv312
 
 .PHONY: help install run test events soak demo-upload clean
 
@@ -24,30 +24,29 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-# Runtime dependencies only, on Python 3.10, as deployed (skipped when no python3.10 is found).
-$(VENV310)/.installed: pyproject.toml
-	@if [ -n "$(PYTHON310)" ]; then \
-	  $(PYTHON310) -m venv $(VENV310) && \
-	  $(VENV310)/bin/python -m pip install -q --disable-pip-version-check -e . && touch $@; \
-	else echo "python3.10 not found: the Python 3.10 tests will skip"; fi
+# Runtime dependencies only, on Python 3.12, as deployed (skipped when no python3.12 is found;
+# in CI, CI=true turns those skips into failures).
+$(VENV312)/.installed: pyproject.toml
+	@if [ -n "$(PYTHON312)" ]; then \
+	  $(PYTHON312) -m venv $(VENV312) && \
+	  $(VENV312)/bin/python -m pip install -q --disable-pip-version-check -e . && touch $@; \
+	else echo "python3.12 not found: the Python 3.12 tests will skip"; fi
 
-# The official SDKs on Python 3.10 (the 'baseline' extra; vodai and its dependencies come along,
-# unused by the SDK handler): the baseline of the benchmarks' Python 3.10 rows (make bench only).
-# Without it (no python3.10, or no PyPI) the benchmarks still run: those rows are then compared
-# with the SDKs on 3.11.
-$(VENV310)-sdk/.installed: pyproject.toml
-	@if [ -z "$(PYTHON310)" ]; then echo "python3.10 not found: the benchmarks will have no Python 3.10 rows"; \
-	elif $(PYTHON310) -m venv $(VENV310)-sdk && \
-	     $(VENV310)-sdk/bin/python -m pip install -q --disable-pip-version-check -e '.[baseline]'; then touch $@; \
-	else rm -rf $(VENV310)-sdk; echo "could not install the official SDKs on Python 3.10: the 3.10 rows will be compared with the SDKs on 3.11"; fi
+# The official SDKs on Python 3.12 (the 'baseline' extra; vodai and its dependencies come along,
+# unused by the SDK handler): the baseline of the benchmarks' FC rows (make bench only).
+$(VENV312)-sdk/.installed: pyproject.toml
+	@if [ -z "$(PYTHON312)" ]; then echo "python3.12 not found: the benchmarks will have no Python 3.12 rows"; \
+	elif $(PYTHON312) -m venv $(VENV312)-sdk && \
+	     $(VENV312)-sdk/bin/python -m pip install -q --disable-pip-version-check -e '.[baseline]'; then touch $@; \
+	else rm -rf $(VENV312)-sdk; echo "could not install the official SDKs on Python 3.12: the 3.12 rows will be compared with the SDKs on 3.11"; fi
 
 install: $(VENV)/.installed
 
 run: install
 	$(VENV)/bin/vodai invoke --table events
 
-test: install $(VENV310)/.installed
-	VODAI_TEST_PY310=$(if $(wildcard $(VENV310)/bin/python),$(abspath $(VENV310))/bin/python,) $(PY) -m pytest
+test: install $(VENV312)/.installed
+	VODAI_TEST_PY312=$(if $(wildcard $(VENV312)/bin/python),$(abspath $(VENV312))/bin/python,) $(PY) -m pytest
 
 # The long soak: 20,000 uploads with faults, duplicates and malformed events (SOAK_UPLOADS to change).
 SOAK_UPLOADS ?= 20000
@@ -62,10 +61,10 @@ events: install
 	$(PY) -m vodai.events.samples events
 
 clean:
-	rm -rf $(VENV) $(VENV310) $(VENV310)-sdk build dist .pytest_cache
+	rm -rf $(VENV) $(VENV312) $(VENV312)-sdk build dist .pytest_cache
 
-# The deployable code: build/package/ (bootstrap, functions/, vodai/, python/ deps for CPython 3.10
-# manylinux2014_x86_64) and build/vodai.zip. Needs network access to PyPI.
+# The deployable code: build/package/ (bootstrap, functions/, vodai/, python/ deps for CPython 3.12
+# manylinux2014_x86_64) and build/vodai.zip. Needs network access to PyPI and a python3.12.
 .PHONY: package
 package: install
 	$(PY) -m vodai.packaging --out build
@@ -74,6 +73,6 @@ package: install
 # BENCH_ARGS passes options to bench/run.py, e.g. BENCH_ARGS="--benchmarks cold,warm --repeat 20".
 .PHONY: bench
 BENCH_ARGS ?=
-bench: install $(VENV310)/.installed $(VENV310)-sdk/.installed
+bench: install $(VENV312)/.installed $(VENV312)-sdk/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/update_readme.py

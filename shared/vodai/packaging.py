@@ -4,7 +4,7 @@
       bootstrap          the custom-runtime entry point (mode 755)
       functions/         every function's index.py
       vodai/             this package
-      python/            runtime dependencies for CPython 3.10 on manylinux2014_x86_64
+      python/            runtime dependencies for CPython 3.12 on manylinux2014_x86_64
 
 The dependencies are pyproject.toml's runtime ``dependencies`` plus, from the ``tools`` extra,
 what the shim serves with (flask, waitress), at the versions pinned there, minus what vodai
@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Sequence
 
 PLATFORM = "manylinux2014_x86_64"
-PYTHON_VERSION = "3.10"
+PYTHON_VERSION = "3.12"  # custom.debian12 ships /opt/python3.12
 IMPLEMENTATION = "cp"
 SHIM_TOOLS = ("flask", "waitress")  # from the tools extra: the shim's server, not the CLI's
 # Installed as requests' dependency but left out of the package: charset_normalizer only guesses
 # the encoding of a response that names none, for Response.text. vodai reads its answers as the
 # UTF-8 JSON and XML they are and never calls .text; without a guesser requests falls back to
 # UTF-8 (and warns at import: vodai/__init__ filters that one warning). 3 MB less at every cold
-# start on FC's Python 3.10, and none of its import time.
+# start, and none of its import time.
 LEFT_OUT = ("charset_normalizer",)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: no build time in the archive
 _SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -91,7 +91,7 @@ def install_dependencies(reqs: Sequence[str], target: Path) -> None:
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
         "--target", str(target), "--platform", PLATFORM, "--python-version", PYTHON_VERSION,
         "--implementation", IMPLEMENTATION, "--only-binary=:all:",
-        # No .pyc: they would be compiled by this (3.11) interpreter, useless on 3.10.
+        # No .pyc: they would be compiled by this interpreter, useless on another version.
         "--no-compile", *reqs,
     ]
     proc = subprocess.run(command, capture_output=True, text=True)
@@ -106,13 +106,16 @@ def install_dependencies(reqs: Sequence[str], target: Path) -> None:
                 shutil.rmtree(path)
 
 
-def python310() -> Optional[str]:
-    """A CPython 3.10 to compile with (FC's version): pyenv's, else one on PATH."""
+def deployed_python() -> Optional[str]:
+    """A CPython of the deployed version (3.12) to compile with: pyenv's, else one on PATH."""
     import glob
 
-    for candidate in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10*/bin/python3.10"))) + ["python3.10"]:
+    major, minor = PYTHON_VERSION.split(".")
+    name = f"python{PYTHON_VERSION}"
+    for candidate in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{PYTHON_VERSION}*/bin/{name}"))) + [name]:
         try:
-            probe = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 10)"], capture_output=True)
+            probe = subprocess.run([candidate, "-c", f"import sys; assert sys.version_info[:2] == ({major}, {minor})"],
+                                   capture_output=True)
         except OSError:
             continue
         if probe.returncode == 0:
@@ -121,7 +124,7 @@ def python310() -> Optional[str]:
 
 
 def precompile(package: Path) -> None:
-    """Compile every module to 3.10 bytecode in advance. FC's code directory is read-only, so
+    """Compile every module to the deployed version's bytecode in advance. FC's code directory is read-only, so
     Python could never cache what it compiles there: without this, every cold start compiles
     pydantic, requests, flask and vodai from source (measured: bootstrap to first answer 1.45x the
     official-SDK handler's cold start without, about 0.6x with).
@@ -129,9 +132,9 @@ def precompile(package: Path) -> None:
     Reproducible: ``unchecked-hash`` pyc files do not depend on file dates, the paths recorded in
     them are rewritten to FC's ``/code`` whatever folder builds the package, and one process with a
     fixed hash seed keeps the marshalled bytes identical from build to build."""
-    python = python310()
+    python = deployed_python()
     if python is None:
-        raise PackagingError("no CPython 3.10 to precompile the package with (FC runs 3.10)")
+        raise PackagingError(f"no CPython {PYTHON_VERSION} to precompile the package with (FC runs {PYTHON_VERSION})")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(
         [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
@@ -149,12 +152,12 @@ REGEX_ENTRY_POINTS = ("vodai.runtime.main",)
 
 def precompile_regexes(package: Path) -> List[Path]:
     """Build each entry point's regular-expression cache (:mod:`vodai.regexcache`) with CPython
-    3.10, from the package alone (``-S``: no site-packages; ``-B``: no bytecode written beside the
-    precompiled one): about 20 ms of every cold start on 3.10. Reproducible as the bytecode is:
+    3.12, from the package alone (``-S``: no site-packages; ``-B``: no bytecode written beside the
+    precompiled one):  Reproducible as the bytecode is:
     one fresh process per entry point, a fixed hash seed. Returns the caches written."""
-    python = python310()
+    python = deployed_python()
     if python is None:
-        raise PackagingError("no CPython 3.10 to build the regular-expression caches with (FC runs 3.10)")
+        raise PackagingError(f"no CPython {PYTHON_VERSION} to build the regular-expression caches with")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VODAI_"))}
     env.update(PYTHONHASHSEED="0", PYTHONPATH=os.pathsep.join([str(package), str(package / "python")]))
     targets = [str(p.relative_to(package)) for p in sorted((package / "functions").glob("*/index.py"))]
@@ -174,7 +177,7 @@ def precompile_regexes(package: Path) -> List[Path]:
 
 
 def _files(root: Path) -> Iterator[Path]:
-    # The package's own __pycache__ holds the precompiled 3.10 bytecode: it is shipped.
+    # The package's own __pycache__ holds the precompiled bytecode: it is shipped.
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d not in _SKIP or d == "__pycache__"]
         for name in filenames:

@@ -1,6 +1,6 @@
 """Call functions/on_upload/index.py's handler the way FC's Python runtime does: bytes plus a context.
 
-Run as a script (so it can run under the Python 3.10 that FC uses):
+Run as a script (so it can run under the Python 3.12 that FC uses):
     python fc_invoke.py EVENT_FILE CONTEXT_JSON
 prints the handler's return value on stdout; exits 1 with the error on stderr when it raises.
 """

@@ -1,6 +1,6 @@
 """The FC handler, called as FC calls it (bytes plus a context with STS credentials), against the
 emulator as a real server process over HTTP: the right action with the right parameters, the JobId
-on the topic. Runs in this process (Python 3.11) and in a Python 3.10 subprocess, as FC runs it."""
+on the topic. Runs in this process (Python 3.11) and in a Python 3.12 subprocess, as FC runs it."""
 
 import json
 import os
@@ -61,10 +61,10 @@ def _invoke_in_process(event: bytes, server_url: str, monkeypatch) -> dict:
         vodai_handler.reset()
 
 
-def _invoke_py310(event_file: Path, server_url: str) -> dict:
-    python = os.environ.get("VODAI_TEST_PY310")
+def _invoke_py312(event_file: Path, server_url: str) -> dict:
+    python = os.environ.get("VODAI_TEST_PY312")
     if not python or not Path(python).exists():
-        message = "no Python 3.10 venv (make test builds .venv310 with the runtime dependencies)"
+        message = "no Python 3.12 venv (make test builds .venv312 with the runtime dependencies)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -74,18 +74,18 @@ def _invoke_py310(event_file: Path, server_url: str) -> dict:
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
-    assert version.stdout.strip() == "(3, 10)"
+    assert version.stdout.strip() == "(3, 12)"
     return json.loads(proc.stdout)
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("runner", ["python3.11-in-process", "python3.10-subprocess"])
+@pytest.mark.parametrize("runner", ["python3.11-in-process", "python3.12-subprocess"])
 @pytest.mark.parametrize("sample, action, region, id_param", CASES)
 def test_handler_submits_and_publishes(server, monkeypatch, runner, sample, action, region, id_param):
     server.reset()
     path = EVENTS / sample
-    if runner.startswith("python3.10"):
-        summary = _invoke_py310(path, server.url)
+    if runner.startswith("python3.12"):
+        summary = _invoke_py312(path, server.url)
     else:
         summary = _invoke_in_process(path.read_bytes(), server.url, monkeypatch)
     [outcome] = summary["Outcomes"]

@@ -12,12 +12,12 @@ import pytest
 
 from conftest import ROOT
 
-# Answers bootstrap's version probe (-c ...) with $FAKE_PROBE (0 = "I am 3.10"), else records the start.
+# Answers bootstrap's version probe (-c ...) with $FAKE_PROBE (0 = "I am 3.12"), else records the start.
 FAKE_PYTHON = """#!/bin/sh
 if [ "$1" = "-c" ]; then exit "${FAKE_PROBE:-0}"; fi
 printf '%s\\n' "name=NAME" "args=$*" "cwd=$(pwd)" "pythonpath=$PYTHONPATH" "unbuffered=$PYTHONUNBUFFERED" > "$FAKE_OUT"
 """
-FC_PATHS = ("/opt/python3.10/bin/python3.10", "/var/fc/lang/python3.10/bin/python3.10")
+FC_PATHS = ("/opt/python3.12/bin/python3.12", "/var/fc/lang/python3.12/bin/python3.12")
 
 
 @pytest.fixture
@@ -63,32 +63,32 @@ def test_vodai_python_runs_the_shim_module_at_the_code_root(code_root, tmp_path)
     assert started["unbuffered"] == "1"
 
 
-def test_python310_on_path_comes_before_python3(code_root, tmp_path):
+def test_python312_on_path_comes_before_python3(code_root, tmp_path):
     if any(os.path.exists(p) for p in FC_PATHS):
-        pytest.skip("this machine has FC's Python 3.10 path, which bootstrap rightly prefers")
+        pytest.skip("this machine has FC's Python 3.12 path, which bootstrap rightly prefers")
     bin_dir = tmp_path / "bin"
-    _fake(bin_dir, "python3.10")
+    _fake(bin_dir, "python3.12")
     _fake(bin_dir, "python3")
     proc, started = _run(code_root, tmp_path, {"PATH": str(bin_dir)})
     assert proc.returncode == 0, proc.stderr
-    assert started["name"] == "python3.10"
-    (bin_dir / "python3.10").unlink()
+    assert started["name"] == "python3.12"
+    (bin_dir / "python3.12").unlink()
     assert _run(code_root, tmp_path, {"PATH": str(bin_dir)})[1]["name"] == "python3"
 
 
-def test_a_python_that_is_not_310_is_skipped_and_none_found_fails(code_root, tmp_path):
+def test_a_python_that_is_not_312_is_skipped_and_none_found_fails(code_root, tmp_path):
     if any(os.path.exists(p) for p in FC_PATHS):
-        pytest.skip("this machine has FC's Python 3.10 path")
+        pytest.skip("this machine has FC's Python 3.12 path")
     bin_dir = tmp_path / "bin"
-    _fake(bin_dir, "python3", probe=1)  # e.g. Debian 11's 3.12: the cp310 wheels would not load
+    _fake(bin_dir, "python3", probe=1)  # e.g. Debian 12's own 3.11: the cp312 wheels would not load
     proc, started = _run(code_root, tmp_path, {"PATH": str(bin_dir)})
     assert proc.returncode == 127 and started is None
-    assert "no Python 3.10 found" in proc.stderr and "VODAI_PYTHON" in proc.stderr
+    assert "no Python 3.12 found" in proc.stderr and "VODAI_PYTHON" in proc.stderr
 
 
 def test_a_wrong_vodai_python_fails_instead_of_falling_back(code_root, tmp_path):
     bin_dir = tmp_path / "bin"
-    _fake(bin_dir, "python3.10")
+    _fake(bin_dir, "python3.12")
     proc, started = _run(code_root, tmp_path, {"PATH": str(bin_dir), "VODAI_PYTHON": "/no/such/python"})
     assert proc.returncode == 127 and started is None
     assert "VODAI_PYTHON=/no/such/python" in proc.stderr
