@@ -1,10 +1,10 @@
 """Reading template.yml as ROS sees it: the YAML, and a small evaluator of its intrinsic functions.
 
 The template uses the long form of ROS's intrinsic functions (``Ref:``, ``Fn::Sub:``...), so plain
-``yaml.safe_load`` reads it; a short tag (``!Ref``) is refused here as Funcraft's js-yaml
-``safeLoad`` refuses it. :class:`Resolver` evaluates ``Ref``, ``Fn::Sub``, ``Fn::GetAtt``,
-``Fn::If``, ``Fn::Equals`` and ``Fn::Not`` with given parameter values, so the tests compare what a
-deployed stack would hold (topic names, ARNs, URLs) rather than the spelling of the template.
+``yaml.safe_load`` reads it, as every YAML tool does; a short tag (``!Ref``) is refused here.
+:class:`Resolver` evaluates ``Ref``, ``Fn::Sub``, ``Fn::GetAtt``, ``Fn::If``, ``Fn::Equals``,
+``Fn::Not``, ``Fn::Select`` and ``Fn::Split`` with given parameter values, so the tests compare
+what a deployed stack would hold (queue names, ARNs) rather than the spelling of the template.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yml"
 
 PSEUDO = {"ALIYUN::Region": "cn-shanghai", "ALIYUN::AccountId": "1234567890123456", "ALIYUN::StackName": "vodai"}
-SERVICE_TYPE = "Aliyun::Serverless::Service"
-FUNCTION_TYPE = "Aliyun::Serverless::Function"
+FUNCTION_TYPE = "ALIYUN::FC3::Function"
+#: What ``Fn::Sub``/``Ref`` of ``ALIYUN::NoValue`` resolves to here: the property is left out.
+NO_VALUE = object()
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -30,7 +31,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _refuse_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     raise yaml.constructor.ConstructorError(
-        None, None, f"short-form tag !{suffix}: Funcraft's js-yaml safeLoad cannot read it; use the long form", node.start_mark
+        None, None, f"short-form tag !{suffix}: plain YAML readers cannot read it; use the long form", node.start_mark
     )
 
 
@@ -41,17 +42,18 @@ def load(path: Path = TEMPLATE) -> dict:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
 
 
-def service(template: dict) -> Tuple[str, dict]:
-    """The one Aliyun::Serverless::Service: (name, resource)."""
-    services = [(k, v) for k, v in template["Resources"].items() if v.get("Type") == SERVICE_TYPE]
-    assert len(services) == 1, f"expected one service, found {[k for k, _ in services]}"
-    return services[0]
-
-
 def functions(template: dict) -> Dict[str, dict]:
-    """The functions nested in the service, by name."""
-    _, svc = service(template)
-    return {k: v for k, v in svc.items() if isinstance(v, dict) and v.get("Type") == FUNCTION_TYPE}
+    """The FC 3.0 functions, by the vodai function each serves (its ``VODAI_FUNCTION``)."""
+    found = {}
+    for resource in template["Resources"].values():
+        if resource.get("Type") == FUNCTION_TYPE:
+            found[resource["Properties"]["EnvironmentVariables"]["VODAI_FUNCTION"]] = resource
+    return found
+
+
+def of_type(template: dict, type_name: str) -> Dict[str, dict]:
+    """Logical id -> resource, for every resource of ``type_name``."""
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == type_name}
 
 
 def defaults(template: dict, **overrides: str) -> Dict[str, Any]:
@@ -108,6 +110,8 @@ class Resolver:
         return bool(self(self.template["Conditions"][name]))
 
     def _ref(self, name: str) -> Any:
+        if name == "ALIYUN::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.params:
@@ -116,10 +120,24 @@ class Resolver:
 
     def _getatt(self, resource: str, attribute: str) -> Any:
         res = self.resources[resource]
-        if res["Type"] == "ALIYUN::MNS::Topic" and attribute == "TopicName":
-            return self(res["Properties"]["TopicName"])
-        if res["Type"] == "ALIYUN::RAM::Role" and attribute == "Arn":
-            return f"acs:ram::{self.pseudo['ALIYUN::AccountId']}:role/{self(res['Properties']['RoleName'])}"
+        props, account = res.get("Properties", {}), self.pseudo["ALIYUN::AccountId"]
+        simple = {
+            ("ALIYUN::MNS::Topic", "TopicName"): "TopicName",
+            ("ALIYUN::MNS::Queue", "QueueName"): "QueueName",
+            ("ALIYUN::FC3::Function", "FunctionName"): "FunctionName",
+            ("ALIYUN::SLS::Project", "Name"): "Name",
+            ("ALIYUN::SLS::Logstore", "LogstoreName"): "LogstoreName",
+            ("ALIYUN::SLS::Logstore", "ProjectName"): "ProjectName",
+            ("ALIYUN::RAM::Role", "RoleName"): "RoleName",
+        }
+        key = (res["Type"], attribute)
+        if key in simple:
+            return self(props[simple[key]])
+        if key == ("ALIYUN::RAM::Role", "Arn"):
+            return f"acs:ram::{account}:role/{self(props['RoleName'])}"
+        if key == ("ALIYUN::FC3::Trigger", "UrlInternet"):
+            function = self(props["FunctionName"])
+            return f"https://{function}-example.{self.pseudo['ALIYUN::Region']}.fcapp.run"
         raise KeyError(f"Fn::GetAtt {resource}.{attribute} is not modelled")
 
     def _sub(self, value: Any) -> str:
@@ -141,7 +159,8 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if not is_intrinsic(node):
-            return {k: self(v) for k, v in node.items()}
+            resolved = {k: self(v) for k, v in node.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         (key, value), = node.items()
         if key == "Ref":
             return self._ref(value)
@@ -157,4 +176,10 @@ class Resolver:
             return self(left) == self(right)
         if key == "Fn::Not":
             return not self(value[0])
+        if key == "Fn::Split":
+            separator, text = value
+            return str(self(text)).split(separator)
+        if key == "Fn::Select":
+            index, items = value
+            return self(items)[int(index)]
         raise KeyError(f"intrinsic function {key} is not modelled")

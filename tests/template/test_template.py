@@ -1,10 +1,10 @@
-"""template.yml: Funcraft's validator accepts it, and it agrees with the code it deploys.
+"""template.yml: valid against Alibaba's own ROS resource definitions, and in agreement with the code.
 
-(a) ``fun validate`` (offline, @alicloud/fun pinned in package.json) must accept the template with
-exit code 0 *and* no output, and must reject deliberately broken copies, so this check can fail.
-(b) Consistency, read from the YAML with ROS's intrinsic functions evaluated (``rosyaml``): code
-folders, settings, parameters, secrets, topics, triggers, the RAM policy and the failure
-destination.
+(a) The offline check (``roscheck``, with the resource specifications of the ``ros-cdk-*`` packages,
+``rosschema``) must pass on the template and fail on deliberately broken copies, each failure naming
+the resource and the property.
+(b) Consistency, read from the YAML with ROS's intrinsic functions evaluated (``rosyaml``): code,
+settings, parameters, secrets, queues, triggers, one role per function, the failure destination.
 """
 
 from __future__ import annotations
@@ -12,20 +12,20 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
 import stat
-from pathlib import Path
 
 import pytest
 import yaml
 
 from vodai.config import Settings
 
-from . import funcraft, rosyaml
+from . import roscheck, rosyaml
 from .rosyaml import PSEUDO, ROOT, Resolver
 
 FUNCTION_NAMES = ["on_upload", "track_jobs", "vod_callback"]  # functions/<name>/ in the repo
-CODE_URI = "./build/package"  # what `make package` builds
 SAMPLE_AUTH_KEY = "AuthKey0123456789abcdef"
+SAMPLE_STORE = "redis://:pw@10.0.0.5:6379/0"
 
 # What each function reads (vodai.config.Settings; VODAI_FUNCTION picks the function in the shim).
 ON_UPLOAD_NEEDS = {
@@ -37,7 +37,7 @@ ON_UPLOAD_NEEDS = {
 }
 VOD_CALLBACK_NEEDS = {
     "VODAI_FUNCTION", "VODAI_CALLBACK_AUTH_KEY", "VODAI_CALLBACK_URL", "VODAI_CALLBACK_WINDOW",
-    "VODAI_CALLBACK_MAX_BODY", "VODAI_CALLBACK_BUDGET", "VODAI_EVENTS_TOPIC", "VODAI_CALLBACK_TOPIC",
+    "VODAI_CALLBACK_MAX_BODY", "VODAI_CALLBACK_BUDGET", "VODAI_EVENTS_QUEUE",
     "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT",
 }
 TRACK_JOBS_NEEDS = {
@@ -45,12 +45,7 @@ TRACK_JOBS_NEEDS = {
     "VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT", "VODAI_READ_TIMEOUT",
     "VODAI_IDEMPOTENCY_STORE", "VODAI_RETRY_ATTEMPTS", "VODAI_TRACKING_LOST_AFTER", "VODAI_TRACKING_POLL_LIMIT",
 }
-VOD_ACTIONS = {"vod:SubmitAIImageJob", "vod:SubmitAIImageAuditJob", "vod:GetAIImageJobs", "vod:GetAIMediaAuditJob"}
-# The allowed actions; the failure destination needs mns:PublishMessage on the failed topic
-# (FC publishes with the service role), and LogConfig needs FC to write the logstore.
-ALLOWED_ACTIONS = VOD_ACTIONS | {"mns:PublishMessage", "log:PostLogStoreLogs"}
-SECRET_NAME = re.compile(r"secret|password|token|authkey|accesskey|privatekey", re.I)
-FC_MEMORY = set(range(128, 3072 + 1, 64)) | {4096, 8192, 16384, 32768}
+SECRET_NAME = re.compile(r"secret|password|token|authkey|accesskey|privatekey|idempotencystore", re.I)
 
 
 @pytest.fixture(scope="module")
@@ -65,173 +60,233 @@ def fns(tpl) -> dict:
 
 @pytest.fixture(scope="module")
 def resolve(tpl) -> Resolver:
-    return Resolver(tpl, rosyaml.defaults(tpl, CallbackAuthKey=SAMPLE_AUTH_KEY, IdempotencyStore="redis://:pw@10.0.0.5:6379/0"))
+    return Resolver(tpl, rosyaml.defaults(tpl, CallbackAuthKey=SAMPLE_AUTH_KEY, IdempotencyStore=SAMPLE_STORE,
+                                          CodeBucket="my-code"))
+
+
+@pytest.fixture(scope="module")
+def types() -> dict:
+    """The ROS resource specifications of the ros-cdk packages (they run under Node)."""
+    if shutil.which("node") is None:
+        message = "node is not installed: the ROS CDK's resource definitions run under Node (CI installs it; see .ci/run)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from . import rosschema
+
+    return rosschema.load()
 
 
 def env_of(function: dict) -> dict:
     return function["Properties"].get("EnvironmentVariables", {})
 
 
-def topic_names(tpl: dict, resolve: Resolver) -> dict:
-    """Logical id -> resolved name of every MNS topic resource."""
-    return {k: resolve(v["Properties"]["TopicName"]) for k, v in tpl["Resources"].items() if v["Type"] == "ALIYUN::MNS::Topic"}
-
-
-def mns_arn(resolve: Resolver, topic: str) -> str:
-    return f"acs:mns:{resolve.pseudo['ALIYUN::Region']}:{resolve.pseudo['ALIYUN::AccountId']}:/topics/{topic}/messages"
-
-
-def service_statements(tpl: dict, resolve: Resolver) -> list:
-    _, svc = rosyaml.service(tpl)
-    policies = svc["Properties"]["Policies"]
-    assert isinstance(policies, list) and all(isinstance(p, dict) for p in policies), "inline policy documents only"
-    return [s for p in resolve(policies) for s in p["Statement"]]
-
-
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def queue_names(tpl: dict, resolve: Resolver) -> dict:
+    return {k: resolve(v["Properties"]["QueueName"]) for k, v in rosyaml.of_type(tpl, "ALIYUN::MNS::Queue").items()}
+
+
+def role_statements(tpl: dict, resolve: Resolver, role_id: str) -> list:
+    role = tpl["Resources"][role_id]
+    assert role["Type"] == "ALIYUN::RAM::Role", role_id
+    return [s for p in resolve(role["Properties"]["Policies"]) for s in p["PolicyDocument"]["Statement"]]
+
+
+def grants(statements: list) -> dict:
+    """action -> the resources it is allowed on."""
+    by_action: dict = {}
+    for s in statements:
+        assert s["Effect"] == "Allow"
+        for action in as_list(s["Action"]):
+            by_action.setdefault(action, set()).update(as_list(s["Resource"]))
+    return by_action
+
+
+def function_role(fn: dict) -> str:
+    return fn["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
 # ------------------------------------------------------------------------------------------------
-# (a) Funcraft's validator
+# (a) the offline check against the ROS CDK's resource definitions
 # ------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def fun() -> str:
-    return funcraft.require_fun()
+def test_the_template_passes_the_offline_check(tpl, types):
+    assert roscheck.check(tpl, types) == []
 
 
-def _staged(tmp_path: Path, text: str) -> Path:
-    """A copy of the template in a folder of its own, with the CodeUri folder present."""
-    (tmp_path / "build" / "package").mkdir(parents=True)
-    path = tmp_path / "template.yml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def test_every_resource_type_is_one_the_cdk_defines(tpl, types):
+    used = {r["Type"] for r in tpl["Resources"].values()}
+    assert used <= set(types), used - set(types)
+    assert {"ALIYUN::FC3::Function", "ALIYUN::FC3::Trigger", "ALIYUN::FC3::AsyncInvokeConfig", "ALIYUN::RAM::Role",
+            "ALIYUN::MNS::Queue", "ALIYUN::VOD::MessageCallback", "ALIYUN::SLS::Index", "ALIYUN::SLS::Dashboard"} <= used
 
 
-def test_fun_validate_accepts_the_template(fun, tmp_path):
-    verdict = funcraft.validate(fun, _staged(tmp_path / "stage", rosyaml.TEMPLATE.read_text(encoding="utf-8")), tmp_path / "home")
-    assert verdict.returncode == 0, verdict.output
-    assert verdict.output.strip() == "", f"fun validate printed something (an error it exits 0 on?):\n{verdict.output}"
+def _misspelled_property(t):
+    t["Resources"]["OnUploadFunction"]["Properties"]["MemorySise"] = t["Resources"]["OnUploadFunction"]["Properties"].pop("MemorySize")
+    return "Resources.OnUploadFunction.Properties.MemorySise", "'MemorySize'"
 
 
-def _break_runtime(t):
-    rosyaml.functions(t)["on_upload"]["Properties"]["Runtime"] = "python3.10"
+def _misspelled_nested_property(t):
+    code = t["Resources"]["VodCallbackFunction"]["Properties"]["Code"]
+    code["OssBucketNme"] = code.pop("OssBucketName")
+    return "Resources.VodCallbackFunction.Properties.Code.OssBucketNme", "not a property of ALIYUN::FC3::Function"
 
 
-def _break_property(t):
-    rosyaml.functions(t)["vod_callback"]["Properties"]["Bogus"] = 1
+def _unknown_type(t):
+    t["Resources"]["EventsQueue"]["Type"] = "ALIYUN::MNS::Queu"
+    return "Resources.EventsQueue.Type", "ALIYUN::MNS::Queue"
 
 
-def _break_strategy(t):
-    rosyaml.functions(t)["on_upload"]["Events"]["events-topic"]["Properties"]["NotifyStrategy"] = "FOREVER"
+def _missing_required_property(t):
+    del t["Resources"]["EventsTrigger"]["Properties"]["TriggerType"]
+    return "Resources.EventsTrigger.Properties.TriggerType", "required property 'TriggerType'"
 
 
-def _break_memory(t):
-    rosyaml.functions(t)["on_upload"]["Properties"]["MemorySize"] = 100
+def _missing_required_nested_property(t):
+    del t["Resources"]["LogIndex"]["Properties"]["KeyIndices"][0]["Name"]
+    return "Resources.LogIndex.Properties.KeyIndices[0].Name", "required property 'Name'"
 
 
-def _break_topic(t):
-    del t["Resources"]["EventsTopic"]["Properties"]["TopicName"]
+def _dangling_ref(t):
+    t["Resources"]["OnUploadFunction"]["Properties"]["Timeout"] = {"Ref": "OnUploadTimeOut"}
+    # Its only use gone, the parameter is reported unused too.
+    return "Resources.OnUploadFunction.Properties.Timeout", "'OnUploadTimeout'", "Parameters.OnUploadTimeout"
 
 
-def _break_timer(t):
-    del rosyaml.functions(t)["track_jobs"]["Events"]["timer"]["Properties"]["CronExpression"]
+def _dangling_getatt(t):
+    t["Resources"]["OnUploadFunction"]["Properties"]["Role"] = {"Fn::GetAtt": ["OnUploadRole", "ARN"]}
+    return "Resources.OnUploadFunction.Properties.Role", "has no attribute 'ARN'"
 
 
-@pytest.mark.parametrize("breaker", [_break_runtime, _break_property, _break_strategy, _break_memory, _break_topic,
-                                     _break_timer],
-                         ids=lambda f: f.__name__[len("_break_"):])
-def test_fun_validate_rejects_a_broken_copy(fun, tmp_path, tpl, breaker):
+def _dangling_sub(t):
+    t["Resources"]["EventsQueue"]["Properties"]["QueueName"] = {"Fn::Sub": "${NamePrefx}-events"}
+    return "Resources.EventsQueue.Properties.QueueName", "${NamePrefx}"
+
+
+def _unused_parameter(t):
+    t["Parameters"]["Forgotten"] = {"Type": "String", "Default": "", "Description": "nothing uses it"}
+    return "Parameters.Forgotten", "nothing uses"
+
+
+def _unknown_condition(t):
+    t["Resources"]["VodMessageCallback"]["Condition"] = "SetVodNotifcation"
+    return "Resources.VodMessageCallback.Condition", "SetVodNotifcation"
+
+
+BREAKERS = [_misspelled_property, _misspelled_nested_property, _unknown_type, _missing_required_property,
+            _missing_required_nested_property, _dangling_ref, _dangling_getatt, _dangling_sub, _unused_parameter,
+            _unknown_condition]
+
+
+@pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__.strip("_"))
+def test_a_broken_copy_fails_with_a_message_naming_resource_and_property(tpl, types, breaker):
     broken = copy.deepcopy(tpl)
-    breaker(broken)
-    verdict = funcraft.validate(fun, _staged(tmp_path / "stage", yaml.safe_dump(broken, sort_keys=False)), tmp_path / "home")
-    assert not verdict.valid
-    assert verdict.returncode != 0 and "template is not valid" in verdict.output, verdict.output
+    where, detail, *also = breaker(broken)
+    errors = roscheck.check(broken, types)
+    assert errors, "the broken copy passed"
+    assert any(e.startswith(where) and detail in e for e in errors), errors
+    # The broken copy breaks only what was broken: the rest still passes.
+    assert [e for e in errors if not e.startswith((where, *also))] == [], errors
 
 
-def test_a_missing_template_is_not_a_pass(fun, tmp_path):
-    """The trap: fun exits 0 when the file is missing; only its output tells."""
-    verdict = funcraft.validate(fun, tmp_path / "nowhere" / "template.yml", tmp_path / "home")
-    assert verdict.returncode == 0 and "Can't find template file" in verdict.output
-    assert not verdict.valid
+def test_the_check_reads_the_property_names_ros_expects(types):
+    """Names come from what the CDK renders, not from a guess at capitalisation."""
+    function = types["ALIYUN::FC3::Function"]
+    assert {"FunctionName", "Handler", "Runtime"} <= function.props.required
+    assert "VSwitchIds" in function.props.properties["VpcConfig"].struct.properties
+    assert "ARN" in function.attributes and "Arn" not in function.attributes
+    assert "Arn" in types["ALIYUN::RAM::Role"].attributes
+    assert types["ALIYUN::SLS::Index"].props.properties["KeyIndices"].is_list
+
+
+def test_intrinsics_use_the_long_form():
+    text = rosyaml.TEMPLATE.read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    assert not re.search(r"(^|\s)!(Ref|Sub|GetAtt|If|Equals|Join|Not|Select|Split)\b", code)
+    with pytest.raises(yaml.constructor.ConstructorError, match="short-form tag"):
+        yaml.load("A: !Ref B\n", Loader=rosyaml._StrictLoader)
+
+
+def test_funcraft_is_gone():
+    assert not (ROOT / "package.json").exists() and not (ROOT / "package-lock.json").exists()
+    tpl = rosyaml.load()
+    assert "Transform" not in tpl, "no Aliyun::Serverless transform: plain ROS resources"
+    assert not any(r["Type"].startswith("Aliyun::Serverless") for r in tpl["Resources"].values())
 
 
 # ------------------------------------------------------------------------------------------------
-# (b) consistency
+# (b) consistency with the code
 # ------------------------------------------------------------------------------------------------
 
-def test_shape(tpl, fns):
-    assert tpl["ROSTemplateFormatVersion"] == "2015-09-01"
-    assert tpl["Transform"] == "Aliyun::Serverless-2018-04-03"
-    name, svc = rosyaml.service(tpl)
-    assert name == "vodai"
+def test_functions_run_the_custom_runtime_under_python_312(tpl, fns, resolve):
     assert sorted(fns) == sorted(FUNCTION_NAMES)
-    assert "Role" not in svc["Properties"], "a Role would make Funcraft ignore the inline Policies"
-    assert svc["Properties"]["InternetAccess"] is True
-
-
-def test_functions_follow_the_custom_runtime_contract(fns, resolve):
-    try:
-        from vodai.runtime.server import THREADS
-    except ImportError:  # the shim lands separately
-        THREADS = 100
     for name, fn in fns.items():
         p = fn["Properties"]
-        assert p["Runtime"] == "custom", name  # Python 3.10 comes from the Python310 layer
+        assert p["Runtime"] == "custom.debian12", name  # ships Python 3.12 at /opt/python3.12
+        assert "Layers" not in p, f"{name}: no layer: bootstrap uses the runtime's own Python"
         assert p["Handler"] == "index.handler", name
-        assert p["CodeUri"] == CODE_URI, name
-        assert p["CAPort"] == 9000, name
-        assert p["MemorySize"] in FC_MEMORY, name
-        assert 1 <= p["Timeout"] <= 600, name
-        assert 1 <= p["InstanceConcurrency"] <= min(100, THREADS), f"{name}: more than the shim's {THREADS} threads"
-        layers = resolve(p["Layers"])
-        assert len(layers) == 1 and re.fullmatch(
-            rf"acs:fc:{PSEUDO['ALIYUN::Region']}:official:layers/Python310/versions/[0-9]+", layers[0]), layers
-    # VOD's callback window is 5 s: the callback function must not be allowed to take longer than that budget.
-    assert fns["vod_callback"]["Properties"]["Timeout"] <= 30
+        assert p["CustomRuntimeConfig"]["Port"] == 9000, name
+        assert p["CustomRuntimeConfig"]["Command"] == ["/code/bootstrap"], name
+        assert resolve(p["Code"]) == {"OssBucketName": "my-code", "OssObjectName": "vodai/vodai.zip"}
+        assert p["InternetAccess"] is True
+        assert resolve(p["MemorySize"]) in {128, 256, 512, 1024, 2048}
+    assert resolve(fns["vod_callback"]["Properties"]["Timeout"]) <= 30, "VOD waits 5 s"
     read_timeout = float(resolve(env_of(fns["on_upload"])["VODAI_READ_TIMEOUT"]))
-    assert fns["on_upload"]["Properties"]["Timeout"] >= 3 * read_timeout
+    assert resolve(fns["on_upload"]["Properties"]["Timeout"]) >= 3 * read_timeout
+    try:
+        from vodai.runtime.server import THREADS
+    except ImportError:
+        THREADS = 100
+    for name in ("OnUploadConcurrency", "VodCallbackConcurrency"):
+        assert tpl["Parameters"][name]["MaxValue"] <= THREADS, f"{name}: more than the shim's {THREADS} threads"
 
 
-def test_code_sources_exist(fns, resolve):
+def test_code_the_template_names_exists(fns, resolve):
     for name, fn in fns.items():
-        target = resolve(env_of(fn)["VODAI_FUNCTION"])
-        assert target == name and target in FUNCTION_NAMES, (name, target)
-        assert (ROOT / "functions" / target / "index.py").is_file(), f"functions/{target}/index.py"
-    initializer = fns["vod_callback"]["Properties"].get("Initializer")
-    assert initializer == "index.initializer"
+        assert (ROOT / "functions" / name / "index.py").is_file(), f"functions/{name}/index.py"
+        assert "def handler(" in (ROOT / "functions" / name / "index.py").read_text(encoding="utf-8")
+    initializer = fns["vod_callback"]["Properties"]["InstanceLifecycleConfig"]["Initializer"]
+    assert initializer["Handler"] == "index.initializer"
     assert "def initializer(" in (ROOT / "functions" / "vod_callback" / "index.py").read_text(encoding="utf-8")
-    assert "Initializer" not in fns["on_upload"]["Properties"]
-    assert "Initializer" not in fns["track_jobs"]["Properties"]
+    assert "InstanceLifecycleConfig" not in fns["on_upload"]["Properties"]
     bootstrap = ROOT / "bootstrap"
     assert bootstrap.is_file() and os.stat(bootstrap).st_mode & stat.S_IXUSR, "bootstrap must be executable (FC runs it)"
-    assert "/opt/python3.10/bin/python3.10" in bootstrap.read_text(encoding="utf-8"), "bootstrap must find the Python310 layer's python"
+    text = bootstrap.read_text(encoding="utf-8")
+    assert "/opt/python3.12/bin/python3.12" in text, "bootstrap must find custom.debian12's Python 3.12"
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert re.search(r"^package:", makefile, re.M), "`make package` builds CodeUri"
-    # tests/runtime/test_package.py builds the package and checks it holds every function named here.
+    assert re.search(r"^package:", makefile, re.M), "`make package` builds what CodeObject names"
 
 
 def test_every_vodai_variable_is_a_setting_fed_from_a_parameter(tpl, fns):
     fields = set(Settings.model_fields)
-    params = set(tpl["Parameters"])
     for name, fn in fns.items():
         for var, value in env_of(fn).items():
             if var == "VODAI_FUNCTION":
+                assert value == name
                 continue
             assert var.startswith("VODAI_"), f"{name}: {var}"
             assert var[len("VODAI_"):].lower() in fields, f"{name}: {var} is not a vodai.config setting"
-            assert rosyaml.is_intrinsic(value), f"{name}: {var} is a literal; feed it from a parameter"
-            refs = rosyaml.references(value)
-            assert refs & (params | set(PSEUDO) | set(tpl["Resources"])), f"{name}: {var} references {refs}"
+            assert roscheck.is_intrinsic(value), f"{name}: {var} is a literal; feed it from a parameter"
 
 
 def test_each_function_gets_the_settings_it_reads(fns):
     assert set(env_of(fns["on_upload"])) == ON_UPLOAD_NEEDS
     assert set(env_of(fns["vod_callback"])) == VOD_CALLBACK_NEEDS
     assert set(env_of(fns["track_jobs"])) == TRACK_JOBS_NEEDS
-    for name, fn in fns.items():
+    for fn in fns.values():
         assert "VODAI_CALLBACK_ALLOW_UNAUTHENTICATED" not in env_of(fn), "the template never turns authentication off"
+
+
+def test_every_setting_has_a_parameter_or_a_documented_default(fns):
+    """A setting the deployed functions never receive must have its default told in the README."""
+    fed = {var for fn in fns.values() for var in env_of(fn)}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for field in Settings.model_fields:
+        var = "VODAI_" + field.upper()
+        assert var in fed or var in readme, f"{var}: neither in template.yml nor in the README's settings"
 
 
 def test_resolved_settings_are_valid(fns, resolve):
@@ -240,31 +295,27 @@ def test_resolved_settings_are_valid(fns, resolve):
         env = {k: str(v) for k, v in resolve(env_of(fn)).items()}
         settings[name] = Settings.from_env(env)  # raises ConfigError naming a bad variable
     assert settings["vod_callback"].callback_auth_keys() == [SAMPLE_AUTH_KEY]
-    try:
-        from vodai.callback.app import check_startup
-    except ImportError:
-        pytest.skip("vodai.callback has not landed")
+    assert settings["vod_callback"].callback_url is None, "empty: the URL each request was addressed to"
+    from vodai.callback.app import check_startup
+
     check_startup(settings["vod_callback"])  # what the initializer checks
+    assert settings["track_jobs"].tracking_url() == settings["on_upload"].idempotency_url() == SAMPLE_STORE
 
 
-def test_every_parameter_is_used(tpl):
-    used = rosyaml.references({k: v for k, v in tpl.items() if k != "Parameters"})
-    unused = set(tpl["Parameters"]) - used
-    assert not unused, f"parameters nothing uses: {sorted(unused)}"
-
-
-def test_parameter_defaults_satisfy_their_constraints(tpl):
+def test_parameters_are_described_and_their_defaults_fit(tpl):
     for name, spec in tpl["Parameters"].items():
         assert spec["Type"] in {"String", "Number", "CommaDelimitedList", "Json", "Boolean"}, name
         assert re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,127}", name), name
         assert spec.get("Description"), f"{name}: say what it is"
         if "Default" not in spec:
             continue
-        default = str(spec["Default"])
+        default = spec["Default"]
         if "AllowedPattern" in spec:
-            assert re.fullmatch(spec["AllowedPattern"], default), f"{name}: default {default!r} fails its pattern"
+            assert re.fullmatch(spec["AllowedPattern"], str(default)), f"{name}: default {default!r} fails its pattern"
         if "AllowedValues" in spec:
-            assert spec["Default"] in spec["AllowedValues"], name
+            assert default in spec["AllowedValues"], name
+        if "MinValue" in spec:
+            assert spec["MinValue"] <= default <= spec["MaxValue"], name
 
 
 def test_secrets_are_given_at_deploy_time(tpl, fns):
@@ -274,10 +325,11 @@ def test_secrets_are_given_at_deploy_time(tpl, fns):
             assert spec.get("NoEcho") is True, f"{name} looks secret: NoEcho: true"
         if spec.get("NoEcho"):
             assert "Default" not in spec, f"{name} carries a secret: no Default"
-    auth = env_of(fns["vod_callback"])["VODAI_CALLBACK_AUTH_KEY"]
-    assert set(auth) == {"Ref"} and params[auth["Ref"]].get("NoEcho") is True
+    assert env_of(fns["vod_callback"])["VODAI_CALLBACK_AUTH_KEY"] == {"Ref": "CallbackAuthKey"}
+    assert env_of(fns["on_upload"])["VODAI_IDEMPOTENCY_STORE"] == {"Ref": "IdempotencyStore"}
     assert "VODAI_CALLBACK_AUTH_KEY" not in env_of(fns["on_upload"]), "only the function that verifies gets the key"
-    pattern = params[auth["Ref"]]["AllowedPattern"]
+    assert "VODAI_IDEMPOTENCY_STORE" not in env_of(fns["vod_callback"]), "the internet-facing function has no store"
+    pattern = params["CallbackAuthKey"]["AllowedPattern"]
     assert re.fullmatch(pattern, SAMPLE_AUTH_KEY) and re.fullmatch(pattern, "OldKey1,NewKey2")
     assert not re.fullmatch(pattern, "k" * 33) and not re.fullmatch(pattern, "")
     text = rosyaml.TEMPLATE.read_text(encoding="utf-8")
@@ -285,139 +337,170 @@ def test_secrets_are_given_at_deploy_time(tpl, fns):
 
 
 @pytest.mark.parametrize("prefix", [None, "x", "video-ai"])
-def test_topics_are_distinct_and_the_trigger_is_the_events_topic(tpl, fns, prefix):
-    resolve = Resolver(tpl, rosyaml.defaults(tpl, **({"TopicPrefix": prefix} if prefix else {})))
-    names = topic_names(tpl, resolve)
-    assert set(names) == {"CallbackTopic", "EventsTopic", "FailedTopic", "DeadLetterTopic"}
-    assert len(set(names.values())) == 4, names
+def test_queues_are_distinct_and_every_sink_is_a_queue(tpl, fns, prefix):
+    params = {"CallbackAuthKey": SAMPLE_AUTH_KEY, "IdempotencyStore": SAMPLE_STORE, "CodeBucket": "b-1"}
+    resolve = Resolver(tpl, rosyaml.defaults(tpl, **params, **({"NamePrefix": prefix} if prefix else {})))
+    queues = queue_names(tpl, resolve)
+    assert set(queues) == {"EventsQueue", "DeadLetterQueue", "FailedQueue", "CallbackInboxQueue"}
+    assert len(set(queues.values())) == 4, queues
     if prefix is None:
-        assert names == {"CallbackTopic": "vodai-callback", "EventsTopic": "vodai-events", "FailedTopic": "vodai-failed",
-                         "DeadLetterTopic": "vodai-dead-letters"}
-    # Dead letters go to the dead-letter topic (an MNS sink vodai can open).
-    assert resolve(env_of(fns["on_upload"])["VODAI_DEAD_LETTERS"]) == f"mns-topic://{names['DeadLetterTopic']}"
-
-    on_upload, vod_callback = fns["on_upload"], fns["vod_callback"]
-    events = on_upload["Events"]
-    assert [e["Type"] for e in events.values()] == ["MNSTopic"]
-    trigger = next(iter(events.values()))["Properties"]
-    assert resolve(trigger["TopicName"]) == names["EventsTopic"]
-    assert resolve(trigger["TopicName"]) != names["CallbackTopic"], "on_upload publishes there: a loop"
-    assert trigger["NotifyContentFormat"] == "STREAM"
-    assert trigger["NotifyStrategy"] == "EXPONENTIAL_DECAY_RETRY"
-    assert "FilterTag" not in trigger, "a tag filter would drop events published without that tag"
-
-    assert resolve(env_of(on_upload)["VODAI_CALLBACK_TOPIC"]) == names["CallbackTopic"]
-    assert resolve(env_of(vod_callback)["VODAI_EVENTS_TOPIC"]) == names["EventsTopic"]
-    assert resolve(env_of(vod_callback)["VODAI_CALLBACK_TOPIC"]) == names["CallbackTopic"]
+        assert queues["EventsQueue"] == "vodai-events" and queues["DeadLetterQueue"] == "vodai-dead-letters"
+    assert resolve(env_of(fns["on_upload"])["VODAI_DEAD_LETTERS"]) == f"mns-queue://{queues['DeadLetterQueue']}"
+    assert resolve(env_of(fns["vod_callback"])["VODAI_EVENTS_QUEUE"]) == queues["EventsQueue"]
+    # The callback topic keeps nothing by itself: a queue subscribed to it keeps every message.
+    topic = resolve(tpl["Resources"]["CallbackTopic"]["Properties"]["TopicName"])
+    assert resolve(env_of(fns["on_upload"])["VODAI_CALLBACK_TOPIC"]) == topic
+    subscription = resolve(tpl["Resources"]["CallbackInboxSubscription"]["Properties"])
+    assert subscription["TopicName"] == topic
+    assert subscription["Endpoint"] == (f"acs:mns:{PSEUDO['ALIYUN::Region']}:{PSEUDO['ALIYUN::AccountId']}:"
+                                        f"queues/{queues['CallbackInboxQueue']}")
+    # No topic without a subscription anywhere in the stack.
+    topics = rosyaml.of_type(tpl, "ALIYUN::MNS::Topic")
+    subscribed = {s["Properties"]["TopicName"]["Fn::GetAtt"][0]
+                  for s in rosyaml.of_type(tpl, "ALIYUN::MNS::Subscription").values()}
+    assert set(topics) == subscribed
 
 
-def test_the_callback_has_an_anonymous_post_http_trigger(fns):
-    events = fns["vod_callback"]["Events"]
-    assert [e["Type"] for e in events.values()] == ["HTTP"]
-    props = next(iter(events.values()))["Properties"]
-    assert props["AuthType"] == "ANONYMOUS"  # VOD cannot sign FC requests; X-VOD-SIGNATURE is checked
-    assert props["Methods"] == ["POST"]
+def test_the_events_queue_triggers_on_upload_in_batches(tpl, fns, resolve):
+    triggers = rosyaml.of_type(tpl, "ALIYUN::FC3::Trigger")
+    by_function = {t["Properties"]["FunctionName"]["Fn::GetAtt"][0]: t for t in triggers.values()}
+    trigger = resolve(by_function["OnUploadFunction"]["Properties"])
+    assert trigger["TriggerType"] == "eventbridge"
+    config = trigger["TriggerConfig"]
+    source = config["eventSourceConfig"]
+    assert source["eventSourceType"] == "MNS"
+    mns = source["eventSourceParameters"]["sourceMNSParameters"]
+    assert mns["QueueName"] == queue_names(tpl, resolve)["EventsQueue"]
+    assert mns["RegionId"] == PSEUDO["ALIYUN::Region"], "the queue and the function share a region"
+    assert mns["IsBase64Decode"] is False, "vodai reads plain and base64 bodies itself"
+    run = config["runOptions"]
+    assert run["mode"] == "event-streaming" and run["batchWindow"]["CountBasedWindow"] == 10
+    assert run["deadLetterQueue"]["Arn"].endswith(f"/queues/{queue_names(tpl, resolve)['FailedQueue']}")
+    assert config["asyncInvocationType"] is True, "so OnUploadAsyncConfig's retries and destination apply"
+    role = trigger["InvocationRole"]
+    assert role == f"acs:ram::{PSEUDO['ALIYUN::AccountId']}:role/vodai-events-trigger"
 
 
-def test_the_callback_url_is_the_http_trigger_unless_given(tpl, fns):
-    name, _ = rosyaml.service(tpl)
-    url = env_of(fns["vod_callback"])["VODAI_CALLBACK_URL"]
+def test_failed_invocations_go_to_the_failed_queue(tpl, fns, resolve):
+    configs = rosyaml.of_type(tpl, "ALIYUN::FC3::AsyncInvokeConfig")
+    by_function = {c["Properties"]["FunctionName"]["Fn::GetAtt"][0]: resolve(c["Properties"]) for c in configs.values()}
+    on_upload = by_function["OnUploadFunction"]
+    failed = queue_names(tpl, resolve)["FailedQueue"]
+    destination = on_upload["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == f"acs:mns:{PSEUDO['ALIYUN::Region']}:{PSEUDO['ALIYUN::AccountId']}:/queues/{failed}/messages"
+    assert 1 <= on_upload["MaxAsyncRetryAttempts"] <= 8 and on_upload["MaxAsyncEventAgeInSeconds"] == 86400
+    # FC sends to the destination with the function's role.
+    assert destination in grants(role_statements(tpl, resolve, function_role(fns["on_upload"])))["mns:SendMessage"]
+    assert by_function["TrackJobsFunction"]["MaxAsyncRetryAttempts"] == 0, "the next tick polls again"
+
+
+def test_one_role_per_function_with_only_what_it_calls(tpl, fns, resolve):
+    """The role matrix of the README (Deploying)."""
     region, account = PSEUDO["ALIYUN::Region"], PSEUDO["ALIYUN::AccountId"]
-    default = Resolver(tpl, rosyaml.defaults(tpl))
-    assert default(url) == f"https://{account}.{region}.fc.aliyuncs.com/2016-08-15/proxy/{name}/vod_callback/"
-    custom = Resolver(tpl, rosyaml.defaults(tpl, CallbackUrl="https://cb.example.com/vod?region=cn-beijing"))
-    assert custom(url) == "https://cb.example.com/vod?region=cn-beijing"
-    for resolve in (default, custom):
-        assert resolve(tpl["Outputs"]["CallbackUrl"]["Value"]) == resolve(url), "the output is what the function verifies against"
+    queues = queue_names(tpl, resolve)
+    topic = resolve(tpl["Resources"]["CallbackTopic"]["Properties"]["TopicName"])
+    logstore = f"acs:log:{region}:{account}:project/vodai-logs-{account}/logstore/functions"
+
+    def queue(name):
+        return f"acs:mns:{region}:{account}:/queues/{name}/messages"
+
+    publish = f"acs:mns:{region}:{account}:/topics/{topic}/messages"
+    expected = {
+        "on_upload": {
+            "vod:SubmitAIImageJob": {"*"}, "vod:SubmitAIImageAuditJob": {"*"},
+            "mns:PublishMessage": {publish},
+            "mns:SendMessage": {queue(queues["DeadLetterQueue"]), queue(queues["FailedQueue"])},
+            "log:PostLogStoreLogs": {logstore},
+        },
+        "vod_callback": {"mns:SendMessage": {queue(queues["EventsQueue"])}, "log:PostLogStoreLogs": {logstore}},
+        "track_jobs": {
+            "vod:GetAIImageJobs": {"*"}, "vod:GetAIMediaAuditJob": {"*"},
+            "mns:PublishMessage": {publish}, "log:PostLogStoreLogs": {logstore},
+        },
+    }
+    roles = set()
+    for name, fn in fns.items():
+        role_id = function_role(fn)
+        roles.add(role_id)
+        assert grants(role_statements(tpl, resolve, role_id)) == expected[name], name
+        trust = tpl["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [(s["Action"], s["Principal"]) for s in trust] == [("sts:AssumeRole", {"Service": ["fc.aliyuncs.com"]})]
+    assert len(roles) == 3, "one role per function"
+    # on_upload can never feed the queue that triggers it.
+    assert queue(queues["EventsQueue"]) not in grants(role_statements(tpl, resolve, function_role(fns["on_upload"])))["mns:SendMessage"]
+    trigger_role = grants(role_statements(tpl, resolve, "EventsTriggerRole"))
+    assert trigger_role["fc:InvokeFunction"] == {f"acs:fc:{region}:{account}:functions/vodai-on-upload"}
 
 
-def test_service_policy_is_least_privilege(tpl, resolve):
-    statements = service_statements(tpl, resolve)
-    assert all(s["Effect"] == "Allow" for s in statements)
-    actions = {a for s in statements for a in as_list(s["Action"])}
-    assert actions == ALLOWED_ACTIONS, actions
-    assert not any("*" in a for a in actions)
-    by_action = {}
-    for s in statements:
-        for a in as_list(s["Action"]):
-            by_action.setdefault(a, set()).update(as_list(s["Resource"]))
-    for a in VOD_ACTIONS:
-        assert by_action[a] == {"*"}, a  # VOD's AI job actions take no resource-level ARNs
-    names = topic_names(tpl, resolve)
-    assert by_action["mns:PublishMessage"] == {mns_arn(resolve, n) for n in names.values()}
-    params = resolve.params
-    assert by_action["log:PostLogStoreLogs"] == {
-        f"acs:log:{PSEUDO['ALIYUN::Region']}:{PSEUDO['ALIYUN::AccountId']}:project/{params['LogProject']}/logstore/{params['LogStore']}"}
+def test_the_callback_has_an_anonymous_post_http_trigger(tpl, resolve):
+    trigger = resolve(tpl["Resources"]["HttpTrigger"]["Properties"])
+    assert trigger["TriggerType"] == "http"
+    assert trigger["FunctionName"] == "vodai-vod-callback"
+    assert trigger["TriggerConfig"]["authType"] == "anonymous"  # VOD cannot sign FC requests; X-VOD-SIGNATURE is checked
+    assert trigger["TriggerConfig"]["methods"] == ["POST"]
+    assert "2016-08-15/proxy" not in rosyaml.TEMPLATE.read_text(encoding="utf-8"), "FC 2.0 URLs are gone"
 
 
-def test_log_config_comes_from_parameters(tpl):
-    _, svc = rosyaml.service(tpl)
-    log = svc["Properties"]["LogConfig"]
-    assert log == {"Project": {"Ref": "LogProject"}, "Logstore": {"Ref": "LogStore"}}
+def test_vod_notification_goes_to_the_events_queue_or_the_http_trigger(tpl):
+    callback = tpl["Resources"]["VodMessageCallback"]
+    assert callback["Condition"] == "SetVodNotification"
+    for choice, kind in (("MNS", "MNS"), ("HTTP", "HTTP")):
+        resolve = Resolver(tpl, rosyaml.defaults(tpl, CallbackAuthKey="Old1,New2", IdempotencyStore=SAMPLE_STORE,
+                                                 VodNotification=choice))
+        props = resolve(callback["Properties"])
+        assert props["CallbackType"] == kind
+        if kind == "MNS":
+            assert props["MnsQueueName"] == queue_names(tpl, resolve)["EventsQueue"]
+            assert props["MnsEndpoint"] == f"https://{PSEUDO['ALIYUN::AccountId']}.mns.{PSEUDO['ALIYUN::Region']}.aliyuncs.com/"
+            assert "CallbackUrl" not in props and "AuthKey" not in props
+        else:
+            assert props["CallbackUrl"] == resolve(tpl["Outputs"]["CallbackUrl"]["Value"])
+            assert props["AuthKey"] == "Old1" and props["AuthSwitch"] == "on"
+            assert "MnsQueueName" not in props
+        assert props["EventTypeList"].split(",")[:2] == ["FileUploadComplete", "ImageUploadComplete"]
+    none = Resolver(tpl, rosyaml.defaults(tpl, VodNotification="None"))
+    assert none.condition("SetVodNotification") is False
 
 
-def test_failed_async_invocations_go_to_the_failed_topic(tpl, fns, resolve):
-    async_config = fns["on_upload"]["Properties"]["AsyncConfiguration"]
-    names = topic_names(tpl, resolve)
-    destination = resolve(async_config["Destination"]["OnFailure"])
-    assert destination == mns_arn(resolve, names["FailedTopic"])
-    assert destination != mns_arn(resolve, names["EventsTopic"]), "a failure must not re-trigger on_upload"
-    assert destination in {r for s in service_statements(tpl, resolve) for r in as_list(s["Resource"])}
-    assert 0 <= async_config["MaxAsyncRetryAttempts"] <= 8
-    assert 1 <= async_config["MaxAsyncEventAgeInSeconds"] <= 86400
-    assert "OnSuccess" not in async_config["Destination"]
+def test_vpc_is_optional(tpl, fns):
+    for choice in ("", "vpc-123"):
+        resolve = Resolver(tpl, rosyaml.defaults(tpl, VpcId=choice, VSwitchIds=["vsw-1"], SecurityGroupId="sg-1"))
+        for name in ("on_upload", "track_jobs"):
+            vpc = resolve(fns[name]["Properties"]).get("VpcConfig")
+            if choice:
+                assert vpc == {"VpcId": "vpc-123", "VSwitchIds": ["vsw-1"], "SecurityGroupId": "sg-1"}
+            else:
+                assert vpc is None, "empty VpcId: no VPC"
+    assert "VpcConfig" not in fns["vod_callback"]["Properties"], "the callback needs no store"
 
 
-def test_the_trigger_role_only_lets_mns_invoke_on_upload(tpl, fns, resolve):
-    trigger = next(iter(fns["on_upload"]["Events"].values()))["Properties"]
-    role_id = trigger["InvocationRole"]["Fn::GetAtt"][0]
-    role = resolve(tpl["Resources"][role_id]["Properties"])
-    assert tpl["Resources"][role_id]["Type"] == "ALIYUN::RAM::Role"
-    trust = role["AssumeRolePolicyDocument"]["Statement"]
-    assert [(s["Effect"], s["Action"], s["Principal"]) for s in trust] == [
-        ("Allow", "sts:AssumeRole", {"Service": ["mns.aliyuncs.com"]})]
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    assert {a for s in statements for a in as_list(s["Action"])} == {"fc:InvokeFunction"}
-    service_name, _ = rosyaml.service(tpl)
-    for arn in (r for s in statements for r in as_list(s["Resource"])):
-        assert re.fullmatch(
-            rf"acs:fc:{PSEUDO['ALIYUN::Region']}:{PSEUDO['ALIYUN::AccountId']}:services/{service_name}(\.\*)?/functions/on_upload", arn), arn
+def test_logs_are_indexed_on_the_outcome_line(tpl, fns):
+    from vodai.pipeline.outcome import Outcome
+
+    index = tpl["Resources"]["LogIndex"]["Properties"]
+    message = next(k for k in index["KeyIndices"] if k["Name"] == "message")
+    assert message["Type"] == "json"
+    keys = {k["Name"] for k in message["JsonKeyIndices"]}
+    fields = set(Outcome(index=0, status="submitted", reason="r", action="a", region="r", job_id="j", media_id="m",
+                         media_type="video", event_type="e", duration_ms=1.0, dead_letter_id="d").to_dict())
+    assert {"Status", "Reason", "Action", "Region", "JobId", "MediaId", "EventType", "DurationMs"} <= fields
+    assert keys - {"logger", "level", "fcRequestId"} <= fields, keys - fields
+    for fn in fns.values():
+        log = fn["Properties"]["LogConfig"]
+        assert log["Project"] == {"Fn::GetAtt": ["LogStore", "ProjectName"]}
+        assert log["Logstore"] == {"Fn::GetAtt": ["LogStore", "LogstoreName"]}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for chart in tpl["Resources"]["Dashboard"]["Properties"]["Charts"]:
+        assert chart["search"]["query"] in readme, f"the README shows the query of {chart['title']!r}"
 
 
-def test_intrinsics_use_the_long_form():
-    """Funcraft reads the template with js-yaml's safeLoad: a short tag like !Ref breaks it."""
-    text = rosyaml.TEMPLATE.read_text(encoding="utf-8")
-    code = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
-    assert not re.search(r"(^|\s)!(Ref|Sub|GetAtt|If|Equals|Join|Not)\b", code)
-    with pytest.raises(yaml.constructor.ConstructorError, match="short-form tag"):
-        yaml.load("A: !Ref B\n", Loader=rosyaml._StrictLoader)
-
-
-def test_track_jobs_runs_on_a_timer_and_shares_the_stores_and_topic(tpl, fns, resolve):
-    track, on_upload = fns["track_jobs"], fns["on_upload"]
-    events = track["Events"]
-    assert [e["Type"] for e in events.values()] == ["Timer"]
-    timer = next(iter(events.values()))["Properties"]
-    assert timer["Enable"] is True
-    schedule = resolve(timer["CronExpression"])
-    assert schedule == "@every 1m", "the default checks pending jobs every minute"
-    pattern = tpl["Parameters"][timer["CronExpression"]["Ref"]]["AllowedPattern"]
+def test_track_jobs_runs_on_a_timer_and_shares_the_store_and_topic(tpl, fns, resolve):
+    timer = resolve(tpl["Resources"]["TimerTrigger"]["Properties"])
+    assert timer["TriggerType"] == "timer" and timer["FunctionName"] == "vodai-track-jobs"
+    assert timer["TriggerConfig"]["cronExpression"] == "@every 1m" and timer["TriggerConfig"]["enable"] is True
+    pattern = tpl["Parameters"]["TrackJobsSchedule"]["AllowedPattern"]
     for good in ("@every 1m", "@every 5m", "0 */5 * * * *", "CRON_TZ=Asia/Shanghai 0 0 * * * *"):
         assert re.fullmatch(pattern, good), good
     for bad in ("every minute", "* * * *", "@every 0m", ""):
         assert not re.fullmatch(pattern, bad), bad
-    # The completions go where the JobIds go, and the jobs on_upload records are the ones polled.
-    names = topic_names(tpl, resolve)
-    assert resolve(env_of(track)["VODAI_CALLBACK_TOPIC"]) == names["CallbackTopic"]
-    assert env_of(track)["VODAI_IDEMPOTENCY_STORE"] == env_of(on_upload)["VODAI_IDEMPOTENCY_STORE"]
-    assert "VODAI_TRACKING_STORE" not in env_of(on_upload) and "VODAI_TRACKING_STORE" not in env_of(track)
-    # A failed poll is not retried by FC: the next tick polls again.
-    assert track["Properties"]["AsyncConfiguration"]["MaxAsyncRetryAttempts"] == 0
-    settings = Settings.from_env({k: str(v) for k, v in resolve(env_of(track)).items()})
-    assert settings.tracking_url() == settings.idempotency_url() == "redis://:pw@10.0.0.5:6379/0"
-    assert settings.tracking_lost_after == 3600 and settings.tracking_poll_limit == 200
-
-
-def test_polling_needs_both_get_actions(tpl, resolve):
-    actions = {a for s in service_statements(tpl, resolve) for a in as_list(s["Action"])}
-    assert {"vod:GetAIImageJobs", "vod:GetAIMediaAuditJob"} <= actions
+    assert env_of(fns["track_jobs"])["VODAI_IDEMPOTENCY_STORE"] == env_of(fns["on_upload"])["VODAI_IDEMPOTENCY_STORE"]
