@@ -159,7 +159,7 @@ def _python(which: str) -> str:
 def test_an_upload_cold_start_leaves_out_what_only_other_paths_need(which):
     # xml.sax for one escape, the local context's dataclasses, the completion path, and the route
     # models' validators (the default table is a constant): 27 million instructions, about 4 ms, of
-    # every cold start on FC's Python 3.10 (bench/FINDINGS.md, "cold start on 3.10").
+    # every cold start on FC's Python 3.10.
     # The completion path's lazy import is exercised end to end by tests/tracking (completion events).
     out = subprocess.run([_python(which), "-c", _COLD_PATH_CHECK, str(default_functions_dir() / "on_upload")],
                          capture_output=True, text=True, cwd=str(ROOT))
