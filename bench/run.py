@@ -109,6 +109,15 @@ def replay(args) -> dict:
                                      args.replay_segments)
 
 
+def _shown(path: Path) -> str:
+    """A path as the results record it: relative to the checkout when inside it (the results are
+    committed, and an absolute path would name this machine)."""
+    try:
+        return str(path.resolve().relative_to(c.ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _row(cold: dict, name: str) -> Optional[dict]:
     return next((r for r in cold.get("rows", []) if r["name"] == name), None)
 
@@ -201,7 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results = {
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mode": "quick" if args.quick else "full",
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (_shown(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": c.machine(),
         "tree": c.tree_state(),
         "duration_s": round(time.monotonic() - started, 1),
