@@ -1,4 +1,5 @@
-"""What the repository tracks: no path of a developer's machine, only the latest benchmark results."""
+"""What the repository tracks: no path of a developer's machine, only the latest benchmark results,
+and a README for users within its size."""
 
 import re
 import shutil
@@ -8,6 +9,7 @@ import pytest
 
 from conftest import ROOT
 
+README_LIMIT = 25_000
 # A home or work directory of some machine; FC's own paths (/code, /opt, /var/fc) and /tmp as a
 # documented default are not machine paths.
 MACHINE_PATH = re.compile(r"(?<![\w.$})/-])/(?:work|home|root|Users)/[\w.-]+")
@@ -56,3 +58,23 @@ def test_only_the_latest_benchmark_results_are_tracked():
         kept = subprocess.run(["git", "check-ignore", "-q", "--no-index", name], cwd=ROOT)
         assert kept.returncode == 1, f"{name} must not be git-ignored"
 
+
+def test_the_readme_is_within_its_size_and_keeps_the_benchmark_block():
+    readme = (ROOT / "README.md").read_bytes()
+    assert len(readme) <= README_LIMIT, f"README.md is {len(readme)} bytes (at most {README_LIMIT})"
+    text = readme.decode("utf-8")
+    assert text.count("<!-- bench:start -->") == 1 and text.count("<!-- bench:end -->") == 1
+    assert text.index("<!-- bench:start -->") < text.index("<!-- bench:end -->")
+
+
+def test_the_readme_settings_table_names_every_setting():
+    from vodai.config import ENV_PREFIX, Settings
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## Settings"):text.index("\n## ", text.index("## Settings") + 1)]
+    rows = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            rows.update(re.findall(r"`(VODAI_\w+)`", line.split("|")[1]))  # the first column
+    settings = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    assert settings <= rows, f"not in README.md's settings table: {sorted(settings - rows)}"
