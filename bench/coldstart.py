@@ -48,7 +48,7 @@ class Variant:
     store: str = "memory://"
     baseline: Optional[str] = None  # the variant this one is compared with
     runner: Optional[Callable] = None  # bootstrap variants: custom_runtime.run_bootstrap
-    env: Dict[str, str] = field(default_factory=dict)  # extra environment (experiments)
+    env: Dict[str, str] = field(default_factory=dict)  # extra environment of the child
     extra: dict = field(default_factory=dict)
     samples: Dict[str, List[float]] = field(default_factory=dict)
 

@@ -46,16 +46,11 @@ if __package__ in (None, ""):
 from bench import common as c  # noqa: E402
 
 IMPLS = ("vodai", "raw")
-WORKER_IMPLS = ("vodai", "vodai-patched", "vodai-stdlib", "raw")
 
 
 # -- the worker (one run, in its own process) ------------------------------------------------
 
-def _worker_vodai(events: Path, url: str, concurrency: int, store: str, patch: str = "") -> dict:
-    if patch:
-        from bench.experiments import patches
-
-        patches.apply(patch.split(","))
+def _worker_vodai(events: Path, url: str, concurrency: int, store: str) -> dict:
     os.environ.update(c.handler_env(url, store=store, tmp=events.parent))
     os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID=c.AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=c.SECRET,
                       ALIBABA_CLOUD_SECURITY_TOKEN=c.TOKEN, VODAI_REGION="cn-shanghai")
@@ -139,7 +134,7 @@ def _worker_raw(events: Path, url: str, concurrency: int) -> dict:
 
 def worker_main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replay_throughput worker")
-    parser.add_argument("impl", choices=WORKER_IMPLS)
+    parser.add_argument("impl", choices=IMPLS)
     parser.add_argument("--events", type=Path, required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--concurrency", type=int, required=True)
@@ -147,15 +142,6 @@ def worker_main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     if args.impl == "vodai":
         out = _worker_vodai(args.events, args.url, args.concurrency, args.store)
-    elif args.impl == "vodai-patched":
-        from bench.experiments.fixes import REPLAY_PATCHES
-
-        out = _worker_vodai(args.events, args.url, args.concurrency, args.store, REPLAY_PATCHES)
-    elif args.impl == "vodai-stdlib":
-        from bench.experiments.fixes import REPLAY_PATCHES_STDLIB, STDLIB_REQUESTS
-
-        sys.path.insert(0, str(STDLIB_REQUESTS))
-        out = _worker_vodai(args.events, args.url, args.concurrency, args.store, REPLAY_PATCHES_STDLIB)
     else:
         out = _worker_raw(args.events, args.url, args.concurrency)
     print(json.dumps(out))

@@ -57,7 +57,7 @@ def render(results: dict) -> str:
         lines += [f"**{name} failed**: `{error.splitlines()[0][:300]}`", ""]
     cold = b.get("cold_start")
     if cold:
-        rows = [r for r in cold["rows"] if r["kind"] == "handler" and r.get("group") != "experiment"]
+        rows = [r for r in cold["rows"] if r["kind"] == "handler"]
         lines += [f"**Cold start**: a fresh process imports the handler and handles one event end to end (submit + "
                   f"publish over HTTP to `vodai emulator` as a server process); {cold['rounds']} rounds. Peak RSS: the "
                   "process's own high-water mark (VmHWM). Wall: from `Popen` to the process's exit; to the answer: "
@@ -74,7 +74,7 @@ def render(results: dict) -> str:
               spread(r["rss_mb"], _mb), _x(r.get("rss_ratio")),
               fmt_ms(r["import_ms"]["median"]), fmt_ms(r["handle_ms"]["median"])] for r in rows])
         lines.append("")
-        boot = [r for r in cold["rows"] if r["kind"] == "bootstrap" and r.get("group") != "experiment"]
+        boot = [r for r in cold["rows"] if r["kind"] == "bootstrap"]
         if boot:
             lines += ["**Custom-runtime cold start**: from starting `bootstrap` to the first successful `POST /invoke` "
                       "answer, against the official-SDK handler's plain cold start (above).", ""]
@@ -113,36 +113,6 @@ def render(results: dict) -> str:
                             [[str(r["concurrency"])] + [spread(r[k], _ms2) for k in
                               ("vodai_client_cpu_ms", "raw_client_cpu_ms", "vodai_server_cpu_ms", "raw_server_cpu_ms")]
                              for r in replay["rows"]])
-            lines.append("")
-    exp = b.get("experiments")
-    if exp:
-        lines += ["**Proposed fixes, measured** (monkeypatched from `bench/`, nothing in `shared/` changed):", ""]
-        rows = []
-        for r in (cold or {}).get("rows", []):
-            if r.get("group") == "experiment":
-                rows.append([r["label"], spread(r["wall_ms"]), _x(r.get("wall_ratio")), spread(r["rss_mb"], _mb)])
-        if rows:
-            lines += _table(["cold-start variant", "wall / first-invoke ms", "× SDK", "peak RSS MB"], rows)
-            lines.append("")
-        w = exp.get("warm")
-        if w:
-            labels = {"plain": "as is", "patched": "patched (prepare, asdict, encode, memstore)",
-                      "stdlib-transport": "on http.client (bench/experiments/stdlib_requests)"}
-            lines += _table(["warm per event, canned", "p50 µs", "p99 µs", "÷ as is (p50)"],
-                            [[labels.get(n, n), spread(a["p50_us"], _n), spread(a["p99_us"], _n),
-                              "" if n == "plain" else _x(a["ratio"])] for n, a in w["arms"].items()])
-            lines.append("")
-        rp = exp.get("replay")
-        if rp:
-            impls = [i for i in rp["impls"] if i != "raw"]
-            header = [f"replay, {rp['events']:,} events"] + [f"{i} events/s" for i in impls] + ["raw events/s"] + \
-                     [f"{i} ÷ raw" for i in impls]
-            rows = []
-            for r in rp["rows"]:
-                keys = [i.replace("-", "_") for i in impls]
-                rows.append([f"concurrency {r['concurrency']}"] + [spread(r[f"{k}_events_per_s"], _n) for k in keys] +
-                            [spread(r["raw_events_per_s"], _n)] + [_x(r.get(f"{k}_ratio")) for k in keys])
-            lines += _table(header, rows)
             lines.append("")
     targets = results.get("targets")
     if targets:

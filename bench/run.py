@@ -4,15 +4,12 @@ the standard-library floor), measured alternately in the same run on this machin
     .venv/bin/python bench/run.py                      # the four benchmarks (make bench), about 6 min
     .venv/bin/python bench/run.py --quick --out /tmp/b # tiny counts: checks that it all runs
     .venv/bin/python bench/run.py --benchmarks cold,runtime --repeat 20
-    .venv/bin/python bench/run.py --benchmarks cold,runtime,warm,replay,experiments   # and the experiments
 
 Benchmarks (``--benchmarks``, comma-separated):
   cold         cold start: fresh process, import, one event end to end over HTTP (bench/coldstart.py)
   runtime      custom runtime: bootstrap to the first /invoke answer (bench/custom_runtime.py)
   warm         warm overhead per event, network taken out (bench/warm.py)
   replay       replay throughput against the emulator server (bench/replay_throughput.py)
-  experiments  the proposed fixes, measured by monkeypatching (bench/experiments/); only when named:
-               its variants share the cold-start rounds, and those rounds are better spent on the four
 
 Writes ``<out>/latest.json`` and ``<out>/latest.md`` (default ``bench/results/``).
 """
@@ -33,14 +30,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import coldstart, common as c, custom_runtime, report  # noqa: E402
-from bench.experiments import fixes  # noqa: E402
 
-ALL = ("cold", "runtime", "warm", "replay", "experiments")
-# The issue's four benchmarks. The experiments measure fixes proposed from bench/ (most applied
-# since); run by default they took seven of the twenty cold-start variants in every round.
-DEFAULT = ("cold", "runtime", "warm", "replay")
+ALL = DEFAULT = ("cold", "runtime", "warm", "replay")
 # Cold-start rounds and replay parts of a full run: with 24 rounds a noisy run moved one row's
-# ratio of medians by up to 0.04 (bench/FINDINGS.md §0), with 4 parts a replay ratio by up to 0.1.
+# ratio of medians by up to 0.04, with 4 parts a replay ratio by up to 0.1.
 ROUNDS = 40
 REPLAY_SEGMENTS = 8
 
@@ -75,7 +68,7 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def cold_and_runtime(args, tmp: Path) -> dict:
-    """Benchmarks 1 and 2 (and the cold-start experiments) in one set of alternated rounds."""
+    """Benchmarks 1 and 2 in one set of alternated rounds."""
     sel = set(args.selected)
     with c.emulator_server() as server, c.redis_server() as redis_url:
         variants = coldstart.handler_variants(redis_url=redis_url)
@@ -83,15 +76,10 @@ def cold_and_runtime(args, tmp: Path) -> dict:
             variants = [v for v in variants if v.name in ("sdk", "sdk-py310")]  # the custom runtime's baselines
         for v in variants:
             v.extra["group"] = "cold"
-        runtime = custom_runtime.bootstrap_variants(tmp) if ("runtime" in sel or "experiments" in sel) else []
+        runtime = custom_runtime.bootstrap_variants(tmp) if "runtime" in sel else []
         for v in runtime:
             v.extra["group"] = "runtime"
-        experiments = fixes.coldstart_variants(tmp, runtime) if "experiments" in sel else []
-        for v in experiments:
-            v.extra["group"] = "experiment"
-        if "runtime" not in sel:
-            runtime = [v for v in runtime if v.name == "bootstrap-package-pyc"]  # the lean variants' reference
-        all_variants = variants + runtime + experiments
+        all_variants = variants + runtime
         c.log(f"cold start: {len(all_variants)} variants × {args.repeat} rounds: {', '.join(v.name for v in all_variants)}")
         coldstart.run_rounds(all_variants, args.repeat, server, tmp, warmup=not args.quick)
         out = coldstart.results(all_variants)
@@ -121,11 +109,13 @@ def replay(args) -> dict:
                                      args.replay_segments)
 
 
-def experiments(args) -> dict:
-    out = {"warm": fixes.warm(args.warm_events, 1 if args.quick else 4, 10 if args.quick else 200)}
-    conc = 4
-    out["replay"] = fixes.replay(16 if args.quick else 2000, conc, 1 if args.quick else 2)
-    return out
+def _shown(path: Path) -> str:
+    """A path as the results record it: relative to the checkout when inside it (the results are
+    committed, and an absolute path would name this machine)."""
+    try:
+        return str(path.resolve().relative_to(c.ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _row(cold: dict, name: str) -> Optional[dict]:
@@ -206,9 +196,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     sel = set(args.selected)
     benchmarks: dict = {}
     errors = {}
-    steps = [("cold_start", bool(sel & {"cold", "runtime", "experiments"}), cold_and_runtime),
-             ("warm", "warm" in sel, lambda a, _t: warm(a)), ("replay", "replay" in sel, lambda a, _t: replay(a)),
-             ("experiments", "experiments" in sel, lambda a, _t: experiments(a))]
+    steps = [("cold_start", bool(sel & {"cold", "runtime"}), cold_and_runtime),
+             ("warm", "warm" in sel, lambda a, _t: warm(a)), ("replay", "replay" in sel, lambda a, _t: replay(a))]
     with tempfile.TemporaryDirectory(prefix="vodai-bench-") as t:
         for name, wanted, step in steps:
             if not wanted:
@@ -221,7 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results = {
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mode": "quick" if args.quick else "full",
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "args": {k: (_shown(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": c.machine(),
         "tree": c.tree_state(),
         "duration_s": round(time.monotonic() - started, 1),

@@ -253,29 +253,15 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--cpu", type=int, default=0, help="pin to this CPU (-1: do not pin)")
     parser.add_argument("--isolated", action="store_true", help="each run and mode in its own process")
-    parser.add_argument("--patch", default="", help="proposed fixes to apply first (bench/experiments/patches.py)")
-    parser.add_argument("--stdlib-transport", action="store_true",
-                        help="run vodai on bench/experiments/stdlib_requests (requests' API over http.client)")
     args = parser.parse_args(argv)
     modes = tuple(m for m in args.modes.split(",") if m)
     if args.isolated:
-        extra = (["--patch", args.patch] if args.patch else []) + (["--stdlib-transport"] if args.stdlib_transport else [])
-        print(json.dumps(run_isolated(args.events, args.runs, args.warmup, modes, tuple(extra + ["--cpu", str(args.cpu)]))))
+        print(json.dumps(run_isolated(args.events, args.runs, args.warmup, modes, ("--cpu", str(args.cpu)))))
         return 0
-    if args.stdlib_transport:
-        sys.path.insert(0, str(c.BENCH / "experiments" / "stdlib_requests"))
-    if args.patch:
-        from bench.experiments import patches
-
-        patches.apply(args.patch.split(","))
-        applied, already = patches.apply([]), patches.skipped()
-    else:
-        applied, already = [], []
     if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     result = {"events": args.events, "runs": args.runs, "warmup": args.warmup,
-              "cpu": args.cpu, "python": sys.version.split()[0], "patch": args.patch, "patches_applied": applied, "patches_already_in_tree": already,
-              "stdlib_transport": args.stdlib_transport,
+              "cpu": args.cpu, "python": sys.version.split()[0],
               "modes": run_all(args.events, args.runs, args.warmup, modes)}
     print(json.dumps(result))
     return 0

@@ -2,7 +2,7 @@
 
 Why not dataclasses there: Python 3.10 (FC's runtime) compiles each method ``@dataclass`` generates
 with ``exec`` while the class is created. The sixteen value classes the upload handler's import
-created that way cost 53 M instructions, about 8 ms of every cold start (bench/FINDINGS.md §0). A
+created that way cost 53 M instructions, about 8 ms of every cold start. A
 hand-written ``__init__`` is compiled into the ``.pyc`` like any function and costs nothing then.
 
 So such a class writes its ``__init__`` by hand, and its fields are that ``__init__``'s parameters,

@@ -24,9 +24,9 @@ def quick_run(tmp_path_factory):
         pytest.skip("no .venv (make install)")
     out = tmp_path_factory.mktemp("bench")
     env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
-    # Every benchmark, the opt-in experiments too, so that each of them is run here.
+    # Every benchmark, so that each of them is run here.
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out),
-                           "--benchmarks", "cold,runtime,warm,replay,experiments"],
+                           "--benchmarks", "cold,runtime,warm,replay"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return out, proc
@@ -45,7 +45,7 @@ def _parsed(*argv: str) -> dict:
 def test_a_full_run_is_the_four_benchmarks_with_40_rounds_and_8_replay_parts():
     assert _parsed() == [["cold", "runtime", "warm", "replay"], 40, 8, 10_000]
     assert _parsed("--quick")[1:] == [1, 1, 16]
-    assert _parsed("--benchmarks", "cold,experiments")[0] == ["cold", "experiments"]
+    assert _parsed("--benchmarks", "cold,warm")[0] == ["cold", "warm"]
     code = "from bench import run; run.parse(['--benchmarks', 'cold,nonsense'])"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown benchmarks: nonsense" in proc.stderr
@@ -62,7 +62,7 @@ def test_writes_json_and_markdown(quick_run):
     md = (out / "latest.md").read_text(encoding="utf-8")
     assert doc["schema"] == "vodai-bench/1" and doc["mode"] == "quick"
     assert {"cpus", "python311"} <= set(doc["machine"])
-    assert set(doc["benchmarks"]) == {"cold_start", "warm", "replay", "experiments"}
+    assert set(doc["benchmarks"]) == {"cold_start", "warm", "replay"}
     for heading in ("**Cold start**", "**Warm overhead per event**", "**Replay throughput**", "**Targets**"):
         assert heading in md
     assert md.strip().splitlines()[-1] in proc.stdout  # the tables are printed too
@@ -125,10 +125,6 @@ def test_warm_replay_and_targets(quick_run):
         _summary(row["vodai_events_per_s"])
         _summary(row["raw_events_per_s"])
         assert row["vodai_ratio"]["ratio"] > 0
-    exp = doc["benchmarks"]["experiments"]
-    for arm in exp["warm"]["arms"].values():
-        _summary(arm["p50_us"])
-    assert {"vodai", "vodai-stdlib", "raw"} <= set(exp["replay"]["impls"])
     ids = {t["id"] for t in doc["targets"]}
     assert {"cold_wall", "cold_rss", "warm_p50", "replay_c1", "replay_c4", "replay_c8"} <= ids
     if (ROOT / ".venv310-sdk" / ".installed").exists() and (ROOT / ".venv310" / "bin" / "python").exists():

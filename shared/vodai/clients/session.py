@@ -25,8 +25,8 @@ _lock = threading.Lock()
 _session: Optional[requests.Session] = None
 
 POOL_SIZE = 16
-# The direct path needs requests' adapter over urllib3's pools, not a stand-in for requests
-# (bench/experiments has one); without it, and for what it does not cover, requests' own send runs.
+# The direct path needs requests' adapter over urllib3's pools, not a stand-in for requests;
+# without it, and for what it does not cover, requests' own send runs.
 _URLLIB3_POOLS = hasattr(HTTPAdapter, "get_connection_with_tls_context")
 _REQUESTS_SEND = HTTPAdapter.send
 

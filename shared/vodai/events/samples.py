@@ -17,7 +17,8 @@ Two layers:
 * :func:`wrap` (or ``SHAPES[name]``) puts one body, or a list of bodies, into a delivery
   envelope and returns the exact bytes of the function's ``event``.
 
-Facts and shapes follow ``/work/shared/reference/vod-events.md``.
+Facts and shapes follow Alibaba Cloud's public documentation: VOD's event notifications (event
+types and their fields), MNS and EventBridge message formats, and Function Compute's trigger events.
 """
 
 from __future__ import annotations
