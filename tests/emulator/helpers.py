@@ -23,6 +23,9 @@ VOD_HOST = "vod.cn-shanghai.aliyuncs.com"
 MNS_HOST = "123456.mns.cn-shanghai.aliyuncs.com"
 XMLNS = "{http://mns.aliyuncs.com/doc/v1/}"
 
+# The smallest UserData VOD accepts: it must hold MessageCallback or Extend.
+USER_DATA = '{"Extend":{}}'
+
 # Every character class the encoders disagree on, plus non-ASCII text, inside JSON.
 TRICKY_USER_DATA = json.dumps(
     {"Extend": {"note": "a b*c~d/e+f=g&h%i 视频 ünï"}, "MessageCallback": {"Type": "none"}},
