@@ -11,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+# Delivery shapes no documentation shows but the parser tolerates (vodai.events.samples.TOLERATED_SHAPES):
+# kept here as test fixtures, not offered as samples under events/.
+TOLERATED = ROOT / "tests" / "fixtures" / "tolerated"
 
 
 def require_binary(name: str) -> str:
@@ -43,6 +46,14 @@ def sample_files():
 
 def expected_outcomes() -> dict:
     return json.loads((EVENTS / "expected.json").read_text(encoding="utf-8"))
+
+
+def tolerated_files():
+    return sorted(p for p in TOLERATED.rglob("*.json") if p.name != "expected.json")
+
+
+def tolerated_outcomes() -> dict:
+    return json.loads((TOLERATED / "expected.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ class Settings(BaseModel):
     ai_template_id: Optional[str] = None
     #: SubmitAIImageJob's optional AIPipelineId.
     ai_pipeline_id: Optional[str] = None
-    #: SubmitAIImageAuditJob's TemplateId.
+    #: SubmitAIImageAuditJob's TemplateId; unset, VOD uses the account's default template.
     audit_template_id: Optional[str] = None
     #: MediaAuditConfiguration.ResourceType for image audit (letters, digits, underscore).
     audit_resource_type: Optional[str] = None

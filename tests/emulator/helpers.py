@@ -7,7 +7,7 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from urllib.parse import quote, urlencode
 from xml.etree import ElementTree
 
@@ -22,6 +22,9 @@ QUEUE = "vodai-dead-letters"
 VOD_HOST = "vod.cn-shanghai.aliyuncs.com"
 MNS_HOST = "123456.mns.cn-shanghai.aliyuncs.com"
 XMLNS = "{http://mns.aliyuncs.com/doc/v1/}"
+
+# The smallest UserData VOD accepts: it must hold MessageCallback or Extend.
+USER_DATA = '{"Extend":{}}'
 
 # Every character class the encoders disagree on, plus non-ASCII text, inside JSON.
 TRICKY_USER_DATA = json.dumps(
@@ -84,7 +87,7 @@ def v1(session: requests.Session, params: Mapping[str, str], **sign: Any) -> req
 def v3(
     session: requests.Session,
     action: str,
-    query: Mapping[str, str],
+    query: Union[Mapping[str, str], Sequence[tuple[str, str]]],
     *,
     ak: str = AK,
     secret: str = SECRET,
@@ -176,6 +179,7 @@ def mns_post(
     query: str = "",
     signed_resource: Optional[str] = None,
     omit: Iterable[str] = (),
+    content_md5: Optional[str] = None,
 ) -> requests.Response:
     """Sign like the MNS SDK and POST ``xml`` to ``path``; the knobs let a test break one part."""
     resource = path + (f"?{query}" if query else "")
@@ -184,6 +188,8 @@ def mns_post(
         "x-mns-version": "2015-06-06",
         "Date": date or mns_date(),
     }
+    if content_md5 is not None:
+        headers["Content-MD5"] = content_md5  # signed, as every header of the string to sign
     if token and token_header.startswith("x-mns-"):
         headers[token_header] = token  # signed through its prefix
     headers["Authorization"] = mns.authorization(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -15,6 +16,7 @@ from .helpers import (
     STS_AK,
     STS_SECRET,
     STS_TOKEN,
+    VOD_HOST,
     nonce,
     send_v1,
     v1,
@@ -124,6 +126,76 @@ def test_v1_sts_token_mismatch(session):
     assert (response.status_code, code(response)) == (400, "InvalidSecurityToken.MismatchWithAccessKey")
 
 
+def test_v1_token_with_a_key_that_has_none_is_refused(session, backend: EmulatorBackend):
+    # Signed with the token, so only the token check can refuse it.
+    response = v1(session, SUBMIT, token="made-up-token")
+    assert (response.status_code, code(response)) == (400, "InvalidSecurityToken.MismatchWithAccessKey")
+    assert backend.jobs() == []
+
+
+@pytest.mark.parametrize(("name", "value"), [("SignatureMethod", "HMAC-SHA256"), ("SignatureVersion", "2.0")])
+def test_v1_signature_method_and_version_are_checked(session, backend: EmulatorBackend, name: str, value: str):
+    params = {**v1_params(SUBMIT), name: value}
+    params["Signature"] = rpc.sign("POST", params, SECRET)  # signed as sent: only the value is wrong
+    response = send_v1(session, params)
+    assert (response.status_code, code(response)) == (400, "InvalidParameter")
+    assert f'"{name}"' in response.json()["Message"]
+    assert backend.jobs() == []
+
+
+@pytest.mark.parametrize("name", ["SignatureMethod", "SignatureVersion"])
+def test_v1_signature_method_and_version_are_required(session, name: str):
+    params = v1_params(SUBMIT)
+    del params[name]
+    params["Signature"] = rpc.sign("POST", params, SECRET)
+    response = send_v1(session, params)
+    assert (response.status_code, code(response)) == (400, "MissingParameter")
+    assert f'"{name}"' in response.json()["Message"]
+
+
+def _query(params) -> str:
+    return urlencode(params, quote_via=quote)
+
+
+def test_v1_parameter_repeated_in_front_is_refused(session, backend: EmulatorBackend):
+    # The later copy used to win when the query was read into a dict.
+    params = v1_params(SUBMIT)
+    response = session.post(f"https://{VOD_HOST}/?VideoId=attacker&{_query(params)}")
+    assert (response.status_code, code(response)) == (400, "SignatureDoesNotMatch")
+    assert backend.jobs() == []
+
+
+def test_v1_parameter_repeated_after_is_refused(session, backend: EmulatorBackend):
+    params = v1_params(SUBMIT)
+    response = session.post(f"https://{VOD_HOST}/?{_query(params)}&VideoId=attacker")
+    assert (response.status_code, code(response)) == (400, "SignatureDoesNotMatch")
+    assert backend.jobs() == []
+
+
+def test_v1_parameter_repeated_in_query_and_form_is_refused(session, backend: EmulatorBackend):
+    params = v1_params(SUBMIT)
+    response = session.post(f"https://{VOD_HOST}/?{_query(params)}", data={"VideoId": "attacker"})
+    assert code(response) == "SignatureDoesNotMatch"
+    assert backend.jobs() == []
+
+
+def test_v1_repeated_parameter_is_refused_even_when_both_copies_are_signed(session, backend: EmulatorBackend):
+    pairs = [("VideoId", "attacker"), *v1_params(SUBMIT).items()]
+    pairs = [(k, v) for k, v in pairs if k != "Signature"]
+    pairs.append(("Signature", rpc.sign("POST", pairs, SECRET)))
+    response = session.post(f"https://{VOD_HOST}/?{_query(pairs)}")
+    assert (response.status_code, code(response)) == (400, "InvalidParameter")
+    assert '"VideoId"' in response.json()["Message"]
+    assert backend.jobs() == []
+
+
+def test_v1_reordered_parameters_still_verify(session):
+    # RPC V1 signs the sorted parameters: the order on the wire is free.
+    params = v1_params(SUBMIT)
+    response = session.post(f"https://{VOD_HOST}/?{_query(list(reversed(params.items())))}")
+    assert response.status_code == 200, response.text
+
+
 def test_signature_checks_can_be_switched_off(session, backend: EmulatorBackend):
     backend.verify_signatures = False
     response = send_v1(session, {**SUBMIT, "AccessKeyId": "anyone", "Signature": "junk"})
@@ -154,6 +226,21 @@ def test_v3_tampered_query(session):
         session, "SubmitAIImageJob", QUERY, raw_query="VideoId=other&AITemplateId=tpl-1"
     )
     assert code(response) == "SignatureDoesNotMatch"
+
+
+def test_v3_parameter_repeated_in_front_is_refused(session, backend: EmulatorBackend):
+    response = v3(
+        session, "SubmitAIImageJob", QUERY, raw_query=f"VideoId=attacker&{_query(QUERY)}"
+    )
+    assert (response.status_code, code(response)) == (400, "SignatureDoesNotMatch")
+    assert backend.jobs() == []
+
+
+def test_v3_repeated_parameter_is_refused_even_when_both_copies_are_signed(session, backend: EmulatorBackend):
+    pairs = [("VideoId", "attacker"), *QUERY.items()]
+    response = v3(session, "SubmitAIImageJob", pairs, raw_query=_query(pairs))
+    assert (response.status_code, code(response)) == (400, "InvalidParameter")
+    assert backend.jobs() == []
 
 
 def test_v3_tampered_signed_header(session):

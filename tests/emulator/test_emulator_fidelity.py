@@ -61,7 +61,7 @@ def test_strict_media_is_regional_and_typed(session, backend: EmulatorBackend):
 
 @pytest.mark.parametrize(
     "user_data",
-    ['{"Extend":{"a":1}}', '{"MessageCallback":{"CallbackURL":"http://x"}}', "{}",
+    ['{"Extend":{"a":1}}', '{"MessageCallback":{"CallbackURL":"http://x"}}',
      '{"Extend":"text","MessageCallback":{"CallbackType":"http"}}'],
 )
 def test_user_data_with_allowed_keys(session, user_data: str):
@@ -71,6 +71,22 @@ def test_user_data_with_allowed_keys(session, user_data: str):
 def test_user_data_with_other_keys_is_refused(session, backend: EmulatorBackend):
     body = vod_error(v1(session, {**SUBMIT_PARAMS, "UserData": '{"Extend":{},"Other":1}'}), 400, "InvalidParameter")
     assert '"UserData"' in body["Message"] and "Other" in body["Message"]
+    assert backend.jobs() == []
+
+
+@pytest.mark.parametrize(
+    ("user_data", "reason"),
+    [
+        ("{}", "MessageCallback or Extend"),
+        ('{"Extend": 5}', "Extend must be"),
+        ('{"Extend": null}', "Extend must be"),
+        ('{"MessageCallback": "http://x"}', "MessageCallback must be"),
+    ],
+)
+def test_user_data_without_a_usable_key_is_refused(session, backend: EmulatorBackend, user_data: str, reason: str):
+    # VOD requires MessageCallback or Extend in UserData.
+    body = vod_error(v1(session, {**SUBMIT_PARAMS, "UserData": user_data}), 400, "InvalidParameter")
+    assert '"UserData"' in body["Message"] and reason in body["Message"]
     assert backend.jobs() == []
 
 

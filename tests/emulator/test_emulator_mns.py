@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 from xml.etree import ElementTree
@@ -11,6 +12,8 @@ import pytest
 from vodai.emulator import EmulatorBackend
 
 from .helpers import (
+    AK,
+    SECRET,
     STS_AK,
     STS_SECRET,
     STS_TOKEN,
@@ -154,3 +157,39 @@ def test_request_log_has_no_token(session, backend: EmulatorBackend):
     assert entry["params"] == {"TopicName": TOPIC, "MessageTag": "t"}
     assert entry["access_key_id"] == STS_AK
     assert STS_TOKEN not in str(entry)
+
+
+# -- Content-MD5 and tokens ------------------------------------------------------------------
+
+
+def _md5_forms(body: bytes) -> dict[str, str]:
+    digest = hashlib.md5(body)
+    return {
+        "rfc1864": base64.b64encode(digest.digest()).decode(),
+        "python-sdk": base64.b64encode(digest.hexdigest().encode()).decode(),  # base64 of the hex
+    }
+
+
+@pytest.mark.parametrize("form", ["rfc1864", "python-sdk"])
+def test_content_md5_matching_the_body_is_accepted(session, backend: EmulatorBackend, form: str):
+    xml = message_xml("original")
+    response = mns_publish(session, xml, content_md5=_md5_forms(xml)[form])
+    assert response.status_code == 201, response.text
+    assert backend.topic_messages(TOPIC)[0]["MessageBody"] == "original"
+
+
+@pytest.mark.parametrize("form", ["rfc1864", "python-sdk"])
+def test_body_changed_under_the_old_content_md5_is_refused(session, backend: EmulatorBackend, form: str):
+    signed_md5 = _md5_forms(message_xml("original"))[form]
+    response = mns_publish(session, message_xml("swapped"), content_md5=signed_md5)
+    assert response.status_code == 400
+    assert mns_error(response)["Code"] == "InvalidDigest"
+    assert backend.topic_messages(TOPIC) == []
+
+
+@pytest.mark.parametrize("header", ["security-token", "x-mns-security-token"])
+def test_token_with_a_key_that_has_none_is_refused(session, backend: EmulatorBackend, header: str):
+    response = mns_publish(session, message_xml("x"), ak=AK, secret=SECRET, token="made-up", token_header=header)
+    assert response.status_code == 403
+    assert mns_error(response)["Code"] == "AccessDenied"
+    assert backend.topic_messages(TOPIC) == []

@@ -13,7 +13,7 @@ from mns.mns_exception import MNSServerException
 from _servers import emulator_server
 
 from . import sdk_clients as sdk
-from .helpers import TRICKY_USER_DATA
+from .helpers import TRICKY_USER_DATA, USER_DATA
 
 pytestmark = pytest.mark.e2e
 
@@ -68,10 +68,24 @@ def test_submit_ai_image_audit_job_in_singapore(server, signature: str):
 
 
 @pytest.mark.parametrize("signature", sdk.SIGNATURES)
+def test_audit_without_template_id_uses_the_default_template(server, signature: str):
+    # The SDK lets TemplateId out; VOD then uses the account's default template (documented).
+    client = sdk.vod_client(
+        server, AK, SECRET, signature=signature, region_id="ap-southeast-1", via_region_host=True
+    )
+    request = vod_models.SubmitAIImageAuditJobRequest(media_id="image-2")
+
+    job_id = client.submit_aiimage_audit_job(request).body.job_id
+
+    (stored,) = server.jobs()
+    assert (stored["JobId"], stored["MediaId"], stored["TemplateId"]) == (job_id, "image-2", "")
+
+
+@pytest.mark.parametrize("signature", sdk.SIGNATURES)
 def test_wrong_secret_is_refused(server, signature: str):
     client = sdk.vod_client(server, AK, "wrong-secret", signature=signature)
     with pytest.raises(ClientException) as caught:
-        sdk.submit_ai_image_job(client, "video-1", "tpl-1", "{}")
+        sdk.submit_ai_image_job(client, "video-1", "tpl-1", USER_DATA)
     assert (caught.value.code, caught.value.status_code) == ("SignatureDoesNotMatch", 400)
     assert server.jobs() == []
 
@@ -79,7 +93,7 @@ def test_wrong_secret_is_refused(server, signature: str):
 def test_region_restriction_reaches_the_sdk(server):
     client = sdk.vod_client(server, AK, SECRET, region_id="ap-southeast-1", via_region_host=True)
     with pytest.raises(ClientException) as caught:
-        sdk.submit_ai_image_job(client, "video-1", "tpl-1", "{}")
+        sdk.submit_ai_image_job(client, "video-1", "tpl-1", USER_DATA)
     assert (caught.value.code, caught.value.status_code) == ("Forbidden.RegionNotSupported", 403)
 
 
@@ -105,7 +119,7 @@ def test_legacy_audit_in_singapore(server):
 def test_legacy_wrong_secret_is_refused(server):
     client = sdk.legacy_client(server, AK, "wrong-secret")
     with pytest.raises(ServerException) as caught:
-        sdk.legacy_submit(client, "video-1", "tpl-1", "{}")
+        sdk.legacy_submit(client, "video-1", "tpl-1", USER_DATA)
     # The server answers SignatureDoesNotMatch with its string to sign; this SDK compares it
     # with its own and, when equal (only the secret differs), reports InvalidAccessKeySecret.
     assert (caught.value.get_error_code(), caught.value.get_http_status()) == (
@@ -146,8 +160,8 @@ def test_mns_unknown_topic(server):
 
 
 def test_control_api_and_logs_hold_no_secrets(server):
-    sdk.submit_ai_image_job(sdk.vod_client(server, AK, SECRET), "video-1", "tpl-1", "{}")
-    sdk.legacy_submit(sdk.legacy_client(server, AK, SECRET), "video-2", "tpl-1", "{}")
+    sdk.submit_ai_image_job(sdk.vod_client(server, AK, SECRET), "video-1", "tpl-1", USER_DATA)
+    sdk.legacy_submit(sdk.legacy_client(server, AK, SECRET), "video-2", "tpl-1", USER_DATA)
     sdk.mns_publish(server, AK, SECRET, TOPIC, "body", "tag")
 
     log = server.requests_log()
@@ -164,6 +178,6 @@ def test_control_api_and_logs_hold_no_secrets(server):
 
 
 def test_reset_through_the_control_api(server):
-    sdk.submit_ai_image_job(sdk.vod_client(server, AK, SECRET), "video-1", "tpl-1", "{}")
+    sdk.submit_ai_image_job(sdk.vod_client(server, AK, SECRET), "video-1", "tpl-1", USER_DATA)
     server.reset()
     assert server.jobs() == [] and server.requests_log() == []

@@ -10,7 +10,7 @@ from mns.mns_exception import MNSServerException
 from _servers import emulator_server
 
 from . import sdk_clients as sdk
-from .helpers import TRICKY_USER_DATA
+from .helpers import TRICKY_USER_DATA, USER_DATA
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def test_vod_with_token(server, signature: str):
 def test_vod_without_the_right_token(server, signature: str, token, code: str):
     client = sdk.vod_client(server, AK, SECRET, signature=signature, security_token=token)
     with pytest.raises(ClientException) as caught:
-        sdk.submit_ai_image_job(client, "video-1", "tpl-1", "{}")
+        sdk.submit_ai_image_job(client, "video-1", "tpl-1", USER_DATA)
     assert caught.value.code == code
     assert server.jobs() == []
 
@@ -54,7 +54,7 @@ def test_vod_without_the_right_token(server, signature: str, token, code: str):
 def test_vod_with_token_and_wrong_secret(server, signature: str):
     client = sdk.vod_client(server, AK, "wrong", signature=signature, security_token=TOKEN)
     with pytest.raises(ClientException) as caught:
-        sdk.submit_ai_image_job(client, "video-1", "tpl-1", "{}")
+        sdk.submit_ai_image_job(client, "video-1", "tpl-1", USER_DATA)
     assert caught.value.code == "SignatureDoesNotMatch"
 
 
@@ -66,7 +66,7 @@ def test_legacy_with_token(server):
 
 def test_legacy_without_token(server):
     with pytest.raises(ServerException) as caught:
-        sdk.legacy_submit(sdk.legacy_client(server, AK, SECRET), "video-1", "tpl-1", "{}")
+        sdk.legacy_submit(sdk.legacy_client(server, AK, SECRET), "video-1", "tpl-1", USER_DATA)
     assert caught.value.get_error_code() == "MissingSecurityToken"
 
 
@@ -91,9 +91,9 @@ def test_mns_with_token_and_wrong_secret(server):
 
 def test_token_never_reaches_the_logs(server):
     sdk.submit_ai_image_job(
-        sdk.vod_client(server, AK, SECRET, signature="v1", security_token=TOKEN), "v", "t", "{}"
+        sdk.vod_client(server, AK, SECRET, signature="v1", security_token=TOKEN), "v", "t", USER_DATA
     )
-    sdk.legacy_submit(sdk.legacy_client(server, AK, SECRET, security_token=TOKEN), "v", "t", "{}")
+    sdk.legacy_submit(sdk.legacy_client(server, AK, SECRET, security_token=TOKEN), "v", "t", USER_DATA)
     sdk.mns_publish(server, AK, SECRET, TOPIC, "body", "tag", security_token=TOKEN)
 
     assert len(server.requests_log()) == 3

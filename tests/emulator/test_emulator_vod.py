@@ -177,10 +177,19 @@ def test_submit_ai_image_audit_job(session, backend: EmulatorBackend):
     assert job["Status"] == "Processing"
 
 
-@pytest.mark.parametrize("missing", ["MediaId", "TemplateId"])
-def test_audit_requires_media_and_template(session, missing: str):
-    params = {k: v for k, v in AUDIT.items() if k != missing}
-    assert_error(v1(session, params), 400, "MissingParameter", region="ap-southeast-1")
+def test_audit_requires_media(session):
+    params = {k: v for k, v in AUDIT.items() if k != "MediaId"}
+    body = assert_error(v1(session, params), 400, "MissingParameter", region="ap-southeast-1")
+    assert '"MediaId"' in body["Message"]
+
+
+def test_audit_without_template_uses_the_default_template(session, backend: EmulatorBackend):
+    # Documented: without TemplateId the account's default template is used.
+    params = {k: v for k, v in AUDIT.items() if k != "TemplateId"}
+    response = v1(session, params)
+    assert response.status_code == 200, response.text
+    job = backend.get_job(response.json()["JobId"])
+    assert (job["MediaId"], job["TemplateId"]) == ("image-1", "")
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_mns_topic_trigger_json_format(shim, server):
     invoke_and_check_submitted(shim, server, *_sample("mns-topic-json/video-cn-shanghai.json"))
 
 
-@pytest.mark.parametrize("sample", ["raw/video-cn-beijing.json", "mns-topic-stream-attrs/image-ap-southeast-1.json"])
+@pytest.mark.parametrize("sample", ["raw/video-cn-beijing.json", "raw-base64/image-ap-southeast-1.json"])
 def test_mns_topic_trigger_stream_format(shim, server, sample):
     invoke_and_check_submitted(shim, server, *_sample(sample))
 

@@ -80,6 +80,24 @@ def test_submitted_parameters_reach_vod_as_routed():
     assert json.loads(log["params"]["UserData"])["Extend"]["vodai"]["MediaId"] == outcome.media_id
 
 
+@pytest.mark.parametrize("signature_version", ["v3", "v1"])
+@pytest.mark.parametrize("template", ["tpl-audit", None])
+def test_image_audit_with_and_without_a_template(template, signature_version):
+    # Without VODAI_AUDIT_TEMPLATE_ID the request leaves TemplateId out (the account's default).
+    backend, deps, context = _target({"audit_template_id": template, "signature_version": signature_version})
+    raw = (EVENTS / "cloudevent" / "image-ap-southeast-1.json").read_bytes()
+    [outcome] = dispatch(raw, deps, context=context).outcomes
+    assert outcome.status == SUBMITTED, outcome.reason
+    [log] = [r for r in backend.requests_log() if r["action"] == "SubmitAIImageAuditJob"]
+    assert log["params"].get("TemplateId") == template
+    [message] = backend.topic_messages("vodai-callback")
+    assert json.loads(message["MessageBody"]).get("TemplateId") == template
+    # The same upload again is a duplicate under the same job key, template or not.
+    [again] = dispatch(raw, deps, context=context).outcomes
+    assert again.status == SKIPPED and again.duplicate
+    assert len(backend.jobs()) == 1
+
+
 @pytest.mark.parametrize("version", ["v3", "v1"])
 def test_wrong_secret_is_rejected_and_no_secret_leaks(version):
     wrong = Credentials(CREDS.access_key_id, "not-the-secret", CREDS.security_token)

@@ -83,6 +83,21 @@ def test_missing_template_is_a_config_error_naming_the_variable():
     assert info.value.setting == "VODAI_AI_TEMPLATE_ID"
 
 
+def test_audit_without_template_leaves_templateid_out():
+    # VOD then audits with the account's default template (documented), so it is no error.
+    settings = SETTINGS.model_copy(update={"audit_template_id": None})
+    d = decide(parse_event(MEDIA["image"]), region="ap-southeast-1", table=DEFAULT_TABLE, settings=settings)
+    assert isinstance(d, Submit)
+    assert d.params == {"MediaId": "i1"}
+    assert d.template_id is None
+
+
+def test_audit_with_template_sends_it():
+    d = decide(parse_event(MEDIA["image"]), region="ap-southeast-1", table=DEFAULT_TABLE, settings=SETTINGS)
+    assert isinstance(d, Submit)
+    assert (d.params["TemplateId"], d.template_id) == ("tpl-audit", "tpl-audit")
+
+
 def test_failed_upload_and_other_events_are_skipped():
     failed = dict(MEDIA["video"], Status="fail")
     assert isinstance(decide(parse_event(failed), region="cn-shanghai", table=DEFAULT_TABLE, settings=SETTINGS), Skip)

@@ -10,16 +10,17 @@ freshness (timestamp), replay (nonce). A bad signature does not burn a nonce.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence, Tuple
 
 from vodai.signing import acs3, mns, rpc
 
 from .backend import Credentials, EmulatorBackend
-from .errors import EmulatorError, missing_parameter
+from .errors import EmulatorError, invalid_parameter, missing_parameter
 from .request import EmulatorRequest
 
 MAX_SKEW_SECONDS = 15 * 60
@@ -36,36 +37,68 @@ _SIGNATURE_MISMATCH = (
 
 
 def verify_vod(
-    backend: EmulatorBackend, request: EmulatorRequest, params: Mapping[str, str]
+    backend: EmulatorBackend, request: EmulatorRequest, pairs: Sequence[Tuple[str, str]]
 ) -> Optional[str]:
-    """Authenticate a VOD request; returns its AccessKeyId. ``params`` = query + form body."""
+    """Authenticate a VOD request; returns its AccessKeyId.
+
+    Parameters
+    ----------
+    backend
+        Holds the credentials and the nonces seen.
+    request
+        The request as received.
+    pairs
+        Its query and form-body parameters as received, in order and with repeats: RPC V1
+        is verified over exactly these, so a repeated name cannot hide behind a signed one.
+
+    Returns
+    -------
+    str or None
+        The AccessKeyId (None only when checks are off and the request names none).
+    """
     authorization = request.headers.get("Authorization", "")
     is_v3 = authorization.split(" ", 1)[0] == acs3.ALGORITHM
     if not backend.verify_signatures:
-        return _claimed_v3_key(authorization) if is_v3 else params.get("AccessKeyId")
+        return _claimed_v3_key(authorization) if is_v3 else dict(pairs).get("AccessKeyId")
     if is_v3:
         return _verify_acs3(backend, request, authorization)
-    return _verify_rpc(backend, request, params)
+    return _verify_rpc(backend, request, pairs)
 
 
 def _verify_rpc(
-    backend: EmulatorBackend, request: EmulatorRequest, params: Mapping[str, str]
+    backend: EmulatorBackend, request: EmulatorRequest, pairs: Sequence[Tuple[str, str]]
 ) -> str:
+    params = dict(pairs)
     for name in ("AccessKeyId", "Signature", "Timestamp", "SignatureNonce"):
         if not params.get(name):
             raise missing_parameter(name)
+    _check_rpc_method(params)
     creds = _vod_credentials(backend, params["AccessKeyId"])
-    expected = rpc.sign(request.method, params, creds.access_key_secret)
+    expected = rpc.sign(request.method, pairs, creds.access_key_secret)
     if not hmac.compare_digest(expected, params["Signature"]):
         raise EmulatorError(
             400,
             "SignatureDoesNotMatch",
-            _SIGNATURE_MISMATCH + rpc.string_to_sign(request.method, params),
+            _SIGNATURE_MISMATCH + rpc.string_to_sign(request.method, pairs),
         )
     _check_vod_token(creds, params.get("SecurityToken"))
     _check_vod_timestamp(params["Timestamp"])
     _check_nonce(backend, creds, params["SignatureNonce"])
     return creds.access_key_id
+
+
+def _check_rpc_method(params: Mapping[str, str]) -> None:
+    # Checked before the signature: it says how to verify. Codes unconfirmed; the gateway's
+    # generic parameter errors are the plausible answer.
+    for name, expected in (
+        ("SignatureMethod", rpc.SIGNATURE_METHOD),
+        ("SignatureVersion", rpc.SIGNATURE_VERSION),
+    ):
+        value = params.get(name)
+        if not value:
+            raise missing_parameter(name)
+        if value != expected:
+            raise invalid_parameter(name, f"It must be {expected}, not {value!r}.")
 
 
 def _verify_acs3(backend: EmulatorBackend, request: EmulatorRequest, authorization: str) -> str:
@@ -97,7 +130,7 @@ def _verify_acs3(backend: EmulatorBackend, request: EmulatorRequest, authorizati
             400, "SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the body."
         )
     canonical = acs3.canonical_request(
-        request.method, request.path, request.query, request.headers, signed, body_sha256
+        request.method, request.path, request.query_pairs, request.headers, signed, body_sha256
     )
     if not hmac.compare_digest(acs3.signature(creds.access_key_secret, canonical), parts["Signature"]):
         raise EmulatorError(
@@ -133,8 +166,15 @@ def _vod_credentials(backend: EmulatorBackend, access_key_id: str) -> Credential
 
 
 def _check_vod_token(creds: Credentials, token: Optional[str]) -> None:
-    # Both codes are the gateway's STS codes as far as we know (unconfirmed statuses).
+    # The codes are the gateway's STS codes as far as we know (unconfirmed statuses).
     if creds.security_token is None:
+        if token:
+            # A long-term key has no token: one sent with it is not its own.
+            raise EmulatorError(
+                400,
+                "InvalidSecurityToken.MismatchWithAccessKey",
+                "Specified SecurityToken mismatch with the AccessKey: this AccessKey takes none.",
+            )
         return
     if not token:
         raise EmulatorError(
@@ -198,6 +238,7 @@ def verify_mns(backend: EmulatorBackend, request: EmulatorRequest) -> Optional[s
             "Check your key and signing method.",
         )
     _check_mns_token(creds, request)
+    _check_content_md5(request)
     _check_mns_date(date)
     return creds.access_key_id
 
@@ -212,12 +253,38 @@ def _claimed_mns_key(authorization: str) -> Optional[str]:
 def _check_mns_token(creds: Credentials, request: EmulatorRequest) -> None:
     # The Python SDK sends an unsigned ``security-token``; other SDKs a signed
     # ``x-mns-security-token``. Code and wording for a bad token are unconfirmed.
-    if creds.security_token is None:
-        return
     token = request.headers.get("x-mns-security-token") or request.headers.get("security-token")
+    if creds.security_token is None:
+        if token:  # a long-term key has no token: one sent with it is not its own
+            raise EmulatorError(
+                403, "AccessDenied", "A security token was sent with an AccessKey Id that takes none."
+            )
+        return
     if not token or not hmac.compare_digest(token, creds.security_token):
         raise EmulatorError(
             403, "AccessDenied", "The security token is missing or does not match the AccessKey Id."
+        )
+
+
+def content_md5_forms(body: bytes) -> tuple[str, str]:
+    """The ``Content-MD5`` values accepted for ``body``: base64 of the MD5 digest (RFC 1864)
+    and base64 of its hex string (what the official Python SDK sends)."""
+    digest = hashlib.md5(body)
+    return (
+        base64.b64encode(digest.digest()).decode("ascii"),
+        base64.b64encode(digest.hexdigest().encode("ascii")).decode("ascii"),
+    )
+
+
+def _check_content_md5(request: EmulatorRequest) -> None:
+    # The signature covers the header, not the body: without this a body could be swapped.
+    claimed = request.headers.get("Content-MD5")
+    if claimed is None:
+        return  # optional in MNS's API
+    if not any(hmac.compare_digest(claimed.strip(), form) for form in content_md5_forms(request.body)):
+        # Code and wording unconfirmed: InvalidDigest is what OSS answers for the same fault.
+        raise EmulatorError(
+            400, "InvalidDigest", "The Content-MD5 header does not match the MD5 of the message body."
         )
 
 

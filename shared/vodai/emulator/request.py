@@ -13,9 +13,15 @@ from urllib.parse import parse_qsl, quote, urlencode
 from requests.structures import CaseInsensitiveDict
 
 
+def parse_query_pairs(query_string: str) -> list[tuple[str, str]]:
+    """Decode a raw query string into its pairs, in order and with repeats ('+' is a space:
+    the official SDKs encode spaces that way)."""
+    return parse_qsl(query_string, keep_blank_values=True, encoding="utf-8")
+
+
 def parse_query(query_string: str) -> dict[str, str]:
-    """Decode a raw query string ('+' is a space: the official SDKs encode spaces that way)."""
-    return dict(parse_qsl(query_string, keep_blank_values=True, encoding="utf-8"))
+    """Decode a raw query string into a dict (a repeated name keeps its last value)."""
+    return dict(parse_query_pairs(query_string))
 
 
 @dataclass
@@ -28,6 +34,9 @@ class EmulatorRequest:
     # The query exactly as sent: MNS signs it verbatim as part of the resource.
     # Built from ``query`` when a caller constructs a request by hand without it.
     query_string: str = ""
+    # The decoded query as received, in order and with repeats: what signatures are checked
+    # over, so a repeated name is never verified in one copy and used in another.
+    query_pairs: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -35,6 +44,8 @@ class EmulatorRequest:
             self.headers = CaseInsensitiveDict(self.headers)
         if self.query and not self.query_string:
             self.query_string = urlencode(self.query, quote_via=quote)
+        if self.query and not self.query_pairs:
+            self.query_pairs = list(self.query.items())
 
     @classmethod
     def from_raw(
@@ -47,13 +58,15 @@ class EmulatorRequest:
     ) -> "EmulatorRequest":
         if isinstance(body, str):
             body = body.encode("utf-8")
+        pairs = parse_query_pairs(query_string)
         return cls(
             method=method,
             path=path or "/",
-            query=parse_query(query_string),
+            query=dict(pairs),
             headers=CaseInsensitiveDict(headers),
             body=body or b"",
             query_string=query_string,
+            query_pairs=pairs,
         )
 
 

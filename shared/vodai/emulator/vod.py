@@ -8,9 +8,9 @@ from typing import Any, Optional
 
 from . import auth
 from .backend import EmulatorBackend, new_request_id
-from .errors import EmulatorError, missing_parameter
+from .errors import EmulatorError, invalid_parameter, missing_parameter
 from .faults import ERROR, LOST, RESET, Fault
-from .request import ABORT_LOST, ABORT_RESET, EmulatorRequest, EmulatorResponse, parse_query
+from .request import ABORT_LOST, ABORT_RESET, EmulatorRequest, EmulatorResponse, parse_query_pairs
 from .vod_actions import ACTIONS
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -18,13 +18,33 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _VOD_HOST = re.compile(r"^vod\.([a-z0-9-]+)\.aliyuncs\.com(?::\d+)?$", re.IGNORECASE)
 
 
-def request_params(request: EmulatorRequest) -> dict[str, str]:
-    """Query parameters plus, for a form POST, the body's: RPC V1 signs them together."""
-    params = dict(request.query)
+def request_pairs(request: EmulatorRequest) -> list[tuple[str, str]]:
+    """Query pairs plus, for a form POST, the body's, as received: RPC V1 signs them together."""
+    pairs = list(request.query_pairs)
     content_type = request.headers.get("Content-Type", "")
     if content_type.lower().startswith(FORM_CONTENT_TYPE) and request.body:
-        params.update(parse_query(request.body.decode("utf-8", "replace")))
-    return params
+        pairs += parse_query_pairs(request.body.decode("utf-8", "replace"))
+    return pairs
+
+
+def request_params(request: EmulatorRequest) -> dict[str, str]:
+    """:func:`request_pairs` as a dict (a repeated name is refused before any action runs)."""
+    return dict(request_pairs(request))
+
+
+def refuse_repeated(pairs: list[tuple[str, str]]) -> None:
+    """Refuse a request that names a parameter twice.
+
+    VOD documents nothing for this. A copy the client did not sign already fails the
+    signature (both schemes sign the pairs as received); a request whose signature covers
+    both copies is refused too, as InvalidParameter, since no one value can be taken
+    without using a copy other than one verified.
+    """
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise invalid_parameter(name, "It must be given once, not repeated.")
+        seen.add(name)
 
 
 def resolve_region(backend: EmulatorBackend, request: EmulatorRequest, params: dict[str, str]) -> str:
@@ -55,7 +75,8 @@ def handle(
     ``reset`` returns an aborting response before anything is processed; ``lost`` processes
     the request, then returns an aborting response instead of the answer."""
     request_id = new_request_id()
-    params = request_params(request)
+    pairs = request_pairs(request)
+    params = dict(pairs)
     action = _action(request, params)
     region = resolve_region(backend, request, params)
     if fault is not None and fault.kind == RESET:
@@ -67,7 +88,8 @@ def handle(
     try:
         if fault is not None and fault.kind == ERROR:
             raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
-        access_key_id = auth.verify_vod(backend, request, params)
+        access_key_id = auth.verify_vod(backend, request, pairs)
+        refuse_repeated(pairs)
         payload = {"RequestId": request_id, **_dispatch(backend, action, region, params)}
         status, error_code = 200, None
     except EmulatorError as err:

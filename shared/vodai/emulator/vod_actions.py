@@ -8,8 +8,8 @@ does.
 
 | Action | Served in (default) | Errors (besides signature, region and faults) |
 |---|---|---|
-| SubmitAIImageJob | cn-shanghai, cn-beijing | MissingParameter (VideoId, AITemplateId); InvalidParameter (UserData over 512 bytes, not a JSON object, keys other than MessageCallback/Extend); InvalidVideo.NotFound 404 (strict media) |
-| SubmitAIImageAuditJob | ap-southeast-1 | MissingParameter (MediaId, TemplateId); InvalidParameter (MediaAuditConfiguration not {"ResourceType": letters/digits/_}); InvalidImage.NotFound 404 (strict media, code unconfirmed) |
+| SubmitAIImageJob | cn-shanghai, cn-beijing | MissingParameter (VideoId, AITemplateId); InvalidParameter (UserData over 512 bytes, not a JSON object, keys other than MessageCallback/Extend, neither of them, Extend not a string or object, MessageCallback not an object); InvalidVideo.NotFound 404 (strict media) |
+| SubmitAIImageAuditJob | ap-southeast-1 | MissingParameter (MediaId; TemplateId may be left out: the account's default template is used); InvalidParameter (MediaAuditConfiguration not {"ResourceType": letters/digits/_}); InvalidImage.NotFound 404 (strict media, code unconfirmed) |
 | GetAIImageJobs | cn-shanghai, cn-beijing | MissingParameter (JobIds); InvalidParameter (more than 10 ids). Unknown ids are left out of AIImageJobList (the SDK model has no NonExist field) |
 | GetAIMediaAuditJob | ap-southeast-1 | MissingParameter (JobId). An unknown id gives a body without MediaAuditJob (unconfirmed) |
 """
@@ -66,6 +66,20 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
     return parsed
 
 
+def _check_user_data(user_data: Mapping[str, Any]) -> None:
+    extra = sorted(set(user_data) - USER_DATA_KEYS)
+    if extra:
+        raise invalid_parameter(
+            "UserData", f"Only MessageCallback and Extend are allowed, not {', '.join(extra)}."
+        )
+    if not user_data:
+        raise invalid_parameter("UserData", "It must hold MessageCallback or Extend (or both).")
+    if "Extend" in user_data and not isinstance(user_data["Extend"], (str, dict)):
+        raise invalid_parameter("UserData", "Extend must be a JSON object or a string.")
+    if "MessageCallback" in user_data and not isinstance(user_data["MessageCallback"], dict):
+        raise invalid_parameter("UserData", "MessageCallback must be a JSON object.")
+
+
 def _new_job(backend: EmulatorBackend, job_type: str, region: str, **fields: Any) -> dict[str, Any]:
     return {
         "JobId": uuid.uuid4().hex,
@@ -89,11 +103,7 @@ def submit_ai_image_job(
     if user_data:
         if len(user_data.encode("utf-8")) > USER_DATA_MAX_BYTES:
             raise invalid_parameter("UserData", f"It must be at most {USER_DATA_MAX_BYTES} bytes.")
-        extra = sorted(set(_json_object("UserData", user_data)) - USER_DATA_KEYS)
-        if extra:
-            raise invalid_parameter(
-                "UserData", f"Only MessageCallback and Extend are allowed, not {', '.join(extra)}."
-            )
+        _check_user_data(_json_object("UserData", user_data))
     if backend.strict_media and backend.find_media(video_id, region, _VIDEO_MEDIA) is None:
         raise EmulatorError(404, "InvalidVideo.NotFound", "The video does not exist.")
     job = backend.submit_job(
@@ -118,7 +128,9 @@ def submit_ai_image_audit_job(
     backend: EmulatorBackend, params: Mapping[str, str], region: str
 ) -> dict[str, Any]:
     media_id = _required(params, "MediaId")
-    template_id = _required(params, "TemplateId")
+    # Documented as defaulting to the account's default template when left out, and the
+    # official SDK lets it be left out; "" in the job record stands for that default.
+    template_id = params.get("TemplateId", "")
     _check_lengths(backend, params)
     config = params.get("MediaAuditConfiguration", "")
     if config:

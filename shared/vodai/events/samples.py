@@ -41,7 +41,9 @@ __all__ = [
     "MEDIA_TYPES",
     "REGIONS",
     "ROUTES",
+    "DOCUMENTED_SHAPES",
     "SHAPES",
+    "TOLERATED_SHAPES",
     "Sample",
     "body",
     "callback_url",
@@ -50,6 +52,7 @@ __all__ = [
     "other_body",
     "sample_id",
     "samples",
+    "tolerated_samples",
     "wrap",
     "write_samples",
 ]
@@ -426,7 +429,7 @@ def _cloudevent(event_body: EventBody, o: _Options, *, pascal: bool) -> Dict[str
         data = {"requestId": request_id, "messageId": message_id, "messageBody": text}
     out: Dict[str, Any] = {
         "id": _uuid_like(_digest("cloudevent-id", salt, text, o.index)),
-        "source": "acs.mns",
+        "source": "acs:mns",  # as EventBridge's MNS-queue source documents it
         "specversion": "1.0",
         "type": "mns:Queue:SendMessage",
     }
@@ -562,6 +565,14 @@ def _make_builder(shape: str) -> Callable[..., bytes]:
 SHAPES: Mapping[str, Callable[..., bytes]] = {name: _make_builder(name) for name in _ENVELOPES}
 """Every delivery shape, in a fixed order: name -> builder(event_body, **options) -> bytes."""
 
+TOLERATED_SHAPES = ("mns-topic-stream-attrs", "cloudevent-pascal")
+"""Shapes no documentation shows (a STREAM ``{"body", "attrs"}`` message; a CloudEvent with
+PascalCase ``data.MessageBody``). The parser tolerates them, so their fixtures live with the
+tests (``tests/fixtures/tolerated/``, see :func:`tolerated_samples`), never under ``events/``."""
+
+DOCUMENTED_SHAPES = tuple(name for name in SHAPES if name not in TOLERATED_SHAPES)
+"""The shapes of ``events/``: those the VOD, MNS, EventBridge and FC documentation show."""
+
 
 def wrap(
     event_body: EventBody,
@@ -678,15 +689,24 @@ def _error(path: str, data: bytes, error_field: str) -> Sample:
     return Sample(path, data, [{"error_field": error_field}])
 
 
+def _matrix(shapes: Sequence[str]) -> List[Sample]:
+    """Every shape x {video, image} x the three regions; region hints where the shape has them."""
+    return [
+        _upload_sample(f"{shape}/{media_type}-{region}.json", shape, media_type, region)
+        for shape in shapes
+        for media_type in ("video", "image")
+        for region in REGIONS
+    ]
+
+
+def tolerated_samples() -> List[Sample]:
+    """The fixtures of ``tests/fixtures/tolerated/``: :data:`TOLERATED_SHAPES`, not documented."""
+    return _matrix(TOLERATED_SHAPES)
+
+
 def samples() -> List[Sample]:
     """Every fixture of ``events/`` (without expected.json), in a fixed order."""
-    out: List[Sample] = []
-
-    # The matrix: every shape x {video, image} x the three regions; region hints where the shape has them.
-    for shape in SHAPES:
-        for media_type in ("video", "image"):
-            for region in REGIONS:
-                out.append(_upload_sample(f"{shape}/{media_type}-{region}.json", shape, media_type, region))
+    out: List[Sample] = _matrix(DOCUMENTED_SHAPES)
 
     # Envelopes that could carry a region but do not: the OSS host is the only hint.
     out.append(_upload_sample("cloudevent/image-ap-southeast-1-no-region-hint.json",
@@ -756,10 +776,11 @@ def expected_json(all_samples: Sequence[Sample]) -> bytes:
 MANAGED_DIRS = tuple(SHAPES) + ("other", "malformed")
 
 
-def write_samples(dest: Union[str, Path]) -> List[Path]:
-    """Write every sample and expected.json under ``dest``; remove stale ``*.json`` in managed folders."""
+def write_samples(dest: Union[str, Path], all_samples: Optional[Sequence[Sample]] = None) -> List[Path]:
+    """Write ``all_samples`` (default: :func:`samples`) and expected.json under ``dest``; remove
+    stale ``*.json`` in managed folders, and the folders left empty."""
     root = Path(dest)
-    all_samples = samples()
+    all_samples = samples() if all_samples is None else list(all_samples)
     written: List[Path] = []
     wanted = {s.path for s in all_samples}
     for s in all_samples:
@@ -773,6 +794,8 @@ def write_samples(dest: Union[str, Path]) -> List[Path]:
             for p in folder.glob("*.json"):
                 if p.relative_to(root).as_posix() not in wanted:
                     p.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
     exp = root / "expected.json"
     exp.write_bytes(expected_json(all_samples))
     written.append(exp)
@@ -781,11 +804,14 @@ def write_samples(dest: Union[str, Path]) -> List[Path]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    tolerated = "--tolerated" in args
+    args = [a for a in args if a != "--tolerated"]
     if len(args) > 1 or (args and args[0] in ("-h", "--help")):
-        print("usage: python -m vodai.events.samples [DEST]   (default: events)", file=sys.stderr)
+        print("usage: python -m vodai.events.samples [--tolerated] [DEST]   (default: events;\n"
+              "       --tolerated writes the undocumented shapes, for tests/fixtures/tolerated)", file=sys.stderr)
         return 0 if args and args[0] in ("-h", "--help") else 2
-    dest = Path(args[0] if args else "events")
-    written = write_samples(dest)
+    dest = Path(args[0] if args else ("tests/fixtures/tolerated" if tolerated else "events"))
+    written = write_samples(dest, tolerated_samples() if tolerated else None)
     print(f"wrote {len(written)} files under {dest}", file=sys.stderr)
     return 0
 

@@ -30,8 +30,9 @@ COMPLETED = "COMPLETED"
 UNCERTAIN = "UNCERTAIN"  # the submit may have created a job whose JobId was lost: never resubmitted automatically
 
 
-def job_key(prefix: str, action: str, media_id: str, template_id: str) -> str:
-    return f"{prefix}:{action}:{media_id}:{template_id}"
+def job_key(prefix: str, action: str, media_id: str, template_id: Optional[str]) -> str:
+    """``prefix:action:media id:template id``; the last part is empty for the account's default template."""
+    return f"{prefix}:{action}:{media_id}:{template_id or ''}"
 
 
 class Record(Value):

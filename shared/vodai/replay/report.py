@@ -38,7 +38,7 @@ _DONE = FINAL | {PLANNED}
 
 
 def _key(outcome: Outcome, prefix: str) -> Optional[str]:
-    if outcome.action and outcome.media_id and outcome.template_id:
+    if outcome.action and outcome.media_id:
         return job_key(prefix, outcome.action, outcome.media_id, outcome.template_id)
     return None
 
@@ -248,7 +248,7 @@ def render_plan(summary: Summary, console) -> None:
             table.add_row(_cell(row.result.item.origin), "-", "-", "-", "-", _cell(row.status), _cell(row.reason))
             continue
         if o.status == PLANNED:
-            decision, detail = o.action, f"template {o.template_id}"
+            decision, detail = o.action, f"template {o.template_id or '(account default)'}"
         else:
             decision, detail = ("skip" if o.status == SKIPPED else "dead-letter" if o.status == DEAD_LETTERED else o.status), o.reason
         table.add_row(_cell(row.result.item.origin), _cell(o.index), _cell(o.media_id), _cell(o.media_type),

@@ -69,7 +69,7 @@ def store_of(target) -> IdempotencyStore:
 
 def outcome_key(prefix: str, o: Outcome) -> Optional[str]:
     """The job key an outcome's job has (None when it names no job)."""
-    return job_key(prefix, o.action, o.media_id, o.template_id) if o.action and o.media_id and o.template_id else None
+    return job_key(prefix, o.action, o.media_id, o.template_id) if o.action and o.media_id else None
 
 
 def planned_keys(result: InvocationResult, prefix: str) -> List[str]:

@@ -18,9 +18,12 @@ from .userdata import build_user_data, media_audit_configuration
 
 
 class Submit(FrozenValue):
-    """Submit ``action`` in ``region`` for ``media_id``: the request's parameters, ready to sign."""
+    """Submit ``action`` in ``region`` for ``media_id``: the request's parameters, ready to sign.
 
-    def __init__(self, action: str, region: str, media_id: str, template_id: str,
+    ``template_id`` is None for an image audit left to the account's default template.
+    """
+
+    def __init__(self, action: str, region: str, media_id: str, template_id: Optional[str],
                  params: Optional[Dict[str, str]] = None, pipeline_id: Optional[str] = None) -> None:
         _set = object.__setattr__  # frozen: fields are set past FrozenValue.__setattr__
         _set(self, "action", action)
@@ -103,11 +106,12 @@ def decide(
         return Submit(rule.action, region, event.media_id, template, params, pipeline)
 
     assert rule.action == SUBMIT_AI_IMAGE_AUDIT_JOB
-    template = per_region.audit_template_id or settings.audit_template_id
-    if not template:
-        raise ConfigError("VODAI_AUDIT_TEMPLATE_ID", f"no TemplateId for image audit in {region} (set it, or audit_template_id in the rules file)")
-    params = {"MediaId": event.media_id, "TemplateId": template}
+    # Optional: without a TemplateId VOD audits with the account's default template.
+    audit_template = per_region.audit_template_id or settings.audit_template_id or None
+    params = {"MediaId": event.media_id}
+    if audit_template:
+        params["TemplateId"] = audit_template
     config = media_audit_configuration(per_region.audit_resource_type or settings.audit_resource_type)
     if config:
         params["MediaAuditConfiguration"] = config
-    return Submit(rule.action, region, event.media_id, template, params)
+    return Submit(rule.action, region, event.media_id, audit_template, params)

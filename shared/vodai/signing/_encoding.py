@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Tuple, Union
 
 # Only A-Z a-z 0-9 - _ . ~ stay as they are; space is %20, '*' is %2A, '~' stays.
 _UNRESERVED = re.compile(r"[A-Za-z0-9\-_.~]*")
@@ -20,10 +20,15 @@ def percent_encode(value: str) -> str:
     return "".join(map(_BYTE.__getitem__, value.encode("utf-8")))
 
 
-def canonical_query(params: Mapping[str, Optional[str]], exclude: Iterable[str] = ()) -> str:
+# A mapping, or the pairs as received: a verifier passes pairs so a repeated name is signed twice.
+Params = Union[Mapping[str, Optional[str]], Iterable[Tuple[str, Optional[str]]]]
+
+
+def canonical_query(params: Params, exclude: Iterable[str] = ()) -> str:
     """Sorted, percent-encoded ``k=v`` pairs; None values dropped, empty strings kept as ``k=``."""
     skip = frozenset(exclude)
+    items = params.items() if isinstance(params, Mapping) else params
     pairs = sorted(
-        (percent_encode(str(k)), percent_encode(str(v))) for k, v in params.items() if v is not None and k not in skip
+        (percent_encode(str(k)), percent_encode(str(v))) for k, v in items if v is not None and k not in skip
     )
     return "&".join(f"{k}={v}" for k, v in pairs)

@@ -11,6 +11,7 @@ import functools
 import hashlib
 from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
 
+from ._encoding import Params
 from ._encoding import canonical_query as _canonical_query
 from ._hmac import hmac_digest
 
@@ -18,7 +19,7 @@ ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-def canonical_query(query: Mapping[str, Optional[str]]) -> str:
+def canonical_query(query: Params) -> str:
     return _canonical_query(query)
 
 
@@ -39,7 +40,7 @@ def _canonical_headers(headers: Mapping[str, str], names: Sequence[str]) -> Tupl
 def canonical_request(
     method: str,
     path: str,
-    query: Union[Mapping[str, Optional[str]], str],
+    query: Union[Params, str],
     headers: Mapping[str, str],
     signed_headers: Iterable[str],
     body_sha256: str,

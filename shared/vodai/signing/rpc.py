@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Mapping, Optional
 
+from ._encoding import Params
 from ._encoding import canonical_query as _canonical_query
 from ._encoding import percent_encode
 from ._hmac import hmac_digest
@@ -17,17 +18,17 @@ SIGNATURE_METHOD = "HMAC-SHA1"
 SIGNATURE_VERSION = "1.0"
 
 
-def canonical_query(params: Mapping[str, Optional[str]]) -> str:
+def canonical_query(params: Params) -> str:
     """Sorted, percent-encoded ``k=v`` pairs of every parameter but Signature."""
     return _canonical_query(params, exclude=("Signature",))
 
 
-def string_to_sign(method: str, params: Mapping[str, Optional[str]]) -> str:
+def string_to_sign(method: str, params: Params) -> str:
     return f"{method.upper()}&%2F&{percent_encode(canonical_query(params))}"
 
 
-def sign(method: str, params: Mapping[str, Optional[str]], secret: str) -> str:
-    """The ``Signature`` parameter value for ``params`` sent with ``method``."""
+def sign(method: str, params: Params, secret: str) -> str:
+    """The ``Signature`` parameter value for ``params`` (a mapping, or pairs as received) sent with ``method``."""
     digest = hmac_digest(secret + "&", string_to_sign(method, params), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
