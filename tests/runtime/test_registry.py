@@ -64,34 +64,6 @@ def test_main_refuses_to_start_without_a_valid_setting(capsys):
     assert runtime_main({"VODAI_FUNCTION": "on_upload", "FC_SERVER_PORT": "ninety"}) == 2
 
 
-_GUESSER_CHECK = """
-import importlib.util, sys, warnings
-assert importlib.util.find_spec("charset_normalizer"), "this venv should have requests' guesser installed"
-if sys.argv[1] == "index":
-    spec = importlib.util.spec_from_file_location("index", sys.argv[2])
-    module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
-else:
-    import vodai.handler, vodai.tracking.handler, vodai.callback  # what index.py imports, without the block
-import requests
-loaded = sorted(n for n in sys.modules if n.split(".")[0] in ("charset_normalizer", "chardet") and sys.modules[n])
-print(loaded)
-"""
-
-
-@pytest.mark.parametrize("function", sorted(REGISTRY))
-def test_functions_do_not_import_requests_encoding_guesser(function):
-    # `-W error`: requests' import-time warning about having no guesser would fail the import.
-    index = default_functions_dir() / function / "index.py"
-    run = lambda how: subprocess.run([sys.executable, "-W", "error", "-c", _GUESSER_CHECK, how, str(index)],  # noqa: E731
-                                     capture_output=True, text=True, cwd=str(ROOT))
-    blocked, plain = run("index"), run("plain")
-    assert blocked.returncode == 0, blocked.stderr
-    assert blocked.stdout.strip() == "[]"
-    # The same imports without the block do load it: what the block saves at every cold start.
-    assert plain.returncode == 0, plain.stderr
-    assert "charset_normalizer" in plain.stdout
-
-
 _BUILT_CHECK = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
