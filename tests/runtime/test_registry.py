@@ -140,23 +140,3 @@ def test_an_upload_cold_start_leaves_out_what_only_other_paths_need(which):
     assert decision == "Submit"
     assert at_import == [] and after == []
     assert built == []
-
-
-_DATACLASS_CHECK = """
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("index", sys.argv[1])
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
-made = sorted(f"{name}.{value.__name__}" for name, mod in list(sys.modules.items()) if name.startswith("vodai")
-              for value in vars(mod).values()
-              if isinstance(value, type) and value.__module__ == name and "__dataclass_fields__" in vars(value))
-print(made)
-"""
-
-
-def test_on_upload_cold_start_creates_no_dataclass():
-    # Python 3.10's @dataclass compiles every generated method at class creation: 53 M instructions
-    # (about 8 ms) for the sixteen classes this import used to make. Its classes are vodai.values.
-    index = default_functions_dir() / "on_upload" / "index.py"
-    out = subprocess.run([sys.executable, "-c", _DATACLASS_CHECK, str(index)], capture_output=True, text=True, cwd=str(ROOT))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"

@@ -9,6 +9,7 @@ invocation fails so the platform redelivers; idempotency makes that safe).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .. import context as fc_context
@@ -22,7 +23,6 @@ from ..regions import resolve_region
 from ..retry import Deadline
 from ..routing.decision import Complete, Decision, Skip, Submit, decide
 from ..routing.rules import RouteTable
-from ..values import replace
 from . import outcome as oc
 from .dependencies import Dependencies
 from .jobs import Invocation, run_job

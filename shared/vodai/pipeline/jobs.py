@@ -16,6 +16,7 @@ Why each step is where it is:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .. import jsontext
@@ -25,7 +26,6 @@ from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
 from ..retry import Deadline, next_delay
 from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
-from ..values import Value, replace
 from . import outcome as oc
 from .dependencies import Dependencies
 from .message import job_message_fields, message_tag
@@ -41,13 +41,13 @@ class UncertainSubmit(Exception):
     """The submit may have created a job whose JobId never reached us."""
 
 
-class Invocation(Value):
+@dataclass(frozen=True, slots=True)
+class Invocation:
     """What the events of one invocation share: its request id, its deadline, and until when its claims hold."""
 
-    def __init__(self, request_id: Optional[str], deadline: Deadline, lock_until: float) -> None:
-        self.request_id = request_id
-        self.deadline = deadline
-        self.lock_until = lock_until
+    request_id: Optional[str]
+    deadline: Deadline
+    lock_until: float
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:

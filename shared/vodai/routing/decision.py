@@ -7,46 +7,43 @@ Violations of VOD's limits raise ParameterError and missing templates ConfigErro
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Union
 
 from ..config import Settings
 from ..events.models import AIMediaAuditComplete, OtherEvent, VodEvent
 from ..exceptions import ConfigError
-from ..values import FrozenValue
 from .rules import SUBMIT_AI_IMAGE_AUDIT_JOB, SUBMIT_AI_IMAGE_JOB, RouteTable
 from .userdata import build_user_data, media_audit_configuration
 
 
-class Submit(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Submit:
     """Submit ``action`` in ``region`` for ``media_id``: the request's parameters, ready to sign."""
 
-    def __init__(self, action: str, region: str, media_id: str, template_id: str,
-                 params: Optional[Dict[str, str]] = None, pipeline_id: Optional[str] = None) -> None:
-        _set = object.__setattr__  # frozen: fields are set past FrozenValue.__setattr__
-        _set(self, "action", action)
-        _set(self, "region", region)
-        _set(self, "media_id", media_id)
-        _set(self, "template_id", template_id)
-        _set(self, "params", {} if params is None else params)
-        _set(self, "pipeline_id", pipeline_id)
+    action: str
+    region: str
+    media_id: str
+    template_id: str
+    params: Dict[str, str] = field(default_factory=dict)
+    pipeline_id: Optional[str] = None
 
 
-class Skip(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Skip:
     """No job for this event, and why."""
 
-    def __init__(self, reason: str) -> None:
-        object.__setattr__(self, "reason", reason)
+    reason: str
 
 
-class Complete(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Complete:
     """A job-completion event (AIMediaAuditComplete): nothing to submit; the pipeline publishes the
     job's one completion message (vodai.tracking.completion) if vodai submitted the job."""
 
-    def __init__(self, job_id: str, media_id: str, event_type: str) -> None:
-        _set = object.__setattr__
-        _set(self, "job_id", job_id)
-        _set(self, "media_id", media_id)
-        _set(self, "event_type", event_type)
+    job_id: str
+    media_id: str
+    event_type: str
 
     @property
     def reason(self) -> str:
