@@ -19,25 +19,13 @@ from ..events.envelopes import Record, unwrap
 from ..events.models import VodEvent, parse_event
 from ..exceptions import ConfigError, EventError, ParameterError
 from ..logs import log_outcome
+from ..invocation import Invocation, invocation
 from ..regions import resolve_region
-from ..retry import Deadline
 from ..routing.decision import Complete, Decision, Skip, Submit, decide
 from ..routing.rules import RouteTable
 from . import outcome as oc
 from .dependencies import Dependencies
-from .jobs import Invocation, run_job
-
-# Stop starting new work this long before FC's timeout, so outcomes and logs still get out.
-DEADLINE_MARGIN = 2.0
-
-
-def invocation(context: Any, settings: Settings, started: float, clock) -> Invocation:
-    timeout = fc_context.function_timeout(context)
-    margin = min(DEADLINE_MARGIN, timeout / 10)
-    # FC has no remaining-time call: the lock lasts until FC must have ended this invocation.
-    lock_seconds = settings.idempotency_lock_seconds or timeout + 1.0
-    return Invocation(fc_context.request_id(context), Deadline(started + timeout - margin, clock), started + lock_seconds)
-
+from .jobs import run_job
 
 # One event of a payload after the pure part: its record, the outcome begun for it, the parsed
 # event and the decision (None where the outcome is already final).

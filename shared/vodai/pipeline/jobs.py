@@ -16,14 +16,15 @@ Why each step is where it is:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Optional
 
 from .. import jsontext
 from ..events.models import VodEvent
 from ..exceptions import ApiError, TransportError, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
-from ..retry import Deadline, next_delay
+from ..invocation import Invocation
+from ..retry import next_delay
 from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
@@ -39,15 +40,6 @@ AMBIGUOUS_ATTEMPTS_FACTOR = 3
 
 class UncertainSubmit(Exception):
     """The submit may have created a job whose JobId never reached us."""
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """What the events of one invocation share: its request id, its deadline, and until when its claims hold."""
-
-    request_id: Optional[str]
-    deadline: Deadline
-    lock_until: float
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..clients.vod import MAX_JOB_IDS
 from ..exceptions import ApiError, ConfigError, VodApiError
+from ..invocation import invocation
 from ..logs import outcome_logger
 from ..retry import Deadline, next_delay
 from . import completion as tc
@@ -109,8 +110,6 @@ class PollSummary:
 
 def poll_once(deps: Any, *, limit: Optional[int] = None, context: Any = None, started: Optional[float] = None) -> PollSummary:
     """Check up to ``limit`` pending jobs (default ``VODAI_TRACKING_POLL_LIMIT``) once."""
-    from ..pipeline.dispatch import invocation  # the same deadline and lock rules as the pipeline
-
     if deps.tracking is None:
         raise ConfigError("VODAI_TRACKING_STORE", "no tracking store: nothing to poll")
     if not deps.settings.callback_topic:

@@ -17,10 +17,10 @@ from typing import Any, Optional
 
 import requests
 
-from ..config import Settings
-from ..exceptions import VodaiError
-from ..pipeline import build
-from .poller import PollSummary, poll_once
+from .config import Settings
+from .exceptions import VodaiError
+from .pipeline import build
+from .tracking.poller import PollSummary, poll_once
 
 _settings: Optional[Settings] = None
 
