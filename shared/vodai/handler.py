@@ -17,7 +17,6 @@ from .exceptions import VodaiError
 from .pipeline import Decided, InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
-
 _settings: Optional[Settings] = None
 _routes: Optional[RouteTable] = None
 # The last invocation's clients, reused while a warm instance's credentials and settings are the

@@ -31,7 +31,7 @@ class _StderrHandler(logging.StreamHandler):
         super().__init__()
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -89,7 +89,9 @@ def log_outcome(outcome, fc_request_id: Optional[str]) -> Optional[Tuple[dict, s
     # The same text as encoding {time, level, logger, fcRequestId, **fields}, the outcome encoded once.
     line = head + text[1:] if len(text) > 2 else head[:-1] + "}"
     handler = _handler
-    if logger.handlers == [handler] and not logger.filters and not handler.filters and handler.level <= level:
+    assert handler is not None  # set up with the logger above
+    if (logger.handlers == [handler] and not logger.filters and not handler.filters and handler.level <= level
+            and handler.lock is not None):
         # The default set-up: write exactly what the handler would, without building a LogRecord
         # (which collects thread, process and caller details, and cost more than signing a request).
         with handler.lock:

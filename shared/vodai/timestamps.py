@@ -6,7 +6,7 @@ import math
 import time
 from datetime import datetime, timezone
 from email.utils import formatdate
-from typing import Callable
+from typing import Any, Callable, List
 
 ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -18,7 +18,7 @@ def utc_text(epoch: float) -> str:
 def _once_a_second(render: Callable[[int], str]) -> Callable[[], str]:
     """The current second rendered by ``render``, rendered once per second (not once or twice per
     event: formatting a date cost more than signing a request)."""
-    cache = [-1, ""]
+    cache: List[Any] = [-1, ""]
 
     def now_text() -> str:
         second = int(time.time())

@@ -205,7 +205,7 @@ class CallbackApp:
             body,
             path=urlsplit(settings.callback_url).path if settings.callback_url else _request_path(environ),
             query=query,
-            request_id=_request_id(environ, context),
+            request_id=_request_id(environ, context) or "",  # generate=True: never empty
             received_at=received_at,
             content_type=environ.get("CONTENT_TYPE") or None,
             domain=urlsplit(settings.callback_url).hostname if settings.callback_url else environ.get("HTTP_HOST"),
@@ -220,7 +220,7 @@ class CallbackApp:
                 budget,
                 self.publisher_factory,
                 context,
-                topic=settings.events_topic,
+                topic=settings.events_topic or "",  # check_startup refuses to start without one
                 body=text,
                 tag=MESSAGE_TAG,
                 connect_timeout=settings.connect_timeout,

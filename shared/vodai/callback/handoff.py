@@ -21,12 +21,11 @@ from typing import Any, Callable, Optional, Protocol, Tuple
 
 import requests
 
-from .. import context as fc_context
 from .. import credentials as creds
 from ..clients.mns import MnsPublisher, mns_base_url
 from ..clients.session import shared_session
 from ..config import Settings
-from ..exceptions import ApiError, ConfigError, TransportError, VodaiError
+from ..exceptions import ApiError, TransportError, VodaiError
 
 #: Below this many seconds left, no publish is attempted.
 MIN_ATTEMPT_SECONDS = 0.05

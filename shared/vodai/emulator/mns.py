@@ -59,7 +59,7 @@ def handle(
     access_key_id: Optional[str] = None
     try:
         if fault is not None and fault.kind == ERROR:
-            raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
+            raise EmulatorError(*fault.rule.error_parts())
         if path_match is None or request.method != "POST":
             raise EmulatorError(400, "InvalidRequestURL", "Http request URL format invalid.")
         access_key_id = auth.verify_mns(backend, request)

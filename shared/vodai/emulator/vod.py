@@ -66,7 +66,7 @@ def handle(
     access_key_id: Optional[str] = None
     try:
         if fault is not None and fault.kind == ERROR:
-            raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
+            raise EmulatorError(*fault.rule.error_parts())
         access_key_id = auth.verify_vod(backend, request, params)
         payload = {"RequestId": request_id, **_dispatch(backend, action, region, params)}
         status, error_code = 200, None

@@ -131,7 +131,8 @@ def _walk(value: Any, shape: str, hints: _Hints, out: List[Record], depth: int) 
         return
 
     if "EventType" in value:
-        out.append(Record(len(out), shape, body=value, region=hints.region, region_source=hints.region_source, source_id=hints.source_id, raw=value))
+        out.append(Record(len(out), shape, body=value, region=hints.region, region_source=hints.region_source,
+                          source_id=hints.source_id, raw=value))
     elif "specversion" in value and "data" in value:
         _cloudevent(value, hints, out, depth)
     elif value.get("version") == "v1" and ("rawPath" in value or "requestContext" in value):
@@ -153,7 +154,8 @@ def _inner(envelope: dict, key: str, shape: str, hints: _Hints, out: List[Record
             raise EventError(field_name, "missing: the envelope carries no message")
         inner = payload if isinstance(payload, (dict, list)) else _decode_text(payload, field_name)
     except EventError as exc:
-        out.append(Record(len(out), shape, error=exc, region=hints.region, region_source=hints.region_source, source_id=hints.source_id, raw=envelope))
+        out.append(Record(len(out), shape, error=exc, region=hints.region, region_source=hints.region_source,
+                          source_id=hints.source_id, raw=envelope))
         return
     start = len(out)
     _walk(inner, shape, hints, out, depth + 1)
@@ -202,7 +204,8 @@ def _http_trigger(event: dict, hints: _Hints, out: List[Record], depth: int) -> 
         try:
             body = base64.b64decode("".join(body.split()), validate=True)
         except (binascii.Error, ValueError):
-            out.append(Record(len(out), "http-trigger", error=EventError("body (base64)", "isBase64Encoded is true but body is not base64"), raw=event))
+            error = EventError("body (base64)", "isBase64Encoded is true but body is not base64")
+            out.append(Record(len(out), "http-trigger", error=error, raw=event))
             return
     start = len(out)
     _inner({"body": body}, "body", "http-trigger", hints, out, depth)

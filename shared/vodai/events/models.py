@@ -10,7 +10,7 @@ EventTime formats (``2017-03-20T07:49:17Z`` and ``2024-04-10T01:37:14:627Z``).
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Optional, Type, Union
+from typing import Any, Dict, Mapping, Optional, Type, Union
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -226,7 +226,7 @@ def parse_event(body: Any) -> VodEvent:
     return event
 
 
-def _reason(err: dict) -> str:
+def _reason(err: Mapping[str, Any]) -> str:
     msg = err.get("msg", "invalid")
     if err.get("type") == "missing":
         return "missing"

@@ -108,7 +108,7 @@ class IdempotencyStore(abc.ABC):
     def delete(self, key: str) -> None:
         """Forget a key (an operator's explicit decision, e.g. replay --resubmit-uncertain)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a default: most stores have nothing to release)
         """Release connections; the default has nothing to release."""
 
 
@@ -122,6 +122,7 @@ class TransitionStore(IdempotencyStore):
 
     def claim(self, key, *, now, lock_until, expires_at):
         before, after = self._apply(key, "claim", now, lock_until=lock_until, expires_at=expires_at)
+        assert after is not None  # a claim always leaves a record
         return Claim(before is None or before.claimable(now), after)
 
     def save_job(self, key, *, job_id, request_id, message, now):

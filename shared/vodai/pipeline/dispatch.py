@@ -16,10 +16,10 @@ from .. import context as fc_context
 from ..config import Settings
 from ..deadletter import DeadLetter, DeadLetterError
 from ..events.envelopes import Record, unwrap
-from ..events.models import VodEvent, parse_event
+from ..events.models import AIMediaAuditComplete, VodEvent, parse_event
 from ..exceptions import ConfigError, EventError, ParameterError
-from ..logs import log_outcome
 from ..invocation import Invocation, invocation
+from ..logs import log_outcome
 from ..regions import resolve_region
 from ..routing.decision import Complete, Decision, Skip, Submit, decide
 from ..routing.rules import RouteTable
@@ -56,18 +56,18 @@ def dispatch(
     result = oc.InvocationResult(inv.request_id)
     for item in unwrap(raw, region=region_hint) if decided is None else decided:
         begun = time.perf_counter()
-        if decided is None:
+        if isinstance(item, Record):
             record = item
             out, event, decision = decide_record(record, deps.settings, deps.routes, context)
         else:
             record, out, event, decision = item
-        if isinstance(decision, Complete):
+        if isinstance(decision, Complete) and isinstance(event, AIMediaAuditComplete):
             # Imported here: only audit completions come this way, and an upload's cold start
             # need not load the completion path (vodai.tracking.completion and .results).
             from .completions import run_completion
 
             out = run_completion(event, decision, out, deps, inv)
-        elif submits(event, decision):
+        elif event is not None and isinstance(decision, Submit):
             out = run_job(event, decision, out, deps, inv)
         if out.status == oc.DEAD_LETTERED:
             _dead_letter(record, out, deps, inv)
@@ -98,13 +98,14 @@ def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = N
         out = replace(out)
         if isinstance(decision, Complete):
             out.status, out.reason = oc.PLANNED, f"would publish the completion of JobId {decision.job_id} (if vodai submitted it)"
-        elif submits(event, decision):
+        elif event is not None and isinstance(decision, Submit):
             out.status, out.reason = oc.PLANNED, f"would call {decision.action} with {decision.params}"
         result.outcomes.append(out)
     return result
 
 
-def decide_record(record: Record, settings: Settings, routes: RouteTable, context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
+def decide_record(record: Record, settings: Settings, routes: RouteTable,
+                  context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
     """The pure part: parse, resolve the region, route. A dead-letter or skip outcome, or a decision."""
     out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape, source_id=record.source_id)
     if record.error is not None:

@@ -147,6 +147,8 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
 def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies, inv: Invocation,
              fields: Optional[dict] = None) -> oc.Outcome:
     topic = deps.settings.callback_topic
+    # dispatch dead-letters an event before its submit when no topic is set; save_job stored the message.
+    assert topic is not None and record.message is not None
     attempt = 0
     while True:
         attempt += 1

@@ -121,7 +121,5 @@ def _unchanged(then: dict, now: dict) -> bool:
     container (a dict changed in place would still be the same object)."""
     if len(then) != len(now):
         return False
-    for (k1, v1), (k2, v2) in zip(then.items(), now.items()):
-        if k1 != k2 or v1 is not v2 or type(v1) not in _SCALARS:
-            return False
-    return True
+    pairs = zip(then.items(), now.items(), strict=True)
+    return all(k1 == k2 and v1 is v2 and type(v1) in _SCALARS for (k1, v1), (k2, v2) in pairs)

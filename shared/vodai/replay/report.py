@@ -247,6 +247,7 @@ def render_plan(summary: Summary, console) -> None:
         if o is None:
             table.add_row(_cell(row.result.item.origin), "-", "-", "-", "-", _cell(row.status), _cell(row.reason))
             continue
+        detail: Optional[str]
         if o.status == PLANNED:
             decision, detail = o.action, f"template {o.template_id}"
         else:

@@ -67,7 +67,9 @@ def decide(
         return Skip(f"{event.event_type} events are not routed (only uploads start AI jobs)")
     if not event.is_success:
         return Skip(f"{event.event_type} reports Status {event.status!r}, not success")
-    media_type = event.media_type
+    media_type, media_id = event.media_type, event.media_id
+    if media_id is None:
+        return Skip(f"{event.event_type} names no media id")
     if region is None:
         return Skip(f"no region for this {media_type}: the envelope, file URL, VODAI_REGION and FC context name none")
     rules = table.rules_for(media_type)
@@ -85,26 +87,27 @@ def decide(
             raise ConfigError("VODAI_AI_TEMPLATE_ID", f"no AITemplateId for {region} (set it, or ai_template_id in the rules file)")
         pipeline = per_region.ai_pipeline_id or settings.ai_pipeline_id
         params = {
-            "VideoId": event.media_id,
+            "VideoId": media_id,
             "AITemplateId": template,
             "UserData": build_user_data(
                 upload_extend=event.extend,
                 event_type=event.event_type,
-                media_id=event.media_id,
+                media_id=media_id,
                 event_time=event.event_time_text,
                 source_id=source_id,
             ),
         }
         if pipeline:
             params["AIPipelineId"] = pipeline
-        return Submit(rule.action, region, event.media_id, template, params, pipeline)
+        return Submit(rule.action, region, media_id, template, params, pipeline)
 
     assert rule.action == SUBMIT_AI_IMAGE_AUDIT_JOB
     template = per_region.audit_template_id or settings.audit_template_id
     if not template:
-        raise ConfigError("VODAI_AUDIT_TEMPLATE_ID", f"no TemplateId for image audit in {region} (set it, or audit_template_id in the rules file)")
-    params = {"MediaId": event.media_id, "TemplateId": template}
+        raise ConfigError("VODAI_AUDIT_TEMPLATE_ID",
+                          f"no TemplateId for image audit in {region} (set it, or audit_template_id in the rules file)")
+    params = {"MediaId": media_id, "TemplateId": template}
     config = media_audit_configuration(per_region.audit_resource_type or settings.audit_resource_type)
     if config:
         params["MediaAuditConfiguration"] = config
-    return Submit(rule.action, region, event.media_id, template, params)
+    return Submit(rule.action, region, media_id, template, params)

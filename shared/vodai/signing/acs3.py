@@ -47,7 +47,8 @@ def canonical_request(
     return _canonical_request(method, path, query, headers, sorted({n.lower() for n in signed_headers}), body_sha256)[0]
 
 
-def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: Sequence[str], body_sha256: str) -> Tuple[str, str]:
+def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: Sequence[str],
+                       body_sha256: str) -> Tuple[str, str]:
     """(canonical request, signed-header list); ``names`` lower-case and sorted already."""
     block, signed = _canonical_headers(headers, names)
     # ``query`` may come already canonical (a client that sends that same string as its URL query).

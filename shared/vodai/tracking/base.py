@@ -209,7 +209,7 @@ class TrackingStore(abc.ABC):
     def jobs(self, *, status: Optional[str] = None, limit: Optional[int] = None, now: Optional[float] = None) -> List[TrackedJob]:
         """Jobs for display, newest submission first: all, one status, or ``"done"``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a default: most stores have nothing to release)
         """Release connections; the default has nothing to release."""
 
     # -- the operations --------------------------------------------------------------------
