@@ -27,9 +27,6 @@ _last_deps: Optional[tuple] = None
 class InvocationFailed(VodaiError):
     """Raised so the platform redelivers: at least one event hit a retryable error."""
 
-    def __init__(self, summary: str) -> None:
-        super().__init__(summary)
-
 
 def _config() -> tuple:
     global _settings, _routes

@@ -27,9 +27,6 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (as logging.lastResort does), not to the
     stream that happened to be there when the logger was first set up."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self):
         return sys.stderr

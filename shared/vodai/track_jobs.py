@@ -28,9 +28,6 @@ _settings: Optional[Settings] = None
 class PollFailed(VodaiError):
     """Raised so FC records a failed invocation: no VOD call of this poll worked."""
 
-    def __init__(self, summary: str) -> None:
-        super().__init__(summary)
-
 
 def _config() -> Settings:
     global _settings

@@ -516,12 +516,6 @@ class EmulatorBackend:
 
     # -- jobs and their lifecycle ------------------------------------------------------
 
-    def add_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Store a job as is (no lifecycle: it stays as given)."""
-        with self._lock:
-            self._jobs[job["JobId"]] = copy.deepcopy(job)
-        return copy.deepcopy(job)
-
     def submit_job(self, action: str, job: dict[str, Any]) -> dict[str, Any]:
         """Store a job submitted by ``action`` with its lifecycle plan, drawn now from the
         action's rule (the failure draw uses the seeded lifecycle RNG); an ``at_once`` job is

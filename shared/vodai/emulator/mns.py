@@ -167,11 +167,6 @@ def _fields(root: ElementTree.Element) -> dict[str, str]:
     return {_local_name(child.tag): child.text or "" for child in root}
 
 
-def parse_message(body: bytes) -> tuple[str, Optional[str]]:
-    """(MessageBody, MessageTag or None) from a ``<Message>`` document."""
-    return _body_and_tag(_fields(_message_root(body)))
-
-
 def _body_and_tag(fields: dict[str, str]) -> tuple[str, Optional[str]]:
     if "MessageBody" not in fields:
         raise _schema_error("MessageBody")

@@ -46,9 +46,6 @@ REGISTRY: Mapping[str, FunctionSpec] = {
 class FunctionNotFound(LookupError):
     """The requested function is not in the registry (or its file is missing)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
 
 def lookup(name: Optional[str], registry: Mapping[str, FunctionSpec] = REGISTRY) -> FunctionSpec:
     """The spec for ``name``; FC function names often use '-', so 'on-upload' finds 'on_upload'."""

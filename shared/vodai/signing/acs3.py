@@ -22,13 +22,6 @@ def canonical_query(query: Mapping[str, Optional[str]]) -> str:
     return _canonical_query(query)
 
 
-def canonical_headers(
-    headers: Mapping[str, str], signed: Iterable[str]
-) -> Tuple[str, str]:
-    """(canonical header block, signed-header list) over the names in ``signed``."""
-    return _canonical_headers(headers, sorted({n.lower() for n in signed}))
-
-
 def _canonical_headers(headers: Mapping[str, str], names: Sequence[str]) -> Tuple[str, str]:
     # ``names``: lower-case and sorted already.
     lower = {k.lower(): str(v).strip() for k, v in headers.items() if v is not None}

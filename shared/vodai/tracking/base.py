@@ -238,7 +238,3 @@ def matches(job: TrackedJob, status: Optional[str]) -> bool:
         return job.done
     return job.status == status
 
-
-def check_status_filter(status: Optional[str]) -> None:
-    if status not in (None, "all", DONE_FILTER, *STATUSES):
-        raise ValueError(f"status: expected one of all, done, {', '.join(STATUSES)}; got {status!r}")
