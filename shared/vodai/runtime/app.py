@@ -33,7 +33,8 @@ def create_app(function_name: Optional[str] = None, functions_dir: Union[str, Pa
         function_name = functions.spec(function_name).name  # a typo fails at start, not per call
 
     def resolve(headers: Mapping[str, str]) -> str:
-        return functions.spec(function_name or headers.get(FUNCTION_NAME)).name
+        named = next((value for name, value in headers.items() if name.lower() == FUNCTION_NAME), None)
+        return functions.spec(function_name or named).name
 
     app = Flask("vodai.runtime")
     app.extensions["vodai.functions"] = functions
