@@ -8,10 +8,11 @@ PYTHON312 ?= $(shell for p in $(HOME)/.pyenv/versions/3.12*/bin/python3.12 $$(co
                  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV312   ?= .venv312
 
-.PHONY: help install run test events soak demo-upload clean
+.PHONY: help install run lint test events soak demo-upload clean
 
 help:
 	@echo "make run    - set up .venv and run every sample in events/ through the handler on the built-in emulator"
+	@echo "make lint   - ruff and mypy on shared/vodai (make test runs it first)"
 	@echo "make test   - set up what the tests need and run them"
 	@echo "make events - regenerate the sample events in events/"
 	@echo "make package - build build/package and build/vodai.zip for deployment"
@@ -45,7 +46,12 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/vodai invoke --table events
 
-test: install $(VENV312)/.installed
+# Style (ruff) and types (mypy) of shared/vodai, configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check shared/vodai
+	$(VENV)/bin/mypy
+
+test: lint $(VENV312)/.installed
 	VODAI_TEST_PY312=$(if $(wildcard $(VENV312)/bin/python),$(abspath $(VENV312))/bin/python,) $(PY) -m pytest
 
 # The long soak: 20,000 uploads with faults, duplicates and malformed events (SOAK_UPLOADS to change).

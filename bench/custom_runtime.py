@@ -5,8 +5,7 @@ Variants (each a :class:`bench.coldstart.Variant`, alternated with the official-
 plain cold start in the same rounds):
 
 - ``bootstrap-package-pyc``: the deployable folder as ``make package`` lays it out (``bootstrap``,
-  ``functions/``, ``vodai/``, ``python/``) on a bare CPython 3.10, with the ``.pyc`` files (and the
-  regular-expression caches, :mod:`vodai.regexcache`) it ships
+  ``functions/``, ``vodai/``, ``python/``) on a bare CPython 3.10, with the ``.pyc`` files it ships
   since commit bef1983 (compiled by ``vodai.packaging.precompile`` itself when the tree has it).
 - ``bootstrap-package``: the same folder **without .pyc files**, as packages were before bef1983:
   ``/code`` is read-only and ``bootstrap`` sets PYTHONDONTWRITEBYTECODE=1, so every cold start then
@@ -59,9 +58,8 @@ def assemble_package(dest: Path) -> Optional[Path]:
 
 
 def precompile(package: Path, python: Path) -> None:
-    """.pyc for every module, and the entry points' regular-expression caches, as ``make package``
-    ships them: ``vodai.packaging.precompile`` (and ``precompile_regexes``, since b0fbcb9) when the
-    tree has it; else the bytecode by hand (CPython 3.10, unchecked-hash: valid whatever the files'
+    """.pyc for every module, as ``make package`` ships them: ``vodai.packaging.precompile`` when
+    the tree has it; else the bytecode by hand (CPython 3.10, unchecked-hash: valid whatever the files'
     mtimes, and the zip stores 1980-01-01)."""
     try:
         from vodai.packaging import precompile as shipped
@@ -69,11 +67,6 @@ def precompile(package: Path, python: Path) -> None:
         shipped = None
     if shipped is not None:
         shipped(package)
-        try:
-            from vodai.packaging import precompile_regexes
-        except ImportError:  # an older tree (bench --tree): bytecode only, as it shipped
-            return
-        precompile_regexes(package)
         return
     subprocess.run([str(python), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
                     str(package / "vodai"), str(package / "functions"), str(package / "python")],

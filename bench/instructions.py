@@ -89,7 +89,7 @@ def cold(tree: Path, handler: str, python: str) -> int:
 
 
 # What every vodai package stands on: the dependencies as vodai's handler imports them.
-_STEPS_BASE = ("import vodai; vodai.block_encoding_guessers(); import requests, pydantic; "
+_STEPS_BASE = ("import vodai; import requests, pydantic; "
                "from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator")
 # The order a handler's import reaches them, each step importing what the ones before left out.
 STEPS = ("vodai.exceptions", "vodai.config", "vodai.events.models", "vodai.events.envelopes", "vodai.routing",

@@ -1,11 +1,9 @@
 """The floor for vodai's chosen dependencies: the stdlib floor's work, in a process that has
 first imported what vodai's runtime is built on, the way vodai imports it.
 
-- ``requests``, with its encoding guessers blocked (and the warning about them filtered) and
-  pydantic's plugin scan turned off, as ``functions/*/index.py`` and ``vodai/__init__.py`` do;
-- ``pydantic``, with one model for the event built and used (vodai's event models are pydantic);
-- both imported inside :func:`vodai.regexcache.precompiled`, as the handlers import them (their
-  regular expressions come compiled from this file's own cache).
+- ``requests``, with pydantic's plugin scan turned off (and the warning about a missing encoding
+  guesser filtered), as ``vodai/__init__.py`` does;
+- ``pydantic``, with one model for the event built and used (vodai's event models are pydantic).
 
 The requests themselves are the stdlib floor's (:mod:`stdlib_floor`), so the gap between this
 handler and vodai's is vodai's own code, and the gap between this one and the stdlib floor is
@@ -16,14 +14,9 @@ import json
 import os
 import sys
 
-import vodai  # PYDANTIC_DISABLE_PLUGINS and the warnings filter, as for the handlers
-import vodai.regexcache
-
-vodai.block_encoding_guessers()
-
-with vodai.regexcache.precompiled(__file__):
-    import requests  # noqa: F401  (imported for its cost, as vodai's handler imports it)
-    from pydantic import BaseModel, ConfigDict, Field
+import vodai  # noqa: F401  (first: PYDANTIC_DISABLE_PLUGINS and the warnings filter, as for the handlers)
+import requests  # noqa: F401  (imported for its cost, as vodai's handler imports it)
+from pydantic import BaseModel, ConfigDict, Field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stdlib_floor  # noqa: E402

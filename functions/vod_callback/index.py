@@ -5,13 +5,8 @@ FC 2.0 Python HTTP functions are WSGI applications; ``environ["fc.context"]`` is
 Configure ``index.initializer`` as the initializer so a misconfigured instance refuses to start.
 """
 
-import vodai
-import vodai.regexcache
-
-vodai.block_encoding_guessers()  # before requests is imported: see its docstring
-
-with vodai.regexcache.precompiled(__file__):  # the imports' regexes, compiled ahead: see its docstring
-    from vodai.callback import handle, initializer as _initializer
+from vodai.callback import handle
+from vodai.callback import initializer as _initializer
 
 
 def handler(environ, start_response):

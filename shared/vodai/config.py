@@ -7,7 +7,7 @@ A plain model filled from ``os.environ`` rather than pydantic-settings: the latt
 # No `from __future__ import annotations` in this module: pydantic would have to evaluate each
 # annotation from its text when it creates the model classes, at every cold start.
 import os
-from typing import Literal, Mapping, Optional
+from typing import Dict, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -127,13 +127,13 @@ class Settings(BaseModel):
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
         """Read every ``VODAI_<FIELD>`` variable; unknown ``VODAI_*`` names are ignored."""
         env = os.environ if environ is None else environ
-        values = {}
+        values: Dict[str, str] = {}
         for name in cls.model_fields:
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is not None and raw.strip() != "":
                 values[name] = raw.strip()
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = str(err["loc"][0]) if err["loc"] else "?"

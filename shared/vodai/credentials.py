@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .exceptions import ConfigError
-from .values import FrozenValue
 
 ENV_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 ENV_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
 
 
-class Credentials(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Credentials:
     """An AccessKey pair and, for STS credentials, the security token."""
 
-    # A credentials object printed in a log or a traceback shows no secret.
-    _repr_hidden = frozenset({"access_key_secret", "security_token"})
-
-    def __init__(self, access_key_id: str, access_key_secret: str, security_token: Optional[str] = None) -> None:
-        object.__setattr__(self, "access_key_id", access_key_id)
-        object.__setattr__(self, "access_key_secret", access_key_secret)
-        object.__setattr__(self, "security_token", security_token)
+    access_key_id: str
+    # repr=False: a credentials object printed in a log or a traceback shows no secret.
+    access_key_secret: str = field(repr=False)
+    security_token: Optional[str] = field(default=None, repr=False)
 
     def secrets(self) -> list:
         """The values that must never appear in any output (used by redaction and tests)."""

@@ -93,7 +93,8 @@ def _observe(emulator: str, uploads: Dict[str, str], watch: _Watch) -> None:
                 body = json.loads(d.get("Body") or "{}")
             except ValueError:
                 continue
-            if d.get("Kind") == "http-callback" and media_id in (body.get("VideoId"), body.get("ImageId")) and d.get("Result") == "delivered":
+            if (d.get("Kind") == "http-callback" and media_id in (body.get("VideoId"), body.get("ImageId"))
+                    and d.get("Result") == "delivered"):
                 watch.step(media_id, label, "callback", f"{body.get('EventType')} POSTed, signed={d.get('Signed')}, answered 200")
         job = next((j for j in jobs if media_id in (j.get("VideoId"), j.get("MediaId"))), None)
         if job:

@@ -17,7 +17,6 @@ from .exceptions import VodaiError
 from .pipeline import Decided, InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
-
 _settings: Optional[Settings] = None
 _routes: Optional[RouteTable] = None
 # The last invocation's clients, reused while a warm instance's credentials and settings are the
@@ -27,9 +26,6 @@ _last_deps: Optional[tuple] = None
 
 class InvocationFailed(VodaiError):
     """Raised so the platform redelivers: at least one event hit a retryable error."""
-
-    def __init__(self, summary: str) -> None:
-        super().__init__(summary)
 
 
 def _config() -> tuple:

@@ -9,18 +9,18 @@ the code the FC handler runs.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 import os
 import secrets
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence
 
 import requests
 from pydantic import SecretStr
 
 from .config import Settings
-from .local_context import LocalContext, LocalCredentials
 from .handler import run
+from .local_context import LocalContext, LocalCredentials
 from .pipeline import Decided, InvocationResult
 from .routing.rules import RouteTable, load_table
 
@@ -62,7 +62,7 @@ class LocalTarget:
         return True
 
     def close(self) -> None:
-        if self.owns_session:
+        if self.owns_session and self.session is not None:
             self.session.close()
 
     def invoke(self, raw: bytes, context: Optional[LocalContext] = None, *,
@@ -85,7 +85,7 @@ def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: O
     from .emulator import EmulatorBackend, mount
 
     base = Settings.from_env(environ)
-    overrides = {k: v for k, v in EMULATOR_DEFAULTS.items() if getattr(base, k) is None}
+    overrides: Dict[str, Any] = {k: v for k, v in EMULATOR_DEFAULTS.items() if getattr(base, k) is None}
     if base.idempotency_store is None:
         # A SecretStr, as Settings holds it (model_copy does not validate: a plain str would break idempotency_url()).
         overrides["idempotency_store"] = SecretStr(store_url or "memory://" + secrets.token_hex(8))
@@ -96,7 +96,7 @@ def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: O
     creds = LocalCredentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
     backend = EmulatorBackend()
     backend.add_credentials(creds.access_key_id, creds.access_key_secret, security_token=creds.security_token)
-    backend.create_topic(settings.callback_topic)
+    backend.create_topic(settings.callback_topic or EMULATOR_DEFAULTS["callback_topic"])
     session = new_session()
     mount(backend, session)
     context = LocalContext(region=settings.region or "cn-shanghai", credentials=creds)

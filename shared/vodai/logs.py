@@ -27,11 +27,8 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time (as logging.lastResort does), not to the
     stream that happened to be there when the logger was first set up."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -89,7 +86,9 @@ def log_outcome(outcome, fc_request_id: Optional[str]) -> Optional[Tuple[dict, s
     # The same text as encoding {time, level, logger, fcRequestId, **fields}, the outcome encoded once.
     line = head + text[1:] if len(text) > 2 else head[:-1] + "}"
     handler = _handler
-    if logger.handlers == [handler] and not logger.filters and not handler.filters and handler.level <= level:
+    assert handler is not None  # set up with the logger above
+    if (logger.handlers == [handler] and not logger.filters and not handler.filters and handler.level <= level
+            and handler.lock is not None):
         # The default set-up: write exactly what the handler would, without building a LogRecord
         # (which collects thread, process and caller details, and cost more than signing a request).
         with handler.lock:

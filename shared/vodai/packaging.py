@@ -145,37 +145,6 @@ def precompile(package: Path) -> None:
         raise PackagingError(f"compileall failed: {(proc.stdout + proc.stderr)[-2000:]}")
 
 
-# The entry points whose imports run inside vodai.regexcache.precompiled: each function's handler
-# file, and the custom-runtime shim.
-REGEX_ENTRY_POINTS = ("vodai.runtime.main",)
-
-
-def precompile_regexes(package: Path) -> List[Path]:
-    """Build each entry point's regular-expression cache (:mod:`vodai.regexcache`) with CPython
-    3.12, from the package alone (``-S``: no site-packages; ``-B``: no bytecode written beside the
-    precompiled one):  Reproducible as the bytecode is:
-    one fresh process per entry point, a fixed hash seed. Returns the caches written."""
-    python = deployed_python()
-    if python is None:
-        raise PackagingError(f"no CPython {PYTHON_VERSION} to build the regular-expression caches with")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VODAI_"))}
-    env.update(PYTHONHASHSEED="0", PYTHONPATH=os.pathsep.join([str(package), str(package / "python")]))
-    targets = [str(p.relative_to(package)) for p in sorted((package / "functions").glob("*/index.py"))]
-    written = []
-    for target in [*targets, *REGEX_ENTRY_POINTS]:
-        proc = subprocess.run(
-            [python, "-S", "-B", "-c",
-             "import sys, vodai, vodai.regexcache as r\n"
-             "assert vodai.__file__.startswith(sys.argv[2]), vodai.__file__\n"
-             "print(r.build(sys.argv[1]))", target, str(package)],
-            capture_output=True, text=True, env=env, cwd=package,
-        )
-        if proc.returncode != 0:
-            raise PackagingError(f"regular-expression cache of {target} failed: {(proc.stdout + proc.stderr)[-2000:]}")
-        written.append(Path(proc.stdout.strip().splitlines()[-1]))
-    return written
-
-
 def _files(root: Path) -> Iterator[Path]:
     # The package's own __pycache__ holds the precompiled bytecode: it is shipped.
     for dirpath, dirnames, filenames in os.walk(root):
@@ -213,7 +182,6 @@ def build_package(root: Path, out: Path) -> PackageResult:
     _copy_tree(root / "shared" / "vodai", package / "vodai")
     install_dependencies(requirements(root / "pyproject.toml"), package / "python")
     precompile(package)
-    precompile_regexes(package)
 
     zip_path = out / "vodai.zip"
     write_zip(package, zip_path)

@@ -7,30 +7,29 @@ concurrent invocations that were throttled at the same moment.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .values import FrozenValue, Value
 
-
-class RetryPolicy(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
     """How many times, and how long apart, a retryable error is tried again."""
 
-    def __init__(self, max_attempts: int = 5, base_delay: float = 0.2, max_delay: float = 5.0) -> None:
-        object.__setattr__(self, "max_attempts", max_attempts)
-        object.__setattr__(self, "base_delay", base_delay)
-        object.__setattr__(self, "max_delay", max_delay)
+    max_attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return rand() * min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
 
 
-class Deadline(Value):
+@dataclass(frozen=True, slots=True)
+class Deadline:
     """When the invocation must be done: FC has no remaining-time call, so it is start + timeout."""
 
-    def __init__(self, at: float, clock: Callable[[], float]) -> None:
-        self.at = at
-        self.clock = clock
+    at: float
+    clock: Callable[[], float]
 
     def remaining(self) -> float:
         return self.at - self.clock()

@@ -119,7 +119,7 @@ def open_database(path: str, schema: Iterable[str], *, busy_timeout: float = 30.
     return database
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def closed() -> sqlite3.Connection:
     """What a store holds once closed: any use raises sqlite3.ProgrammingError, as its own closed
     connection did (the shared one may still serve others)."""

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
-from typing import Callable
+from typing import Any, Callable, List
 
 ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utc_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime(ISO_SECONDS)
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime(ISO_SECONDS)
 
 
 def _once_a_second(render: Callable[[int], str]) -> Callable[[], str]:
     """The current second rendered by ``render``, rendered once per second (not once or twice per
     event: formatting a date cost more than signing a request)."""
-    cache = [-1, ""]
+    cache: List[Any] = [-1, ""]
 
     def now_text() -> str:
         second = int(time.time())

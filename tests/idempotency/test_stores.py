@@ -2,6 +2,7 @@
 among concurrent claims (threads here; separate processes in test_concurrency.py)."""
 
 import threading
+from dataclasses import asdict
 
 import pytest
 
@@ -146,8 +147,8 @@ def test_sqlite_claims_a_new_key_and_an_expired_one_alike(tmp_path):
     claims = [store.claim(k, now=T + 30, lock_until=T + 90, expires_at=T + 1000) for k in (new, old)]
     assert [c.acquired for c in claims] == [True, True]
     records = [store.get(k) for k in (new, old)]
-    assert [c.record.__dict__ for c in claims] == [r.__dict__ for r in records]
-    assert {**records[0].__dict__, "key": old} == records[1].__dict__
+    assert [asdict(c.record) for c in claims] == [asdict(r) for r in records]
+    assert {**asdict(records[0]), "key": old} == asdict(records[1])
     assert (records[0].status, records[0].attempts, records[0].lock_until) == (INPROGRESS, 1, T + 90)
     rows = sqlite3.connect(path).execute("SELECT key, expires_at FROM vodai_jobs ORDER BY key").fetchall()
     assert sorted(rows) == sorted([(new, T + 1000), (old, T + 1000)])
@@ -170,12 +171,12 @@ def test_sqlite_steps_of_its_own_claim_leave_what_the_full_path_leaves(tmp_path)
         mine._db.set_trace_callback(statements.append)
         store.save_job(key, job_id="job-1", request_id="req-1", message='{"JobId":"job-1"}', now=T + 1)
         mine._db.set_trace_callback(None)
-    saved = [other.get(k).__dict__ for k in (fast, full)]
+    saved = [asdict(other.get(k)) for k in (fast, full)]
     for key, store in ((fast, mine), (full, other)):
         mine._db.set_trace_callback(statements.append)
         store.complete(key, message_id="msg-1", now=T + 2)
         mine._db.set_trace_callback(None)
-    done = [other.get(k).__dict__ for k in (fast, full)]
+    done = [asdict(other.get(k)) for k in (fast, full)]
     assert [s.split()[0] for s in statements] == ["UPDATE", "UPDATE"]  # one statement per step, no read
     assert saved[0] == {**saved[1], "key": fast} and saved[0]["status"] == SUBMITTED
     assert done[0] == {**done[1], "key": fast} and done[0]["status"] == COMPLETED
@@ -195,9 +196,9 @@ def test_sqlite_compare_and_set_yields_to_a_change_made_by_another_writer(tmp_pa
     assert other.claim(KEY, now=T + 11, lock_until=T + 70, expires_at=T + 1000).acquired
     saved = mine.save_job(KEY, job_id="job-1", request_id="r", message="m", now=T + 12)
     assert (saved.status, saved.attempts, saved.lock_until) == (SUBMITTED, 2, T + 70)
-    assert other.get(KEY).__dict__ == saved.__dict__
+    assert asdict(other.get(KEY)) == asdict(saved)
     other.release(KEY, now=T + 13)  # drops the lock, keeps the job: mine must see that too
     done = mine.complete(KEY, message_id="msg-1", now=T + 14)
     assert (done.status, done.attempts, done.job_id) == (COMPLETED, 2, "job-1")
-    assert other.get(KEY).__dict__ == done.__dict__
+    assert asdict(other.get(KEY)) == asdict(done)
     mine.close(), other.close()

@@ -8,15 +8,15 @@ The mix (per the issue): 10% throttling, 5% server errors and 2% connection rese
 
 from __future__ import annotations
 
+
 import json
 import random
 import tempfile
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import List
 
-from vodai import values
 from vodai.clients import new_session
 from vodai.config import Settings
 from vodai.local_context import LocalContext, LocalCredentials
@@ -125,7 +125,7 @@ def run_soak(uploads: int, seed: int, workdir: Path) -> SoakReport:
                  dead_letters=JsonlDirectorySink(str(dead_dir)))
     # Backoff delays are computed and bounded as in production, but not slept: the soak is about
     # outcomes, not waiting (the emulator has no rate limit to cool down).
-    deps = values.replace(deps, sleep=lambda seconds: None)
+    deps = replace(deps, sleep=lambda seconds: None)
 
     deliveries = make_deliveries(uploads, rng)
     queue = deque(deliveries)

@@ -3,14 +3,14 @@ following jobs to their result. Everything is passed in through Dependencies: no
 
 from __future__ import annotations
 
+
 import json
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional
 
-from vodai import values
 from vodai.clients import new_session
 from vodai.config import Settings
 from vodai.local_context import LocalContext, LocalCredentials
@@ -81,7 +81,7 @@ class Harness:
         return audit_complete_event(job, time.time())
 
     def with_deps(self, **changes: Any) -> Any:
-        return values.replace(self.deps, **changes)
+        return replace(self.deps, **changes)
 
 
 def settings(**changes: Any) -> Settings:
@@ -108,5 +108,5 @@ def harness(*, store: Any = None, tracking: Any = None, seed: int = 7, backend: 
     slept: List[float] = []
     deps = build(conf, context=context, session=session, store=store, tracking=tracking,
                  dead_letters=JsonlDirectorySink(_DEAD_LETTERS.name))
-    deps = values.replace(deps, clock=clock, sleep=slept.append, rand=lambda: 0.5)
+    deps = replace(deps, clock=clock, sleep=slept.append, rand=lambda: 0.5)
     return Harness(backend, deps, context, clock, slept)

@@ -16,8 +16,8 @@ from e2e.fc_invoke import fc_context
 from vodai import handler as on_upload_handler
 from vodai.events import samples
 from vodai.runtime.registry import Functions
-from vodai.tracking import handler as track_handler
-from vodai.tracking.handler import PollFailed, event_limit
+from vodai import track_jobs as track_handler
+from vodai.track_jobs import PollFailed, event_limit
 
 AK, SECRET, TOKEN = "STS.track-key", "track-secret-value-7", "track-sts-token-value-8"
 TOPIC = "vodai-callback"

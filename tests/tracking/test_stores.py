@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import threading
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -230,6 +231,6 @@ def test_sqlite_tracks_a_new_job_and_one_over_an_expired_row_alike(tmp_path):
     assert rows["job-001"][0] == PENDING and rows["job-001"][1] == T
     assert store.track(job(1), now=T + 21) is False  # tracked already: left as it is
     one, two = store.get("job-001", now=T + 20), store.get("job-002", now=T + 20)
-    assert {**one.__dict__, "job_id": "job-002", "media_id": "media-2", "source": two.source} == two.__dict__
+    assert {**asdict(one), "job_id": "job-002", "media_id": "media-2", "source": two.source} == asdict(two)
     assert [j.job_id for j in store.pending(10)] == ["job-001", "job-002"]  # by submission time, as both are unseen
     store.close()

@@ -5,7 +5,6 @@ import dataclasses
 import json
 import tempfile
 
-from vodai import values
 from vodai.clients import new_session
 from vodai.config import Settings
 from vodai.local_context import LocalContext, LocalCredentials
@@ -31,7 +30,7 @@ def _target(tmp):
     context = LocalContext(credentials=LocalCredentials(AK, SECRET, TOKEN))
     deps = build(settings, context=context, session=session, store=open_store("memory://"),
                  dead_letters=JsonlDirectorySink(tmp))
-    return backend, values.replace(deps, sleep=lambda s: None), context
+    return backend, dataclasses.replace(deps, sleep=lambda s: None), context
 
 
 def _batch():

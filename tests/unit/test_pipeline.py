@@ -1,13 +1,13 @@
 """The dispatch pipeline against the in-process emulator: every sample ends in one outcome,
 the right action is submitted with the right parameters, and the JobId reaches the topic."""
 
+import dataclasses
 import json
 import tempfile
 
 import pytest
 
 from conftest import EVENTS, expected_outcomes, sample_files
-from vodai import values
 from vodai.clients import new_session
 from vodai.config import Settings
 from vodai.local_context import LocalContext, LocalCredentials
@@ -131,7 +131,7 @@ def test_region_restriction_from_the_service_is_a_permanent_rejection():
     from vodai.routing import RouteTable, Rule
 
     backend, deps, context = _target()
-    deps.routes = RouteTable(rules=[Rule(action="SubmitAIImageJob", media_types=["video"], regions=["ap-southeast-1"])])
+    deps = dataclasses.replace(deps, routes=RouteTable(rules=[Rule(action="SubmitAIImageJob", media_types=["video"], regions=["ap-southeast-1"])]))
     [outcome] = dispatch((EVENTS / "raw" / "video-ap-southeast-1.json").read_bytes(), deps, context=context).outcomes
     assert outcome.status == DEAD_LETTERED and outcome.error["HttpStatus"] == 403
 
@@ -154,7 +154,7 @@ class ThrottledVod:
 def test_retryable_error_marks_failed():
     backend, deps, context = _target()
     vod, slept = ThrottledVod(), []
-    deps = values.replace(deps, vod=vod, sleep=slept.append)
+    deps = dataclasses.replace(deps, vod=vod, sleep=slept.append)
     result = dispatch((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes(), deps, context=context)
     assert [o.status for o in result.outcomes] == [FAILED] and result.failed
     # Retried with backoff up to the policy's attempts, then given up; the key is free again.

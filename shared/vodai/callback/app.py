@@ -86,9 +86,9 @@ def check_startup(settings: Settings) -> None:
                 "VODAI_CALLBACK_AUTH_KEY",
                 f"key {number} of {len(keys)}: VOD's auth keys are at most 32 letters and digits",
             )
-    if settings.callback_url:
-        if not settings.callback_url.startswith(("http://", "https://")) or not urlsplit(settings.callback_url).hostname:
-            raise ConfigError("VODAI_CALLBACK_URL", "must be a URL starting with http:// or https://")
+    url = settings.callback_url
+    if url and (not url.startswith(("http://", "https://")) or not urlsplit(url).hostname):
+        raise ConfigError("VODAI_CALLBACK_URL", "must be a URL starting with http:// or https://")
     if settings.events_queue and settings.events_topic:
         raise ConfigError(
             "VODAI_EVENTS_QUEUE",
@@ -206,7 +206,7 @@ class CallbackApp:
             body,
             path=urlsplit(url).path or "/",
             query=query,
-            request_id=_request_id(environ, context),
+            request_id=_request_id(environ, context) or "",  # generate=True: never empty
             received_at=received_at,
             content_type=environ.get("CONTENT_TYPE") or None,
             domain=urlsplit(url).hostname or environ.get("HTTP_HOST"),

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
+from typing import Any, Dict, Optional
 from urllib.parse import parse_qsl
 
 #: MNS MessageTag of a handed-off VOD event (an FC topic trigger can filter on it).
@@ -53,8 +53,8 @@ def http_trigger_event(
     source_ip: Optional[str] = None,
 ) -> dict:
     """The callback ``body`` wrapped as an FC HTTP-trigger v1 event."""
-    when = datetime.fromtimestamp(received_at, tz=timezone.utc)
-    context = {
+    when = datetime.fromtimestamp(received_at, tz=UTC)
+    context: Dict[str, Any] = {
         "requestId": request_id,
         "time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
         "timeEpoch": str(int(received_at * 1000)),

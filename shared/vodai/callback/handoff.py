@@ -21,7 +21,6 @@ from typing import Any, Callable, Optional, Protocol, Tuple
 
 import requests
 
-from .. import context as fc_context
 from .. import credentials as creds
 from ..clients.mns import MnsPublisher, mns_base_url
 from ..clients.session import shared_session

@@ -356,7 +356,7 @@ def emulator(
         for one in backend.lifecycle.set(lifecycle_rule):
             log.info("lifecycle %s", one.spec())
     if callback is not None:
-        if callback.kind == "mns":
+        if callback.kind == "mns" and callback.name:
             (backend.create_queue if callback.target == "queue" else backend.create_topic)(callback.name)
         backend.set_callback(config=callback)
         log.info("callback %s", callback.describe())

@@ -13,11 +13,15 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, List, Tuple
+from typing import TYPE_CHECKING, Iterable, List, Tuple, Union
 
 import click
 
 from ..exceptions import VodaiError
+
+if TYPE_CHECKING:
+    from ..local import LocalTarget
+    from .via_http import HttpTarget
 
 FUNCTION = "on_upload"
 
@@ -84,6 +88,7 @@ def invoke(events, event_opts, env_vars, cloud, via_http, table, verbose):
     if not paths:
         raise click.UsageError("give an event file, a directory, or - for stdin (-e FILE)")
     files = _event_files(paths)
+    target: Union[HttpTarget, LocalTarget]
     try:
         if via_http:
             from .via_http import HttpTarget

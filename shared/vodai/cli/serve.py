@@ -6,6 +6,7 @@ Drive it exactly as FC does, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -33,10 +34,9 @@ def serve(function_name: str, port: int, host: str, functions_dir: Optional[Path
     """Serve FUNCTION over FC's custom-runtime contract: POST /invoke, POST /initialize, and
     every other request passed through to an HTTP function. Logs in FC's format on stderr."""
     from vodai.runtime.app import create_app
-    from vodai.runtime.server import serve as run
-
     from vodai.runtime.headers import context_from_headers
     from vodai.runtime.registry import Functions
+    from vodai.runtime.server import serve as run
 
     # Run the function's initializer before listening, so a misconfigured function (e.g. the
     # callback without an auth key) refuses to start here, as its /initialize would on FC.
@@ -50,7 +50,5 @@ def serve(function_name: str, port: int, host: str, functions_dir: Optional[Path
         click.echo(f"vodai serve: {function_name} listening on {url}")
         sys.stdout.flush()  # a parent process waits for this line
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run(app, host, port, on_ready=announce)
-    except KeyboardInterrupt:
-        pass

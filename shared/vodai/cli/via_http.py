@@ -16,8 +16,8 @@ import requests
 from werkzeug.serving import make_server
 
 from .. import handler
-from ..local_context import LocalContext, LocalCredentials
 from ..local import EMULATOR_DEFAULTS
+from ..local_context import LocalContext, LocalCredentials
 from ..pipeline import InvocationResult
 from ..runtime.headers import headers_from_context
 

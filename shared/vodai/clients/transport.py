@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Tuple
+from typing import Mapping, Optional, Tuple
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from ..exceptions import TransportError
-
 
 USER_AGENT = "vodai/0.1"
 
@@ -30,11 +29,8 @@ def prepared(method: str, url: str, headers: Mapping[str, str], body: bytes = b"
 
 
 def case_insensitive(store: dict) -> CaseInsensitiveDict:
-    """requests' header dict over ``store`` (lower-cased name -> (name, value)), filled directly:
-    its constructor goes through MutableMapping.update, an ABC check and a call per key."""
-    headers = CaseInsensitiveDict.__new__(CaseInsensitiveDict)
-    headers._store = store
-    return headers
+    """requests' header dict holding the (name, value) pairs of ``store`` (lower-cased name -> (name, value))."""
+    return CaseInsensitiveDict(dict(store.values()))
 
 
 def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeout: Tuple[float, float], action: str) -> requests.Response:
@@ -42,8 +38,8 @@ def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeo
         # Straight to the session's mounted adapter (its pooled connections, or a test's or the
         # emulator's transport): vodai uses no hooks, cookies or redirects, so Session.send's
         # bookkeeping around it is pure per-request cost.
-        response = session.get_adapter(prepared.url).send(prepared, timeout=timeout)
-        response.content  # the body read here, so a failure while reading it is classified below too
+        response = session.get_adapter(prepared.url or "").send(prepared, timeout=timeout)
+        _ = response.content  # the body read here, so a failure while reading it is classified below too
         return response
     except requests.ConnectTimeout:
         # No connection was made: the request cannot have been processed.
@@ -64,7 +60,7 @@ def _refused(exc: Exception) -> bool:
     from urllib3.exceptions import NameResolutionError, NewConnectionError
 
     seen = set()
-    cur = exc
+    cur: Optional[BaseException] = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         if isinstance(cur, (NewConnectionError, NameResolutionError, ConnectionRefusedError)):

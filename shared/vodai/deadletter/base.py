@@ -18,11 +18,11 @@ import abc
 import base64
 import json
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Iterable, Optional
 
 from ..redaction import MASK, redact
-from ..values import Value
 
 # Keys whose values never leave vodai, wherever they appear in an event (case-insensitive).
 SECRET_KEYS = frozenset(
@@ -76,32 +76,30 @@ def decode_event(event: Any, encoding: str) -> bytes:
     return json.dumps(event, ensure_ascii=False).encode("utf-8")
 
 
-class DeadLetter(Value):
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
     """An event that could not be handled, kept with its reason for a person to find and replay."""
 
-    def __init__(
-        self,
-        reason: str,
-        outcome: dict,
-        event: Any,
-        event_encoding: str = "json",
-        request_id: Optional[str] = None,
-        function: str = "on_upload",
-        dead_letter_id: Optional[str] = None,
-        time: Optional[str] = None,
-    ) -> None:
-        self.reason = reason
-        self.outcome = outcome
-        self.event = event
-        self.event_encoding = event_encoding
-        self.request_id = request_id
-        self.function = function
-        # A new letter gets a new id and the time it was written.
-        self.dead_letter_id = uuid.uuid4().hex if dead_letter_id is None else dead_letter_id
-        self.time = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if time is None else time
+    reason: str
+    outcome: dict
+    event: Any
+    event_encoding: str = "json"
+    request_id: Optional[str] = None
+    function: str = "on_upload"
+    # A new letter gets a new id and the time it was written.
+    dead_letter_id: str = field(default_factory=_new_id)
+    time: str = field(default_factory=_now_text)
 
     @classmethod
-    def of(cls, *, reason: str, outcome: dict, raw: Any, request_id: Optional[str]) -> "DeadLetter":
+    def of(cls, *, reason: str, outcome: dict, raw: Any, request_id: Optional[str]) -> DeadLetter:
         event, encoding = encode_event(raw)
         return cls(reason, outcome, event, encoding, request_id)
 

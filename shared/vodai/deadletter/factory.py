@@ -8,6 +8,7 @@ from typing import Optional
 from .base import DeadLetterSink
 from .exceptions import SinkUrlError
 
+
 def default_directory() -> str:
     from ..paths import state_dir
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Mapping, Optional, Sequence, Tuple
 
@@ -190,12 +190,12 @@ def _check_vod_token(creds: Credentials, token: Optional[str]) -> None:
 
 def _check_vod_timestamp(value: str) -> None:
     try:
-        stamp = datetime.strptime(value, _TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
+        stamp = datetime.strptime(value, _TIMESTAMP_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise EmulatorError(
             400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."
         ) from None
-    if abs(datetime.now(timezone.utc) - stamp).total_seconds() > MAX_SKEW_SECONDS:
+    if abs(datetime.now(UTC) - stamp).total_seconds() > MAX_SKEW_SECONDS:
         raise EmulatorError(
             400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."
         )
@@ -294,6 +294,6 @@ def _check_mns_date(value: str) -> None:
     except (TypeError, ValueError):
         raise EmulatorError(400, "InvalidDateHeader", "The Date header format is invalid.") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    if abs(datetime.now(timezone.utc) - stamp).total_seconds() > MAX_SKEW_SECONDS:
+        stamp = stamp.replace(tzinfo=UTC)
+    if abs(datetime.now(UTC) - stamp).total_seconds() > MAX_SKEW_SECONDS:
         raise EmulatorError(408, "TimeExpired", "The http request you sent is expired.")

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
@@ -92,7 +92,7 @@ class Credentials:
 
 def utc_timestamp(epoch: float) -> str:
     """``YYYY-MM-DDThh:mm:ssZ``, the format VOD uses for CreationTime and friends."""
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_request_id() -> str:
@@ -370,7 +370,7 @@ class EmulatorBackend:
             media_type,
             region=region,
             media_id=media_id,
-            event_time=datetime.fromtimestamp(now, tz=timezone.utc),
+            event_time=datetime.fromtimestamp(now, tz=UTC),
             extend=extend_text if extend_text is not None else "",
             size=size,
         )
@@ -515,12 +515,6 @@ class EmulatorBackend:
             return [dict(m) for m in self._queues[name]]
 
     # -- jobs and their lifecycle ------------------------------------------------------
-
-    def add_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Store a job as is (no lifecycle: it stays as given)."""
-        with self._lock:
-            self._jobs[job["JobId"]] = copy.deepcopy(job)
-        return copy.deepcopy(job)
 
     def submit_job(self, action: str, job: dict[str, Any]) -> dict[str, Any]:
         """Store a job submitted by ``action`` with its lifecycle plan, drawn now from the
@@ -868,7 +862,7 @@ def audit_complete_event(job: Mapping[str, Any], now: float) -> dict[str, Any]:
 
 def event_time(epoch: float) -> str:
     """``2024-04-10T01:37:14:627Z``: the EventTime style of image and AI events."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f":{moment.microsecond // 1000:03d}Z"
 
 

@@ -114,7 +114,7 @@ class CallbackConfig:
         kind = data.get("kind") or (MNS if data.get("target") else HTTP)
         if kind == MNS:
             return cls(MNS, target=data.get("target"), name=data.get("name"), event_types=_types(types))
-        return cls.http(data.get("url"), data.get("auth_key"), types)
+        return cls.http(str(data.get("url") or ""), data.get("auth_key"), types)
 
     def to_dict(self, *, secrets: bool = False) -> dict[str, Any]:
         """The setting as JSON; the auth key only with ``secrets`` (else ``auth_key_set``)."""

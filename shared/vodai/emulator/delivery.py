@@ -40,7 +40,7 @@ import random
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from vodai.signing.callback import callback_signature
@@ -61,7 +61,7 @@ logger = logging.getLogger("vodai.emulator")
 
 
 def _iso_now() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -398,9 +398,9 @@ class Deliveries:
 def retry_interval(value: Any) -> Union[float, tuple[float, float]]:
     """A trigger retry interval: seconds, ``"LOW-HIGH"``, or a (low, high) pair."""
     if isinstance(value, str):
-        low, dash, high = value.partition("-")
+        low_text, dash, high_text = value.partition("-")
         try:
-            value = (float(low), float(high)) if dash else float(low)
+            value = (float(low_text), float(high_text)) if dash else float(low_text)
         except ValueError:
             raise ValueError(f"retry interval {value!r}: SECONDS or LOW-HIGH") from None
     if isinstance(value, (list, tuple)):

@@ -41,7 +41,7 @@ import math
 import random
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
 ERROR, RESET, LOST, LATENCY = "error", "reset", "lost", "latency"
 KINDS = (ERROR, RESET, LOST, LATENCY)
@@ -140,6 +140,12 @@ class FaultRule:
             known = KNOWN_ERRORS.get(self.code)
             message = known[1] if known else f"Injected fault: {self.code}."
             object.__setattr__(self, "message", message)
+
+    def error_parts(self) -> Tuple[int, str, str]:
+        """(status, code, message) of an error rule: all three are set when it is made."""
+        if self.status is None or self.code is None or self.message is None:
+            raise FaultSpecError(f"a {self.kind} rule has no error to answer with")
+        return self.status, self.code, self.message
 
     # -- conversions ---------------------------------------------------------------------
 

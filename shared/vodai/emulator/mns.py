@@ -59,7 +59,7 @@ def handle(
     access_key_id: Optional[str] = None
     try:
         if fault is not None and fault.kind == ERROR:
-            raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
+            raise EmulatorError(*fault.rule.error_parts())
         if path_match is None or request.method != "POST":
             raise EmulatorError(400, "InvalidRequestURL", "Http request URL format invalid.")
         access_key_id = auth.verify_mns(backend, request)
@@ -165,11 +165,6 @@ def _message_root(body: bytes) -> ElementTree.Element:
 
 def _fields(root: ElementTree.Element) -> dict[str, str]:
     return {_local_name(child.tag): child.text or "" for child in root}
-
-
-def parse_message(body: bytes) -> tuple[str, Optional[str]]:
-    """(MessageBody, MessageTag or None) from a ``<Message>`` document."""
-    return _body_and_tag(_fields(_message_root(body)))
 
 
 def _body_and_tag(fields: dict[str, str]) -> tuple[str, Optional[str]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 SCENES = ("porn", "terrorism", "ad", "live", "logo")
 # A finer label per scene when it hits (values from the SDK model's documentation).
@@ -48,9 +48,9 @@ def ai_image_result(
 ) -> str:
     """The ``AIImageResult`` JSON string of a finished SubmitAIImageJob."""
     rng = _rng(seed, "AIImage", video_id, template_id)
-    stem = hashlib.sha256(f"{seed}|{video_id}|{template_id}".encode("utf-8")).hexdigest()[:32]
+    stem = hashlib.sha256(f"{seed}|{video_id}|{template_id}".encode()).hexdigest()[:32]
     count = rng.randint(1, 3)
-    images = [
+    images: List[Dict[str, Any]] = [
         {"Score": rng.uniform(3.0, 9.9), "Url": f"http://{oss_host}/{video_id}/image/ai/{stem}-{n:05d}.gif"}
         for n in range(1, count + 1)
     ]

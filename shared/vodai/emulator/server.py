@@ -64,7 +64,7 @@ class ConnectionAbort(Exception):
 
 
 class _EmulatorFlask(Flask):
-    def handle_exception(self, e: Exception):  # type: ignore[override]
+    def handle_exception(self, e: Exception):
         # Not a server error: let the abort reach the WSGI server untouched.
         if isinstance(e, ConnectionAbort):
             raise e

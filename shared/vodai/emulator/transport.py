@@ -24,10 +24,10 @@ from typing import Any, Iterable, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import ProtocolError
 
 from .backend import EmulatorBackend
 from .protocol import handle
@@ -51,11 +51,12 @@ class EmulatorAdapter(BaseAdapter):
         proxies: Optional[dict] = None,
     ) -> requests.Response:
         url = urlsplit(request.url or "")
-        headers = CaseInsensitiveDict(request.headers)
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
+            {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in request.headers.items()})
         # urllib3 adds Host on the wire; V3 signs it, so the emulator must see it too.
         if "Host" not in headers:
             default = url.port is None or url.port == _DEFAULT_PORTS.get(url.scheme)
-            headers["Host"] = url.hostname if default else f"{url.hostname}:{url.port}"
+            headers["Host"] = (url.hostname or "") if default else f"{url.hostname}:{url.port}"
         emulated = EmulatorRequest.from_raw(
             request.method or "GET", url.path, url.query, headers, _body_bytes(request.body)
         )
@@ -72,10 +73,7 @@ class EmulatorAdapter(BaseAdapter):
 
         answer = handle(self.backend, emulated, sleep=sleep)
         if timed_out:
-            raise requests.ReadTimeout(
-                ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),
-                request=request,
-            )
+            raise requests.ReadTimeout(f"Read timed out. (read timeout={read_timeout})", request=request)
         if answer.abort is not None:
             raise connection_error(answer.abort, request)
 
@@ -87,7 +85,7 @@ class EmulatorAdapter(BaseAdapter):
         response.url = request.url or ""
         response.request = request
         response.reason = HTTPStatus(answer.status).phrase
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]  # typed HTTPAdapter; requests sets any adapter
         return response
 
     def close(self) -> None:
@@ -113,14 +111,16 @@ def _read_timeout(timeout: Any) -> Optional[float]:
     return float(timeout) if isinstance(timeout, (int, float)) else None
 
 
-def _body_bytes(body: Union[bytes, str, Iterable[bytes], None]) -> bytes:
+def _body_bytes(body: object) -> bytes:
     if body is None:
         return b""
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):
         return body.encode("utf-8")
-    return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in body)
+    if isinstance(body, Iterable):
+        return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in body)
+    raise TypeError(f"the emulator cannot take a {type(body).__name__} request body")
 
 
 def mount(backend: EmulatorBackend, session: requests.Session) -> EmulatorAdapter:

@@ -87,7 +87,7 @@ def handle(
     access_key_id: Optional[str] = None
     try:
         if fault is not None and fault.kind == ERROR:
-            raise EmulatorError(fault.rule.status, fault.rule.code, fault.rule.message)
+            raise EmulatorError(*fault.rule.error_parts())
         access_key_id = auth.verify_vod(backend, request, pairs)
         refuse_repeated(pairs)
         payload = {"RequestId": request_id, **_dispatch(backend, action, region, params)}

@@ -18,59 +18,46 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from ..exceptions import EventError
-from ..values import Value
 
 # How deep envelopes may nest (a list of CloudEvents holding base64 bodies is 3).
 MAX_DEPTH = 4
 _ARN_REGION = re.compile(r"^acs:[a-z0-9-]+:([a-z]{2,3}-[a-z0-9-]+):")
 
 
-class Record(Value):
+@dataclass(slots=True)
+class Record:
     """One event found in a delivery, with what its envelope said about it."""
 
-    _repr_hidden = frozenset({"raw"})
-
-    def __init__(
-        self,
-        index: int,
-        shape: str,
-        body: Optional[dict] = None,
-        error: Optional[EventError] = None,
-        region: Optional[str] = None,
-        region_source: Optional[str] = None,
-        source_id: Optional[str] = None,
-        raw: Any = None,
-    ) -> None:
-        self.index = index
-        self.shape = shape
-        self.body = body
-        self.error = error
-        self.region = region
-        self.region_source = region_source
-        self.source_id = source_id
-        # The envelope piece this record came from, for dead letters and replay.
-        self.raw = raw
+    index: int
+    shape: str
+    body: Optional[dict] = None
+    error: Optional[EventError] = None
+    region: Optional[str] = None
+    region_source: Optional[str] = None
+    source_id: Optional[str] = None
+    # The envelope piece this record came from, for dead letters and replay (too long for a repr).
+    raw: Any = field(default=None, repr=False)
 
 
-class _Hints(Value):
+@dataclass(frozen=True, slots=True)
+class _Hints:
     """What the envelopes around an event said about it, outermost first."""
 
-    def __init__(self, region: Optional[str] = None, region_source: Optional[str] = None,
-                 source_id: Optional[str] = None) -> None:
-        self.region = region
-        self.region_source = region_source
-        self.source_id = source_id
+    region: Optional[str] = None
+    region_source: Optional[str] = None
+    source_id: Optional[str] = None
 
-    def with_region(self, region: Optional[str], source: str) -> "_Hints":
+    def with_region(self, region: Optional[str], source: str) -> _Hints:
         # The outermost envelope that names a region wins: it is the delivery's own claim.
         if self.region or not region:
             return self
         return _Hints(region, source, self.source_id)
 
-    def with_id(self, source_id: Optional[str]) -> "_Hints":
+    def with_id(self, source_id: Optional[str]) -> _Hints:
         if self.source_id or not source_id:
             return self
         return _Hints(self.region, self.region_source, str(source_id))
@@ -144,7 +131,8 @@ def _walk(value: Any, shape: str, hints: _Hints, out: List[Record], depth: int) 
         return
 
     if "EventType" in value:
-        out.append(Record(len(out), shape, body=value, region=hints.region, region_source=hints.region_source, source_id=hints.source_id, raw=value))
+        out.append(Record(len(out), shape, body=value, region=hints.region, region_source=hints.region_source,
+                          source_id=hints.source_id, raw=value))
     elif "specversion" in value and "data" in value:
         _cloudevent(value, hints, out, depth)
     elif value.get("version") == "v1" and ("rawPath" in value or "requestContext" in value):
@@ -166,7 +154,8 @@ def _inner(envelope: dict, key: str, shape: str, hints: _Hints, out: List[Record
             raise EventError(field_name, "missing: the envelope carries no message")
         inner = payload if isinstance(payload, (dict, list)) else _decode_text(payload, field_name)
     except EventError as exc:
-        out.append(Record(len(out), shape, error=exc, region=hints.region, region_source=hints.region_source, source_id=hints.source_id, raw=envelope))
+        out.append(Record(len(out), shape, error=exc, region=hints.region, region_source=hints.region_source,
+                          source_id=hints.source_id, raw=envelope))
         return
     start = len(out)
     _walk(inner, shape, hints, out, depth + 1)
@@ -215,7 +204,8 @@ def _http_trigger(event: dict, hints: _Hints, out: List[Record], depth: int) -> 
         try:
             body = base64.b64decode("".join(body.split()), validate=True)
         except (binascii.Error, ValueError):
-            out.append(Record(len(out), "http-trigger", error=EventError("body (base64)", "isBase64Encoded is true but body is not base64"), raw=event))
+            error = EventError("body (base64)", "isBase64Encoded is true but body is not base64")
+            out.append(Record(len(out), "http-trigger", error=error, raw=event))
             return
     start = len(out)
     _inner({"body": body}, "body", "http-trigger", hints, out, depth)

@@ -9,8 +9,8 @@ EventTime formats (``2017-03-20T07:49:17Z`` and ``2024-04-10T01:37:14:627Z``).
 # annotation from its text when it creates the model classes, at every cold start.
 import json
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Optional, Type, Union
+from datetime import UTC, datetime, timedelta
+from typing import Any, Dict, Mapping, Optional, Type, Union
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -45,13 +45,13 @@ def json_in_text(value: Any) -> Any:
 def parse_event_time(value: Any) -> datetime:
     """Both VOD formats, plus ISO 8601 with a dot before the fraction; naive means UTC."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     match = _TIME.match(str(value).strip())
     if not match:
         raise ValueError(f"{value!r} is not a time like 2017-03-20T07:49:17Z")
     y, mo, d, h, mi, s, frac, zone = match.groups()
     micro = int((frac or "0").ljust(6, "0"))
-    stamp = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tzinfo=timezone.utc)
+    stamp = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tzinfo=UTC)
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
@@ -226,7 +226,7 @@ def parse_event(body: Any) -> VodEvent:
     return event
 
 
-def _reason(err: dict) -> str:
+def _reason(err: Mapping[str, Any]) -> str:
     msg = err.get("msg", "invalid")
     if err.get("type") == "missing":
         return "missing"

@@ -28,7 +28,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
@@ -76,7 +76,7 @@ TOPIC_NAME = "vod-events"
 SUBSCRIPTION_NAME = "vodai-fc"
 EVENT_BUS_NAME = "vodai-mns-queue-source"
 
-EVENT_DATETIME = datetime(2024, 4, 10, 1, 37, 14, 627000, tzinfo=timezone.utc)
+EVENT_DATETIME = datetime(2024, 4, 10, 1, 37, 14, 627000, tzinfo=UTC)
 """When the sample uploads completed (the body's EventTime)."""
 
 PUBLISHED_AT = "2024-04-10T01:37:15.123Z"
@@ -149,7 +149,7 @@ def _parse_published(value: str) -> datetime:
     # Stdlib on Python 3.10: fromisoformat() does not take a trailing "Z" before 3.11.
     for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
     raise ValueError(f"published_at: expected 'YYYY-MM-DDTHH:MM:SS[.fff]Z', got {value!r}")
@@ -192,7 +192,7 @@ def _format_event_time(value: Union[str, datetime, None], media_type: str) -> st
         return value  # verbatim: lets a test send any text, garbage included
     dt = EVENT_DATETIME if value is None else value
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
+        dt = dt.astimezone(UTC)
     if media_type == "image":
         # Image and AI events: a colon before the milliseconds.
         return dt.strftime("%Y-%m-%dT%H:%M:%S") + f":{dt.microsecond // 1000:03d}Z"

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import abc
 import json
+from dataclasses import dataclass, fields, replace
 from typing import Optional, Tuple
 
 from .. import jsontext
-from ..values import Value
 
 INPROGRESS = "INPROGRESS"
 SUBMITTED = "SUBMITTED"
@@ -35,61 +35,47 @@ def job_key(prefix: str, action: str, media_id: str, template_id: Optional[str])
     return f"{prefix}:{action}:{media_id}:{template_id or ''}"
 
 
-class Record(Value):
+@dataclass(slots=True)
+class Record:
     """One job key's record: where its job stands, and until when a claim holds the key."""
 
-    def __init__(
-        self,
-        key: str,
-        status: str,
-        lock_until: float = 0.0,
-        expires_at: float = 0.0,
-        attempts: int = 0,
-        job_id: Optional[str] = None,
-        request_id: Optional[str] = None,
-        message_id: Optional[str] = None,
-        message: Optional[str] = None,
-        reason: Optional[str] = None,
-        updated_at: float = 0.0,
-    ) -> None:
-        # Set in the parameters' order: to_json writes __dict__ as it is.
-        self.key = key
-        self.status = status
-        self.lock_until = lock_until
-        self.expires_at = expires_at
-        self.attempts = attempts
-        self.job_id = job_id
-        self.request_id = request_id
-        self.message_id = message_id
-        # The topic message body saved with the JobId, so a re-publish sends the same message.
-        self.message = message
-        self.reason = reason
-        self.updated_at = updated_at
+    key: str
+    status: str
+    lock_until: float = 0.0
+    expires_at: float = 0.0
+    attempts: int = 0
+    job_id: Optional[str] = None
+    request_id: Optional[str] = None
+    message_id: Optional[str] = None
+    # The topic message body saved with the JobId, so a re-publish sends the same message.
+    message: Optional[str] = None
+    reason: Optional[str] = None
+    updated_at: float = 0.0
 
     def to_json(self) -> str:
-        return jsontext.compact(self.__dict__)  # flat fields: no deep asdict
+        # Not asdict: the fields are flat, so its deep copy would only cost.
+        return jsontext.compact({name: getattr(self, name) for name in _RECORD_FIELDS})
 
-    def copy(self) -> "Record":
-        # Every field is a scalar: a shallow copy is a full one. Made by hand: copy.copy's
-        # __reduce_ex__ round trip (or a JSON one) cost more than the transition itself.
-        clone = object.__new__(Record)
-        clone.__dict__.update(self.__dict__)
-        return clone
+    def copy(self) -> Record:
+        return replace(self)  # every field is a scalar: a shallow copy is a full one
 
     @classmethod
-    def from_json(cls, text: str) -> "Record":
+    def from_json(cls, text: str) -> Record:
         return cls(**json.loads(text))
 
     def claimable(self, now: float) -> bool:
         return self.status in (INPROGRESS, SUBMITTED) and self.lock_until <= now
 
 
-class Claim(Value):
+_RECORD_FIELDS = tuple(f.name for f in fields(Record))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
     """The result of :meth:`IdempotencyStore.claim`: whether this caller holds the key now."""
 
-    def __init__(self, acquired: bool, record: Record = None) -> None:  # type: ignore[assignment]
-        self.acquired = acquired
-        self.record = record
+    acquired: bool
+    record: Record
 
 
 class IdempotencyStore(abc.ABC):
@@ -123,7 +109,7 @@ class IdempotencyStore(abc.ABC):
     def delete(self, key: str) -> None:
         """Forget a key (an operator's explicit decision, e.g. replay --resubmit-uncertain)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a default: most stores have nothing to release)
         """Release connections; the default has nothing to release."""
 
 
@@ -137,6 +123,7 @@ class TransitionStore(IdempotencyStore):
 
     def claim(self, key, *, now, lock_until, expires_at):
         before, after = self._apply(key, "claim", now, lock_until=lock_until, expires_at=expires_at)
+        assert after is not None  # a claim always leaves a record
         return Claim(before is None or before.claimable(now), after)
 
     def save_job(self, key, *, job_id, request_id, message, now):

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from .base import IdempotencyStore
 from .exceptions import StoreUrlError
 
+
 def default_url() -> str:
     """SQLite beside the dead letters (.vodai/): right for local runs and replay; on FC use redis://."""
     from ..paths import state_dir

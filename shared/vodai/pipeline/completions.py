@@ -18,6 +18,7 @@ from typing import Optional
 
 from ..events.models import AIMediaAuditComplete
 from ..idempotency import job_key
+from ..invocation import Invocation
 from ..routing.decision import Complete
 from ..routing.rules import SUBMIT_AI_IMAGE_AUDIT_JOB
 from ..tracking import LOST, TrackedJob
@@ -25,7 +26,6 @@ from ..tracking import completion as tc
 from ..tracking.results import audit_result
 from . import outcome as oc
 from .dependencies import Dependencies
-from .jobs import Invocation
 
 
 def run_completion(event: AIMediaAuditComplete, decision: Complete, out: oc.Outcome, deps: Dependencies,

@@ -7,7 +7,8 @@ import random
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 
@@ -22,43 +23,26 @@ from ..retry import RetryPolicy
 from ..routing.rules import RouteTable, load_table
 from ..tracking import TrackingStore, open_tracking
 from ..tracking import default_url as default_tracking_url
-from ..values import Value
 
 
-class Dependencies(Value):
+@dataclass(frozen=True, slots=True)
+class Dependencies:
     """Everything the pipeline does I/O with, passed in: tests and the emulator plug in their own."""
 
-    _repr_hidden = frozenset({"secrets"})  # a repr in a log or a traceback shows no credential
-
-    def __init__(
-        self,
-        settings: Settings,
-        routes: RouteTable,
-        vod: VodClient,
-        publisher: MnsPublisher,
-        store: IdempotencyStore,
-        dead_letters: DeadLetterSink,
-        retry: Optional[RetryPolicy] = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-        secrets: Optional[list] = None,
-        tracking: Optional[TrackingStore] = None,
-    ) -> None:
-        self.settings = settings
-        self.routes = routes
-        self.vod = vod
-        self.publisher = publisher
-        self.store = store
-        self.dead_letters = dead_letters
-        self.retry = RetryPolicy() if retry is None else retry
-        self.clock = clock
-        self.sleep = sleep
-        self.rand = rand
-        # Values that must never appear in a dead letter (the invocation's credentials).
-        self.secrets = [] if secrets is None else secrets
-        # Where submitted jobs are followed to their result (None: not tracked, e.g. a bare test setup).
-        self.tracking = tracking
+    settings: Settings
+    routes: RouteTable
+    vod: VodClient
+    publisher: MnsPublisher
+    store: IdempotencyStore
+    dead_letters: DeadLetterSink
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    rand: Callable[[], float] = random.random
+    # Values that must never appear in a dead letter (the invocation's credentials); never in a repr.
+    secrets: List[str] = field(default_factory=list, repr=False)
+    # Where submitted jobs are followed to their result (None: not tracked, e.g. a bare test setup).
+    tracking: Optional[TrackingStore] = None
 
 
 _stores: Dict[str, IdempotencyStore] = {}

@@ -9,35 +9,23 @@ invocation fails so the platform redelivers; idempotency makes that safe).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .. import context as fc_context
 from ..config import Settings
 from ..deadletter import DeadLetter, DeadLetterError
 from ..events.envelopes import Record, unwrap
-from ..events.models import VodEvent, parse_event
+from ..events.models import AIMediaAuditComplete, VodEvent, parse_event
 from ..exceptions import ConfigError, EventError, ParameterError
+from ..invocation import Invocation, invocation
 from ..logs import log_outcome
 from ..regions import resolve_region
-from ..retry import Deadline
 from ..routing.decision import Complete, Decision, Skip, Submit, decide
 from ..routing.rules import RouteTable
-from ..values import replace
 from . import outcome as oc
 from .dependencies import Dependencies
-from .jobs import Invocation, run_job
-
-# Stop starting new work this long before FC's timeout, so outcomes and logs still get out.
-DEADLINE_MARGIN = 2.0
-
-
-def invocation(context: Any, settings: Settings, started: float, clock) -> Invocation:
-    timeout = fc_context.function_timeout(context)
-    margin = min(DEADLINE_MARGIN, timeout / 10)
-    # FC has no remaining-time call: the lock lasts until FC must have ended this invocation.
-    lock_seconds = settings.idempotency_lock_seconds or timeout + 1.0
-    return Invocation(fc_context.request_id(context), Deadline(started + timeout - margin, clock), started + lock_seconds)
-
+from .jobs import run_job
 
 # One event of a payload after the pure part: its record, the outcome begun for it, the parsed
 # event and the decision (None where the outcome is already final).
@@ -68,18 +56,18 @@ def dispatch(
     result = oc.InvocationResult(inv.request_id)
     for item in unwrap(raw, region=region_hint) if decided is None else decided:
         begun = time.perf_counter()
-        if decided is None:
+        if isinstance(item, Record):
             record = item
             out, event, decision = decide_record(record, deps.settings, deps.routes, context)
         else:
             record, out, event, decision = item
-        if isinstance(decision, Complete):
+        if isinstance(decision, Complete) and isinstance(event, AIMediaAuditComplete):
             # Imported here: only audit completions come this way, and an upload's cold start
             # need not load the completion path (vodai.tracking.completion and .results).
             from .completions import run_completion
 
             out = run_completion(event, decision, out, deps, inv)
-        elif submits(event, decision):
+        elif event is not None and isinstance(decision, Submit):
             out = run_job(event, decision, out, deps, inv)
         if out.status == oc.DEAD_LETTERED:
             _dead_letter(record, out, deps, inv)
@@ -110,13 +98,14 @@ def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = N
         out = replace(out)
         if isinstance(decision, Complete):
             out.status, out.reason = oc.PLANNED, f"would publish the completion of JobId {decision.job_id} (if vodai submitted it)"
-        elif submits(event, decision):
+        elif event is not None and isinstance(decision, Submit):
             out.status, out.reason = oc.PLANNED, f"would call {decision.action} with {decision.params}"
         result.outcomes.append(out)
     return result
 
 
-def decide_record(record: Record, settings: Settings, routes: RouteTable, context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
+def decide_record(record: Record, settings: Settings, routes: RouteTable,
+                  context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
     """The pure part: parse, resolve the region, route. A dead-letter or skip outcome, or a decision."""
     out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape, source_id=record.source_id)
     if record.error is not None:

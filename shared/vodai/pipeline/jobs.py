@@ -16,16 +16,17 @@ Why each step is where it is:
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Optional
 
 from .. import jsontext
 from ..events.models import VodEvent
 from ..exceptions import ApiError, TransportError, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
-from ..retry import Deadline, next_delay
+from ..invocation import Invocation
+from ..retry import next_delay
 from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
-from ..values import Value, replace
 from . import outcome as oc
 from .dependencies import Dependencies
 from .message import job_message_fields, message_tag
@@ -39,15 +40,6 @@ AMBIGUOUS_ATTEMPTS_FACTOR = 3
 
 class UncertainSubmit(Exception):
     """The submit may have created a job whose JobId never reached us."""
-
-
-class Invocation(Value):
-    """What the events of one invocation share: its request id, its deadline, and until when its claims hold."""
-
-    def __init__(self, request_id: Optional[str], deadline: Deadline, lock_until: float) -> None:
-        self.request_id = request_id
-        self.deadline = deadline
-        self.lock_until = lock_until
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
@@ -155,6 +147,8 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
 def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Dependencies, inv: Invocation,
              fields: Optional[dict] = None) -> oc.Outcome:
     topic = deps.settings.callback_topic
+    # dispatch dead-letters an event before its submit when no topic is set; save_job stored the message.
+    assert topic is not None and record.message is not None
     attempt = 0
     while True:
         attempt += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..events.models import VodEvent
 from ..routing.decision import Submit
 from ..timestamps import utc_now_text
@@ -14,7 +16,8 @@ def message_tag(action: str) -> str:
     return action[len("Submit"):] if action.startswith("Submit") else action
 
 
-def job_message_fields(*, event: VodEvent, decision: Submit, job_id: str, request_id: str, source_id=None) -> dict:
+def job_message_fields(*, event: VodEvent, decision: Submit, job_id: str, request_id: Optional[str],
+                       source_id: Optional[str] = None) -> dict:
     """The message's fields, unset ones left out (the message is their compact JSON: the tracking
     record is made from the same fields, not by parsing the text back)."""
     body = {

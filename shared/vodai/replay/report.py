@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -183,7 +183,7 @@ def write_failures(results: List[ItemResult], directory: Optional[Path] = None, 
 
         directory = state_dir() / "replay"
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     for n in range(1000):
         path = directory / (f"failed-{stamp}.jsonl" if n == 0 else f"failed-{stamp}-{n}.jsonl")
         try:
@@ -247,6 +247,7 @@ def render_plan(summary: Summary, console) -> None:
         if o is None:
             table.add_row(_cell(row.result.item.origin), "-", "-", "-", "-", _cell(row.status), _cell(row.reason))
             continue
+        detail: Optional[str]
         if o.status == PLANNED:
             decision, detail = o.action, f"template {o.template_id or '(account default)'}"
         else:

@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
 from ..pipeline import PLANNED, SKIPPED, Decided, InvocationResult, Outcome, decide_all, plan, submits
@@ -92,7 +92,7 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, *, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         if rate < 0:
             raise ValueError("rate must be >= 0")
         if capacity <= 0:
@@ -202,7 +202,7 @@ class Runner:
             _ = self.store  # open it once, before the workers start (a bad URL fails here, once)
         pending = iter(enumerate(items))
         take = threading.Lock()
-        finished: "collections.deque[object]" = collections.deque()  # append and popleft are atomic
+        finished: "collections.deque[Any]" = collections.deque()  # ItemResult, _Crash or _DONE  # append and popleft are atomic
         # A worker has ended: drain now. A SimpleQueue, not an Event: its get and put take no lock
         # written in Python, which a Ctrl-C could leave held (the workers' put would then hang).
         ended: "queue.SimpleQueue[None]" = queue.SimpleQueue()
@@ -271,7 +271,7 @@ class Runner:
 
     def run_one(self, item: Item, position: int) -> ItemResult:
         result = ItemResult(item, position)
-        if item.unreadable:
+        if item.raw is None:  # unreadable
             return result
         if self.stopping.is_set():
             result.error = INTERRUPTED

@@ -7,49 +7,46 @@ Violations of VOD's limits raise ParameterError and missing templates ConfigErro
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Union
 
 from ..config import Settings
 from ..events.models import AIMediaAuditComplete, OtherEvent, VodEvent
 from ..exceptions import ConfigError
-from ..values import FrozenValue
 from .rules import SUBMIT_AI_IMAGE_AUDIT_JOB, SUBMIT_AI_IMAGE_JOB, RouteTable
 from .userdata import build_user_data, media_audit_configuration
 
 
-class Submit(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Submit:
     """Submit ``action`` in ``region`` for ``media_id``: the request's parameters, ready to sign.
 
     ``template_id`` is None for an image audit left to the account's default template.
     """
 
-    def __init__(self, action: str, region: str, media_id: str, template_id: Optional[str],
-                 params: Optional[Dict[str, str]] = None, pipeline_id: Optional[str] = None) -> None:
-        _set = object.__setattr__  # frozen: fields are set past FrozenValue.__setattr__
-        _set(self, "action", action)
-        _set(self, "region", region)
-        _set(self, "media_id", media_id)
-        _set(self, "template_id", template_id)
-        _set(self, "params", {} if params is None else params)
-        _set(self, "pipeline_id", pipeline_id)
+    action: str
+    region: str
+    media_id: str
+    template_id: Optional[str]
+    params: Dict[str, str] = field(default_factory=dict)
+    pipeline_id: Optional[str] = None
 
 
-class Skip(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Skip:
     """No job for this event, and why."""
 
-    def __init__(self, reason: str) -> None:
-        object.__setattr__(self, "reason", reason)
+    reason: str
 
 
-class Complete(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Complete:
     """A job-completion event (AIMediaAuditComplete): nothing to submit; the pipeline publishes the
     job's one completion message (vodai.tracking.completion) if vodai submitted the job."""
 
-    def __init__(self, job_id: str, media_id: str, event_type: str) -> None:
-        _set = object.__setattr__
-        _set(self, "job_id", job_id)
-        _set(self, "media_id", media_id)
-        _set(self, "event_type", event_type)
+    job_id: str
+    media_id: str
+    event_type: str
 
     @property
     def reason(self) -> str:
@@ -73,7 +70,9 @@ def decide(
         return Skip(f"{event.event_type} events are not routed (only uploads start AI jobs)")
     if not event.is_success:
         return Skip(f"{event.event_type} reports Status {event.status!r}, not success")
-    media_type = event.media_type
+    media_type, media_id = event.media_type, event.media_id
+    if media_id is None:
+        return Skip(f"{event.event_type} names no media id")
     if region is None:
         return Skip(f"no region for this {media_type}: the envelope, file URL, VODAI_REGION and FC context name none")
     rules = table.rules_for(media_type)
@@ -91,27 +90,27 @@ def decide(
             raise ConfigError("VODAI_AI_TEMPLATE_ID", f"no AITemplateId for {region} (set it, or ai_template_id in the rules file)")
         pipeline = per_region.ai_pipeline_id or settings.ai_pipeline_id
         params = {
-            "VideoId": event.media_id,
+            "VideoId": media_id,
             "AITemplateId": template,
             "UserData": build_user_data(
                 upload_extend=event.extend,
                 event_type=event.event_type,
-                media_id=event.media_id,
+                media_id=media_id,
                 event_time=event.event_time_text,
                 source_id=source_id,
             ),
         }
         if pipeline:
             params["AIPipelineId"] = pipeline
-        return Submit(rule.action, region, event.media_id, template, params, pipeline)
+        return Submit(rule.action, region, media_id, template, params, pipeline)
 
     assert rule.action == SUBMIT_AI_IMAGE_AUDIT_JOB
     # Optional: without a TemplateId VOD audits with the account's default template.
     audit_template = per_region.audit_template_id or settings.audit_template_id or None
-    params = {"MediaId": event.media_id}
+    params = {"MediaId": media_id}
     if audit_template:
         params["TemplateId"] = audit_template
     config = media_audit_configuration(per_region.audit_resource_type or settings.audit_resource_type)
     if config:
         params["MediaAuditConfiguration"] = config
-    return Submit(rule.action, region, event.media_id, audit_template, params)
+    return Submit(rule.action, region, media_id, audit_template, params)

@@ -9,7 +9,7 @@ through to it unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from flask import Flask, request
 from werkzeug.datastructures import EnvironHeaders
@@ -33,7 +33,8 @@ def create_app(function_name: Optional[str] = None, functions_dir: Union[str, Pa
         function_name = functions.spec(function_name).name  # a typo fails at start, not per call
 
     def resolve(headers: Mapping[str, str]) -> str:
-        return functions.spec(function_name or headers.get(FUNCTION_NAME)).name
+        named = next((value for name, value in headers.items() if name.lower() == FUNCTION_NAME), None)
+        return functions.spec(function_name or named).name
 
     app = Flask("vodai.runtime")
     app.extensions["vodai.functions"] = functions
@@ -41,26 +42,27 @@ def create_app(function_name: Optional[str] = None, functions_dir: Union[str, Pa
     @app.post(INVOKE)
     def invoke_view():
         try:
-            name = resolve(request.headers)
+            name = resolve(dict(request.headers))
         except FunctionNotFound as exc:
             return errors.failure(exc)
-        return invoke_event(functions, name, request.get_data(), context_from_headers(request.headers, name))
+        return invoke_event(functions, name, request.get_data(), context_from_headers(dict(request.headers), name))
 
     @app.post(INITIALIZE)
     def initialize_view():
         try:
-            name = resolve(request.headers)
+            name = resolve(dict(request.headers))
         except FunctionNotFound as exc:
             return errors.failure(exc)
-        return initialize(functions, name, context_from_headers(request.headers, name))
+        return initialize(functions, name, context_from_headers(dict(request.headers), name))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         # Unknown paths and methods too answer in FC's error shape, with x-fc-status.
-        body = {"errorMessage": exc.description, "errorType": type(exc).__name__, "stackTrace": []}
+        body: Dict[str, Any] = {"errorMessage": exc.description, "errorType": type(exc).__name__, "stackTrace": []}
         return errors.failure_response(body, status=exc.code or 500)
 
-    app.wsgi_app = _Router(app.wsgi_app, functions, resolve)
+    # Flask's documented way to put WSGI middleware in front of the app.
+    app.wsgi_app = _Router(app.wsgi_app, functions, resolve)  # type: ignore[method-assign]
     return app
 
 
@@ -79,7 +81,7 @@ class _Router:
         path = environ.get("PATH_INFO") or "/"
         if control == HTTP_INVOKE or (control is None and path not in (INVOKE, INITIALIZE)):
             try:
-                name = self.resolve(EnvironHeaders(environ))
+                name = self.resolve(dict(EnvironHeaders(environ)))
                 kind = self.functions.spec(name).kind
             except FunctionNotFound:
                 name, kind = None, None

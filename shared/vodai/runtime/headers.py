@@ -8,7 +8,7 @@ headers there is no ``credentials`` object at all, as on FC 3.0.
 from __future__ import annotations
 
 import uuid
-from typing import Mapping, Optional
+from typing import Mapping, Optional, TypeVar, Union
 
 from ..local_context import LocalContext, LocalCredentials, LocalFunction, LocalService
 
@@ -44,7 +44,10 @@ FC_HEADERS = (
 )
 
 
-def _int(value: Optional[str], default: Optional[int]) -> Optional[int]:
+_Default = TypeVar("_Default", int, None)
+
+
+def _int(value: Optional[str], default: _Default) -> Union[int, _Default]:
     # FC sends numbers as header strings; a garbled one must not fail the invocation.
     try:
         return int(value) if value is not None else default
@@ -58,8 +61,9 @@ def context_from_headers(headers: Mapping[str, str], function_name: Optional[str
     get = lambda name: h.get(name) or None  # noqa: E731 - empty header = absent
 
     credentials = None
-    if get(ACCESS_KEY_ID) and get(ACCESS_KEY_SECRET):
-        credentials = LocalCredentials(get(ACCESS_KEY_ID), get(ACCESS_KEY_SECRET), get(SECURITY_TOKEN))
+    key_id, key_secret = get(ACCESS_KEY_ID), get(ACCESS_KEY_SECRET)
+    if key_id and key_secret:
+        credentials = LocalCredentials(key_id, key_secret, get(SECURITY_TOKEN))
     defaults = LocalFunction()
     function = LocalFunction(
         name=get(FUNCTION_NAME) or function_name or "",

@@ -12,12 +12,9 @@ import os
 import sys
 from typing import Mapping, Optional
 
-from .. import regexcache
-
-with regexcache.precompiled(__file__):  # Flask's and werkzeug's regexes, compiled ahead: see its docstring
-    from .app import create_app
-    from .registry import FunctionNotFound
-    from .server import serve
+from .app import create_app
+from .registry import FunctionNotFound
+from .server import serve
 
 HOST = "0.0.0.0"  # FC connects from outside the instance's loopback
 DEFAULT_PORT = 9000

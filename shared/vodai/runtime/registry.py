@@ -46,9 +46,6 @@ REGISTRY: Mapping[str, FunctionSpec] = {
 class FunctionNotFound(LookupError):
     """The requested function is not in the registry (or its file is missing)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
 
 def lookup(name: Optional[str], registry: Mapping[str, FunctionSpec] = REGISTRY) -> FunctionSpec:
     """The spec for ``name``; FC function names often use '-', so 'on-upload' finds 'on_upload'."""
@@ -131,7 +128,11 @@ def _load(spec: FunctionSpec, path: Path) -> LoadedFunction:
         sys.path.append(str(path.parent))
     module_name = f"vodai_function_{spec.name}"  # unique: every function's file is index.py
     importer = importlib.util.spec_from_file_location(module_name, path)
+    if importer is None or importer.loader is None:
+        raise FunctionNotFound(f"function {spec.name!r}: {path} cannot be imported")
     module = importlib.util.module_from_spec(importer)
+    # importlib's documented recipe for importing a file: registered first, so the module's own
+    # code finds itself (pickling, dataclasses), and removed again if it fails.
     sys.modules[module_name] = module
     try:
         importer.loader.exec_module(module)

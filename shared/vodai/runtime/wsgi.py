@@ -7,7 +7,7 @@ the STS credentials, which the function reads from the context, never from a hea
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Optional
 
 from werkzeug.datastructures import EnvironHeaders
 
@@ -48,8 +48,8 @@ def call_wsgi(app: Callable, environ: dict) -> tuple:
     return captured["status"], captured["headers"], b"".join(chunks)
 
 
-def invoke_http(functions: Functions, name: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
-    context = context_from_headers(EnvironHeaders(environ), name)
+def invoke_http(functions: Functions, name: Optional[str], environ: dict, start_response: Callable) -> Iterable[bytes]:
+    context = context_from_headers(dict(EnvironHeaders(environ)), name)
     with logs.invocation("Invoke", context.request_id):
         try:
             function = functions.load(name)

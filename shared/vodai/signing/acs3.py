@@ -23,13 +23,6 @@ def canonical_query(query: Params) -> str:
     return _canonical_query(query)
 
 
-def canonical_headers(
-    headers: Mapping[str, str], signed: Iterable[str]
-) -> Tuple[str, str]:
-    """(canonical header block, signed-header list) over the names in ``signed``."""
-    return _canonical_headers(headers, sorted({n.lower() for n in signed}))
-
-
 def _canonical_headers(headers: Mapping[str, str], names: Sequence[str]) -> Tuple[str, str]:
     # ``names``: lower-case and sorted already.
     lower = {k.lower(): str(v).strip() for k, v in headers.items() if v is not None}
@@ -48,7 +41,8 @@ def canonical_request(
     return _canonical_request(method, path, query, headers, sorted({n.lower() for n in signed_headers}), body_sha256)[0]
 
 
-def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: Sequence[str], body_sha256: str) -> Tuple[str, str]:
+def _canonical_request(method: str, path: str, query, headers: Mapping[str, str], names: Sequence[str],
+                       body_sha256: str) -> Tuple[str, str]:
     """(canonical request, signed-header list); ``names`` lower-case and sorted already."""
     block, signed = _canonical_headers(headers, names)
     # ``query`` may come already canonical (a client that sends that same string as its URL query).

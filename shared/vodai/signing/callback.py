@@ -6,4 +6,4 @@ import hashlib
 
 
 def callback_signature(callback_url: str, timestamp: str, auth_key: str) -> str:
-    return hashlib.md5(f"{callback_url}|{timestamp}|{auth_key}".encode("utf-8")).hexdigest()
+    return hashlib.md5(f"{callback_url}|{timestamp}|{auth_key}".encode()).hexdigest()

@@ -9,9 +9,8 @@ from __future__ import annotations
 import base64
 from typing import Mapping, Optional
 
-from ._encoding import Params
+from ._encoding import Params, percent_encode
 from ._encoding import canonical_query as _canonical_query
-from ._encoding import percent_encode
 from ._hmac import hmac_digest
 
 SIGNATURE_METHOD = "HMAC-SHA1"

@@ -9,8 +9,8 @@ redeliveries and races.
     tracking = open_tracking("redis://127.0.0.1:6379/0", namespace="vodai")
     tracking.pending(100)
 
-Kept light on purpose: the poller and the FC handler (which import the pipeline) are imported
-from their own modules.
+Kept light on purpose: the poller is imported from its own module, and the FC handler lives above
+both this package and the pipeline, in :mod:`vodai.track_jobs`.
 """
 
 from .base import DONE, FAIL, LOST, PENDING, STATUSES, SUCCESS, TrackedJob, TrackingStore

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import abc
 import json
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, List, Optional, Tuple
 
 from .. import jsontext
 from ..timestamps import utc_text
-from ..values import Value
 
 PENDING = "pending"
 SUCCESS = "success"
@@ -42,55 +42,33 @@ SOURCE_FIELDS = ("EventType", "EventTime", "SourceMessageId", "PipelineId", "Req
 DONE_FILTER = "done"
 
 
-class TrackedJob(Value):
+@dataclass(slots=True)
+class TrackedJob:
     """A submitted job, followed until VOD says it has finished (or it is given up as lost)."""
 
-    def __init__(
-        self,
-        job_id: str,
-        action: str,
-        region: str,
-        media_id: Optional[str] = None,
-        media_type: Optional[str] = None,
-        template_id: Optional[str] = None,
-        submitted_at: float = 0.0,
-        source: Optional[dict] = None,
-        status: str = PENDING,
-        vod_status: Optional[str] = None,
-        checks: int = 0,
-        checked_at: float = 0.0,
-        code: Optional[str] = None,
-        message: Optional[str] = None,
-        summary: Optional[dict] = None,
-        completion_message_id: Optional[str] = None,
-        reason: Optional[str] = None,
-        finished_at: float = 0.0,
-        expires_at: float = 0.0,
-        updated_at: float = 0.0,
-    ) -> None:
-        self.job_id = job_id
-        self.action = action
-        self.region = region
-        self.media_id = media_id
-        self.media_type = media_type
-        self.template_id = template_id
-        self.submitted_at = submitted_at
-        #: The original topic message's other key fields (EventType, EventTime, SourceMessageId, PipelineId, RequestId).
-        self.source = {} if source is None else source
-        self.status = status
-        #: What VOD said the last time a poll asked (Processing, init, ...; "unknown" when VOD did not know it).
-        self.vod_status = vod_status
-        self.checks = checks
-        self.checked_at = checked_at
-        # -- once finished ----------------------------------------------------------------------
-        self.code = code
-        self.message = message
-        self.summary = summary
-        self.completion_message_id = completion_message_id
-        self.reason = reason
-        self.finished_at = finished_at
-        self.expires_at = expires_at
-        self.updated_at = updated_at
+    job_id: str
+    action: str
+    region: str
+    media_id: Optional[str] = None
+    media_type: Optional[str] = None
+    template_id: Optional[str] = None
+    submitted_at: float = 0.0
+    #: The original topic message's other key fields (EventType, EventTime, SourceMessageId, PipelineId, RequestId).
+    source: dict = field(default_factory=dict)
+    status: str = PENDING
+    #: What VOD said the last time a poll asked (Processing, init, ...; "unknown" when VOD did not know it).
+    vod_status: Optional[str] = None
+    checks: int = 0
+    checked_at: float = 0.0
+    # -- once finished ----------------------------------------------------------------------
+    code: Optional[str] = None
+    message: Optional[str] = None
+    summary: Optional[dict] = None
+    completion_message_id: Optional[str] = None
+    reason: Optional[str] = None
+    finished_at: float = 0.0
+    expires_at: float = 0.0
+    updated_at: float = 0.0
 
     @property
     def done(self) -> bool:
@@ -102,16 +80,15 @@ class TrackedJob(Value):
         return max(self.submitted_at, self.checked_at)
 
     def to_json(self) -> str:
-        return jsontext.compact(self.__dict__)
+        return jsontext.compact({name: getattr(self, name) for name in _JOB_FIELDS})
 
     @classmethod
-    def from_json(cls, text: str) -> "TrackedJob":
+    def from_json(cls, text: str) -> TrackedJob:
         doc = json.loads(text)
-        known = set(cls._fields)
-        return cls(**{k: v for k, v in doc.items() if k in known})
+        return cls(**{k: v for k, v in doc.items() if k in _JOB_FIELDS})
 
     @classmethod
-    def from_message(cls, body: dict, *, now: float, submitted_at: Optional[float] = None) -> "TrackedJob":
+    def from_message(cls, body: dict, *, now: float, submitted_at: Optional[float] = None) -> TrackedJob:
         """The job a callback-topic JobId message announces (:func:`vodai.pipeline.message.job_message_fields`);
         ``submitted_at``, when the caller knows it, instead of the message's SubmittedAt."""
         source = {k: body[k] for k in SOURCE_FIELDS if body.get(k) not in (None, "")}
@@ -121,12 +98,9 @@ class TrackedJob(Value):
                    media_id=body.get("MediaId"), media_type=body.get("MediaType"), template_id=body.get("TemplateId"),
                    submitted_at=submitted_at, source=source)
 
-    def copy(self) -> "TrackedJob":
+    def copy(self) -> TrackedJob:
         # Every field is a scalar except `source` (a flat dict of strings): a shallow copy of it suffices.
-        clone = object.__new__(TrackedJob)  # copy.copy's __reduce_ex__ round trip costs more
-        clone.__dict__.update(self.__dict__)
-        clone.source = dict(self.source)
-        return clone
+        return replace(self, source=dict(self.source))
 
     def to_dict(self) -> dict:
         """PascalCase, like every other payload around VOD and MNS (for ``vodai jobs list --json``)."""
@@ -140,6 +114,8 @@ class TrackedJob(Value):
         }
         return {k: v for k, v in doc.items() if v not in (None, "", {})}
 
+
+_JOB_FIELDS = tuple(f.name for f in fields(TrackedJob))
 
 def iso(epoch: float) -> Optional[str]:
     if not epoch:
@@ -233,7 +209,7 @@ class TrackingStore(abc.ABC):
     def jobs(self, *, status: Optional[str] = None, limit: Optional[int] = None, now: Optional[float] = None) -> List[TrackedJob]:
         """Jobs for display, newest submission first: all, one status, or ``"done"``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a default: most stores have nothing to release)
         """Release connections; the default has nothing to release."""
 
     # -- the operations --------------------------------------------------------------------
@@ -262,7 +238,3 @@ def matches(job: TrackedJob, status: Optional[str]) -> bool:
         return job.done
     return job.status == status
 
-
-def check_status_filter(status: Optional[str]) -> None:
-    if status not in (None, "all", DONE_FILTER, *STATUSES):
-        raise ValueError(f"status: expected one of all, done, {', '.join(STATUSES)}; got {status!r}")

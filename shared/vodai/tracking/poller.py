@@ -24,11 +24,12 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable, Dict, List, Optional
 
 from ..clients.vod import MAX_JOB_IDS
 from ..exceptions import ApiError, ConfigError, VodApiError
+from ..invocation import invocation
 from ..logs import outcome_logger
 from ..retry import Deadline, next_delay
 from . import completion as tc
@@ -109,14 +110,12 @@ class PollSummary:
 
 def poll_once(deps: Any, *, limit: Optional[int] = None, context: Any = None, started: Optional[float] = None) -> PollSummary:
     """Check up to ``limit`` pending jobs (default ``VODAI_TRACKING_POLL_LIMIT``) once."""
-    from ..pipeline.dispatch import invocation  # the same deadline and lock rules as the pipeline
-
     if deps.tracking is None:
         raise ConfigError("VODAI_TRACKING_STORE", "no tracking store: nothing to poll")
     if not deps.settings.callback_topic:
         raise ConfigError("VODAI_CALLBACK_TOPIC", "not set: completion messages have nowhere to go")
     inv = invocation(context, deps.settings, deps.clock() if started is None else started, deps.clock)
-    summary = PollSummary(inv.request_id, started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    summary = PollSummary(inv.request_id, started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     pending = deps.tracking.pending(limit or deps.settings.tracking_poll_limit)
     summary.pending = len(pending)
     poll = _Poll(deps, inv.deadline, inv.lock_until, summary)
@@ -256,7 +255,7 @@ def _not_found(exc: VodApiError) -> bool:
 
 
 def _log(check: JobCheck, request_id: Optional[str]) -> None:
-    doc = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    doc = {"time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
            "level": "WARNING" if check.state in (FAILED, ERROR, LOST_STATE) else "INFO", "logger": "vodai.tracking",
            "fcRequestId": request_id, **check.to_dict()}
     outcome_logger().log(logging.WARNING if doc["level"] == "WARNING" else logging.INFO,

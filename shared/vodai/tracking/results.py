@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from .base import FAIL, SUCCESS
 from ..events.models import json_in_text
+from .base import FAIL, SUCCESS
 
 AI_IMAGE = "SubmitAIImageJob"
 AI_IMAGE_AUDIT = "SubmitAIImageAuditJob"
@@ -146,7 +146,7 @@ def audit_summary(data: Any) -> dict:
         findings = json_in_text(_get(image, "Result", "Results"))
         findings = [f for f in (findings if isinstance(findings, list) else []) if isinstance(f, dict)]
         worst = max(findings, key=lambda f: _score(_get(f, "Score")) or 0.0, default=None)
-        entry = {"Url": _text(_get(image, "Url", "URL")), "Suggestion": _text(_get(image, "Suggestion")),
+        entry: Dict[str, Any] = {"Url": _text(_get(image, "Url", "URL")), "Suggestion": _text(_get(image, "Suggestion")),
                  "Label": _text(_get(image, "Label"))}
         if worst is not None:
             entry.update(Scene=_text(_get(worst, "Scene")), Score=_score(_get(worst, "Score")))

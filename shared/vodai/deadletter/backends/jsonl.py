@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -17,7 +17,7 @@ class JsonlDirectorySink(DeadLetterSink):
         self.directory = Path(directory)
 
     def path_for_today(self) -> Path:
-        return self.directory / f"dead-letters-{datetime.now(timezone.utc):%Y-%m-%d}.jsonl"
+        return self.directory / f"dead-letters-{datetime.now(UTC):%Y-%m-%d}.jsonl"
 
     def write(self, letter: DeadLetter, secrets: Iterable[str] = ()) -> str:
         line = letter.to_json(secrets) + "\n"

@@ -41,6 +41,7 @@ class SqliteStore(KeptInDatabase, TransitionStore):
         # its own (autocommit), instead of BEGIN, SELECT, UPSERT, COMMIT. A row already there
         # (held, done, or expired) takes the full read-modify-write below.
         fresh = transition(None, "claim", now, key=key, lock_until=lock_until, expires_at=expires_at)
+        assert fresh is not None  # a claim always makes a record
         text = fresh.to_json()
         with self._lock:
             try:
@@ -69,6 +70,7 @@ class SqliteStore(KeptInDatabase, TransitionStore):
             last = self._written.pop(key, None)
             if last is not None and (not last[0].expires_at or last[0].expires_at > now):
                 after = transition(last[0].copy(), op, now, key=key, **kw)
+                assert after is not None  # only a release deletes, and it never comes this way
                 text = after.to_json()
                 try:
                     updated = self._db.execute(
@@ -79,7 +81,9 @@ class SqliteStore(KeptInDatabase, TransitionStore):
                 if updated:
                     self._remember(key, after, text)
                     return after.copy()
-        return self._apply(key, op, now, **kw)[1]
+        after = self._apply(key, op, now, **kw)[1]
+        assert after is not None  # only a release deletes, and it never comes this way
+        return after
 
     def _remember(self, key: str, record: Optional[Record], text: str) -> None:
         # Called with self._lock held. Done and uncertain records take no further step here.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import List, Optional
+from typing import List
 
 from ...sqlitedb import KeptInDatabase, open_database
 from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore, insert
@@ -45,6 +45,7 @@ class SqliteTracking(KeptInDatabase, TrackingStore):
         # A JobId is new but for a redelivery: one INSERT that leaves an existing row alone (its own
         # transaction) instead of a read-modify-write; a row already there takes the full path.
         new = insert(job, now)(None)
+        assert new is not None  # inserting into nothing always makes a job
         with self._lock:
             try:
                 inserted = self._db.execute(_INSERT + " ON CONFLICT(namespace, job_id) DO NOTHING",
@@ -96,7 +97,8 @@ class SqliteTracking(KeptInDatabase, TrackingStore):
 
     def get(self, job_id, *, now=None):
         now = time.time() if now is None else now
-        found = self._select("SELECT record FROM vodai_tracked_jobs WHERE namespace = ? AND job_id = ? AND (expires_at = 0 OR expires_at > ?)",
+        found = self._select("SELECT record FROM vodai_tracked_jobs"
+                             " WHERE namespace = ? AND job_id = ? AND (expires_at = 0 OR expires_at > ?)",
                              (self.namespace, job_id, now))
         return found[0] if found else None
 

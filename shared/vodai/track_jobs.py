@@ -17,19 +17,16 @@ from typing import Any, Optional
 
 import requests
 
-from ..config import Settings
-from ..exceptions import VodaiError
-from ..pipeline import build
-from .poller import PollSummary, poll_once
+from .config import Settings
+from .exceptions import VodaiError
+from .pipeline import build
+from .tracking.poller import PollSummary, poll_once
 
 _settings: Optional[Settings] = None
 
 
 class PollFailed(VodaiError):
     """Raised so FC records a failed invocation: no VOD call of this poll worked."""
-
-    def __init__(self, summary: str) -> None:
-        super().__init__(summary)
 
 
 def _config() -> Settings:
