@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import errno
 import http.client
+import io
 import time
 from http import HTTPStatus
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from .backend import EmulatorBackend
 from .protocol import handle
@@ -48,14 +49,14 @@ class EmulatorAdapter(BaseAdapter):
         timeout: Any = None,
         verify: Union[bool, str] = True,
         cert: Any = None,
-        proxies: Optional[dict] = None,
+        proxies: Optional[Mapping[str, str]] = None,
     ) -> requests.Response:
         url = urlsplit(request.url or "")
         headers = CaseInsensitiveDict(request.headers)
         # urllib3 adds Host on the wire; V3 signs it, so the emulator must see it too.
         if "Host" not in headers:
             default = url.port is None or url.port == _DEFAULT_PORTS.get(url.scheme)
-            headers["Host"] = url.hostname if default else f"{url.hostname}:{url.port}"
+            headers["Host"] = (url.hostname or "") if default else f"{url.hostname}:{url.port}"
         emulated = EmulatorRequest.from_raw(
             request.method or "GET", url.path, url.query, headers, _body_bytes(request.body)
         )
@@ -73,7 +74,8 @@ class EmulatorAdapter(BaseAdapter):
         answer = handle(self.backend, emulated, sleep=sleep)
         if timed_out:
             raise requests.ReadTimeout(
-                ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),
+                # No pool to name: the answer came from this process.
+                ReadTimeoutError(None, request.url, f"Read timed out. (read timeout={read_timeout})"),  # type: ignore[arg-type]
                 request=request,
             )
         if answer.abort is not None:
@@ -83,11 +85,10 @@ class EmulatorAdapter(BaseAdapter):
         response.status_code = answer.status
         response.headers = CaseInsensitiveDict(answer.headers)
         response.encoding = get_encoding_from_headers(response.headers)
-        response._content = answer.body  # the whole body is already in memory
+        response.raw = io.BytesIO(answer.body)  # read by Response.content, as from a socket
         response.url = request.url or ""
         response.request = request
         response.reason = HTTPStatus(answer.status).phrase
-        response.connection = self
         return response
 
     def close(self) -> None:
