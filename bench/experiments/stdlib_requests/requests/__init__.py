@@ -6,7 +6,7 @@ start, its memory and the warm path. It is not a replacement for requests: no re
 cookies, auth, streaming or retries, exactly what vodai never uses.
 """
 
-from . import adapters, exceptions, structures  # noqa: F401
+from . import adapters, exceptions, hooks, structures, utils  # noqa: F401
 from .exceptions import ConnectionError, ConnectTimeout, ReadTimeout, RequestException, Timeout  # noqa: F401
 from .models import PreparedRequest, Request, Response  # noqa: F401
 from .sessions import Session  # noqa: F401

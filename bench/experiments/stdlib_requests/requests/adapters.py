@@ -94,6 +94,17 @@ class HTTPAdapter(BaseAdapter):
                 conn.close()
         return response
 
+    def build_response(self, req, resp):
+        """A Response from a urllib3-like response (``status``, ``reason``, ``headers``, ``read()``)."""
+        response = Response()
+        response.status_code = resp.status
+        response.reason = resp.reason
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response._content = resp.read()
+        response.url = req.url
+        response.request = req
+        return response
+
     def close(self):
         with self._lock:
             for idle in self._idle.values():

@@ -18,3 +18,7 @@ class ConnectTimeout(ConnectionError, Timeout):
 
 class ReadTimeout(Timeout):
     pass
+
+
+class InvalidHeader(RequestException, ValueError):
+    pass
