@@ -7,10 +7,9 @@ claim the job key, sign and send the submit, save the JobId, sign and send the p
 complete, log the outcome line) and ``.to_json()`` of the summary. Every event is a new upload
 (no duplicates). Modes, alternated run by run:
 
-- ``canned``: a trivial ``requests`` adapter answers at once with canned VOD / MNS responses,
-  built as vodai's ``DirectAdapter`` builds a response (before 2026-11-22 the harness built a
-  plain ``requests.Response`` and JSON-encoded each body: 0.07 M instructions per event of its
-  own): vodai's own cost (including the ``requests`` machinery it chose), nothing else.
+- ``canned``: a ``requests`` adapter answers at once with canned VOD / MNS responses, built by
+  ``HTTPAdapter.build_response`` as from a socket: vodai's own cost (including the ``requests``
+  machinery it chose), nothing else.
 - ``emulator``: the emulator's in-process transport (``vodai.emulator.mount``): adds the
   emulator's own work (signature verification, job and message bookkeeping).
 - ``decide``: only the pure part (unwrap, parse, region, route) for the same events.
@@ -42,22 +41,22 @@ CANNED_URL = "http://canned.vodai.local"
 
 
 def _canned_adapter():
-    from requests.adapters import BaseAdapter
+    import io
 
-    from vodai.clients.session import _Response
-    from vodai.clients.transport import case_insensitive
+    from requests.adapters import HTTPAdapter
+    from urllib3 import HTTPResponse
 
-    mns_headers = {"content-type": ("Content-Type", "text/xml;charset=utf-8")}
-    vod_headers = {"content-type": ("Content-Type", "application/json;charset=utf-8")}
+    mns_headers = {"Content-Type": "text/xml;charset=utf-8"}
+    vod_headers = {"Content-Type": "application/json;charset=utf-8"}
     mns_body = (b'<?xml version="1.0" encoding="UTF-8"?><Message xmlns="http://mns.aliyuncs.com/doc/v1/">'
                 b'<MessageId>M%031d</MessageId><MessageBodyMD5>0123456789ABCDEF0123456789ABCDEF</MessageBodyMD5>'
                 b'</Message>')
     vod_body = b'{"RequestId":"R%031d","JobId":"J%031d"}'
 
-    class CannedAdapter(BaseAdapter):
-        """Answers every request at once: a JobId for VOD, a MessageId for MNS. The response is
-        built as vodai's own adapter builds one from a socket's answer (DirectAdapter.build_response),
-        so the figure holds what requests costs vodai and nothing the harness adds."""
+    class CannedAdapter(HTTPAdapter):
+        """Answers every request at once: a JobId for VOD, a MessageId for MNS. The answer is a
+        urllib3 response made into requests' Response by ``HTTPAdapter.build_response``, as from a
+        socket, so the figure holds what requests costs vodai but the connection pool and socket."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -65,24 +64,14 @@ def _canned_adapter():
 
         def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
             self.n += 1
-            response = _Response()
             if "/topics/" in (request.url or ""):
-                response.status_code = 201
-                response.headers = case_insensitive(dict(mns_headers, **{"x-mns-request-id": ("x-mns-request-id", f"R{self.n:031d}")}))
-                response._content = mns_body % self.n
+                status, headers = 201, dict(mns_headers, **{"x-mns-request-id": f"R{self.n:031d}"})
+                body = mns_body % self.n
             else:
-                response.status_code = 200
-                response.headers = case_insensitive(dict(vod_headers))
-                response._content = vod_body % (self.n, self.n)
-            response._content_consumed = True
-            response.encoding = "utf-8"
-            response.reason = "OK"
-            response.url = request.url
-            response.request = request
-            return response
-
-        def close(self) -> None:
-            pass
+                status, headers, body = 200, vod_headers, vod_body % (self.n, self.n)
+            raw = HTTPResponse(body=io.BytesIO(body), headers=headers, status=status, reason="OK",
+                               preload_content=False, decode_content=False, request_url=request.url)
+            return self.build_response(request, raw)
 
     return CannedAdapter()
 

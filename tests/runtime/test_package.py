@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from _servers import emulator_server
 from conftest import EVENTS, ROOT
@@ -81,10 +82,12 @@ def test_layout(built):
         folder, stem = module.rsplit("/", 1)
         assert f"{folder}/__pycache__/{stem[:-3]}.cpython-312.pyc" in infos, module
     assert not any(n.endswith(".pyc") and "cpython-312" not in n for n in names)
-    # The versions pinned in pyproject.toml, exactly.
-    for requirement in packaging.requirements(ROOT / "pyproject.toml"):
-        name, version = requirement.split("==")
-        assert any(n.lower().startswith(f"python/{name.lower()}-{version}.dist-info/") for n in names), requirement
+    # A version of each runtime requirement that pyproject.toml allows.
+    for requirement in map(Requirement, packaging.requirements(ROOT / "pyproject.toml")):
+        prefix = f"python/{requirement.name.lower()}-"
+        versions = {n[len(prefix):].split(".dist-info/")[0] for n in names
+                    if n.lower().startswith(prefix) and ".dist-info/" in n}
+        assert len(versions) == 1 and requirement.specifier.contains(versions.pop()), (requirement, versions)
     assert built.zip_bytes == built.zip_path.stat().st_size and built.files == len(names)
 
 

@@ -1,11 +1,14 @@
-"""Sending a prepared request, with failures turned into typed, classified errors."""
+"""Building and sending a request, with failures turned into typed, classified errors."""
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import requests
+from requests.exceptions import InvalidHeader
+from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
+from requests.utils import check_header_validity
 
 from ..exceptions import TransportError
 
@@ -13,34 +16,72 @@ USER_AGENT = "vodai/0.1"
 
 
 def prepared(method: str, url: str, headers: Mapping[str, str], body: bytes = b"") -> requests.PreparedRequest:
-    """A PreparedRequest built directly: the URL is already encoded exactly as it was signed, so
-    requests' Session.prepare_request (settings merging, URL re-parsing) is skipped; it cost more
-    than everything else vodai does per event."""
+    """A request ready to send, its URL kept exactly as signed.
+
+    ``requests.Request.prepare`` would re-quote the URL and refuse a bad header with a message
+    quoting its value (a credential, perhaps); ``send`` checks the headers instead.
+
+    Parameters
+    ----------
+    method, url
+        The request line; ``url`` absolute and already percent-encoded as signed.
+    headers
+        The signed headers; ``User-Agent`` is added unless given, ``Content-Length`` always.
+    body
+        The body, sent as is.
+
+    Returns
+    -------
+    requests.PreparedRequest
+    """
     request = requests.PreparedRequest()
     request.method = method
     request.url = url
-    store = {name.lower(): (name, value) for name, value in headers.items()}
-    store.setdefault("user-agent", ("User-Agent", USER_AGENT))
-    store["content-length"] = ("Content-Length", str(len(body)))
-    request.headers = case_insensitive(store)
+    request.headers = CaseInsensitiveDict(headers)
+    request.headers.setdefault("User-Agent", USER_AGENT)
+    request.headers["Content-Length"] = str(len(body))
     request.body = body
-    request.hooks = {"response": []}
+    request.hooks = default_hooks()
     return request
 
 
-def case_insensitive(store: dict) -> CaseInsensitiveDict:
-    """requests' header dict holding the (name, value) pairs of ``store`` (lower-cased name -> (name, value))."""
-    return CaseInsensitiveDict(dict(store.values()))
-
-
 def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeout: Tuple[float, float], action: str) -> requests.Response:
+    """Send ``prepared`` through ``session`` and read the whole answer.
+
+    Parameters
+    ----------
+    session
+        Its mounted adapter sends: pooled connections, or a test's or the emulator's.
+    prepared
+        From :func:`prepared`.
+    timeout
+        (connect, read) seconds.
+    action
+        The API action, named in errors.
+
+    Returns
+    -------
+    requests.Response
+        Whatever its status; the body already read.
+
+    Raises
+    ------
+    TransportError
+        No answer. ``ambiguous`` unless nothing can have reached the server (refused,
+        connect timeout, a header HTTP cannot carry).
+    """
+    unsendable = _unsendable(prepared.headers)
+    if unsendable:
+        # Named, never quoted: the value may be a credential.
+        raise TransportError(
+            f"request not sent: header {', '.join(unsendable)} holds a line break, leading space or"
+            " non-Latin-1 character; fix the credential or setting it comes from",
+            action=action,
+            ambiguous=False,
+        )
     try:
-        # Straight to the session's mounted adapter (its pooled connections, or a test's or the
-        # emulator's transport): vodai uses no hooks, cookies or redirects, so Session.send's
-        # bookkeeping around it is pure per-request cost.
-        response = session.get_adapter(prepared.url or "").send(prepared, timeout=timeout)
-        _ = response.content  # the body read here, so a failure while reading it is classified below too
-        return response
+        # Not streamed: Session.send reads the body, so a failure while reading it is classified below too.
+        return session.send(prepared, timeout=timeout, allow_redirects=False)
     except requests.ConnectTimeout:
         # No connection was made: the request cannot have been processed.
         raise TransportError("connect timed out", action=action, ambiguous=False) from None
@@ -48,11 +89,21 @@ def send(session: requests.Session, prepared: requests.PreparedRequest, *, timeo
         raise TransportError("timed out waiting for the response", action=action, ambiguous=True) from None
     except requests.ConnectionError as exc:
         raise TransportError(f"connection failed: {_cause(exc)}", action=action, ambiguous=not _refused(exc)) from None
-    except requests.exceptions.InvalidHeader as exc:
-        # Refused before anything was written (its text names the header, never its value).
-        raise TransportError(f"request not sent: {exc}", action=action, ambiguous=False) from None
     except requests.RequestException as exc:
         raise TransportError(f"request failed: {type(exc).__name__}", action=action, ambiguous=True) from None
+
+
+def _unsendable(headers: Mapping) -> List[str]:
+    """The names of the headers requests would refuse, or http.client could not encode."""
+    names = []
+    for name, value in headers.items():
+        try:
+            check_header_validity((name, value))
+            if isinstance(value, str):
+                value.encode("latin-1")
+        except (InvalidHeader, UnicodeEncodeError):
+            names.append(str(name))
+    return names
 
 
 def _refused(exc: Exception) -> bool:

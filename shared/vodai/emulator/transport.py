@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import errno
 import http.client
+import io
 import time
 from http import HTTPStatus
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -48,7 +49,7 @@ class EmulatorAdapter(BaseAdapter):
         timeout: Any = None,
         verify: Union[bool, str] = True,
         cert: Any = None,
-        proxies: Optional[dict] = None,
+        proxies: Optional[Mapping[str, str]] = None,
     ) -> requests.Response:
         url = urlsplit(request.url or "")
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
@@ -81,11 +82,10 @@ class EmulatorAdapter(BaseAdapter):
         response.status_code = answer.status
         response.headers = CaseInsensitiveDict(answer.headers)
         response.encoding = get_encoding_from_headers(response.headers)
-        response._content = answer.body  # the whole body is already in memory
+        response.raw = io.BytesIO(answer.body)  # read by Response.content, as from a socket
         response.url = request.url or ""
         response.request = request
         response.reason = HTTPStatus(answer.status).phrase
-        response.connection = self  # type: ignore[assignment]  # typed HTTPAdapter; requests sets any adapter
         return response
 
     def close(self) -> None:

@@ -177,16 +177,16 @@ class Runner:
         self.bucket = bucket or TokenBucket(rate, sleep=self.stopping.wait)
         self.dry_run = dry_run
         self.resubmit_uncertain = resubmit_uncertain
-        self._store = store
+        self._idempotency_store = store
         self._locks = KeyLocks()
         self._takes_decided = bool(getattr(target, "takes_decided", False))
         self.interrupted = False
 
     @property
     def store(self) -> IdempotencyStore:
-        if self._store is None:
-            self._store = store_of(self.target)
-        return self._store
+        if self._idempotency_store is None:
+            self._idempotency_store = store_of(self.target)
+        return self._idempotency_store
 
     def run(self, items: Sequence[Item], on_result: Optional[Callable[[ItemResult], None]] = None) -> List[ItemResult]:
         """Every item's result, in input order. ``on_result`` is called (in this thread) for each
