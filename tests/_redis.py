@@ -11,6 +11,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+import pytest
+
 from conftest import require_binary
 
 
@@ -57,8 +59,10 @@ def redis_cluster_server() -> Iterator[str]:
     """Yields ``redis://127.0.0.1:PORT`` of a one-node Redis Cluster serving all 16384 slots."""
     import redis
 
+    # The cluster bus port is the client port + 10000 unless set: a free port of its own.
     with tempfile.TemporaryDirectory(prefix="vodai-redis-cluster-") as tmp, \
-            redis_server("--cluster-enabled", "yes", "--cluster-config-file", f"{tmp}/nodes.conf") as url:
+            redis_server("--cluster-enabled", "yes", "--cluster-config-file", f"{tmp}/nodes.conf",
+                         "--cluster-port", str(_free_port())) as url:
         client = redis.Redis.from_url(url)
         client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
         for _ in range(200):
@@ -69,3 +73,22 @@ def redis_cluster_server() -> Iterator[str]:
             raise RuntimeError("the one-node Redis cluster did not come up")
         client.close()
         yield url.rsplit("/", 1)[0]
+
+
+# Fixtures of the suites that run on Redis: import them into the test module by name.
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A standalone redis-server for the module's tests."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cluster_client() -> Iterator[object]:
+    """redis-py's cluster client to a one-node cluster for the module's tests."""
+    from redis.cluster import RedisCluster
+
+    with redis_cluster_server() as url:
+        client = RedisCluster.from_url(url)
+        yield client
+        client.close()

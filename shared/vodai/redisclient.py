@@ -86,6 +86,22 @@ def as_text(raw: Raw) -> str | None:
     return raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
 
+class Expiring(Protocol):
+    def expired(self, now: float | None = None) -> bool: ...
+
+
+R = TypeVar("R", bound=Expiring)
+
+
+def live(raw: Raw, now: float | None, from_json: Callable[[str], R]) -> R | None:
+    """The record stored as ``raw``, or None when absent or expired by ``now`` (the wall clock by
+    default): a record Redis has not dropped yet (by its own clock) is absent all the same."""
+    if not raw:
+        return None
+    record = from_json(as_text(raw) or "")
+    return None if record.expired(now) else record
+
+
 def expiry_ms(expires_at: float) -> int:
     """An expiry in epoch seconds as Redis's PXAT (Unix ms); 0 when the record does not expire."""
     return int(expires_at * 1000) if expires_at else 0

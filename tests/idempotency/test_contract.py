@@ -8,9 +8,8 @@ import time
 
 import pytest
 import redis
-from redis.cluster import RedisCluster
 
-from _redis import redis_cluster_server, redis_server
+from _redis import cluster_client, redis_url  # noqa: F401 (fixtures)
 from vodai.idempotency import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, job_key, open_store
 from vodai.idempotency.backends.redis import RedisStore
 from vodai.idempotency.exceptions import StoreUrlError
@@ -19,20 +18,6 @@ KEY = job_key("test", "SubmitAIImageJob", "video-1", "tpl")
 # Times are offsets from now: Redis expires keys by its own clock, so fake epochs would be long past.
 T = time.time()
 BACKENDS = ["memory", "sqlite", "redis", "redis-cluster"]
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    with redis_cluster_server() as url:
-        client = RedisCluster.from_url(url)
-        yield client
-        client.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -11,29 +11,14 @@ import time
 
 import pytest
 import redis
-from redis.cluster import RedisCluster
 
-from _redis import redis_cluster_server, redis_server
+from _redis import cluster_client, redis_url  # noqa: F401 (fixtures)
 from vodai.config import Settings
 from vodai.tracking import FAIL, LOST, PENDING, SUCCESS, TrackedJob, TrackingUrlError, open_tracking
 from vodai.tracking.backends.redis import RedisTracking
 
 T = time.time()  # Redis expires keys by its own clock: times are offsets from now
 BACKENDS = ["memory", "sqlite", "redis", "redis-cluster"]
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    with redis_cluster_server() as url:
-        client = RedisCluster.from_url(url)
-        yield client
-        client.close()
 
 
 def _open(kind: str, tmp_path, request, namespace: str = "test"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import redis
 
-from ...redisclient import KeptInRedis, Raw, RedisClient, UrlError, Write, as_text, expiry_ms, transact
+from ...redisclient import KeptInRedis, Raw, RedisClient, UrlError, Write, as_text, expiry_ms, live, transact
 from ..base import Claim, Record, TransitionStore, first_claim, transition
 from ..exceptions import IdempotencyError, StoreUrlError
 
@@ -50,7 +50,7 @@ class RedisStore(KeptInRedis, TransitionStore):
 
     def _apply(self, key: str, op: str, now: float, **kw) -> tuple[Record | None, Record | None]:
         def change(raw: Raw, again: bool):
-            before = _live(raw, now)
+            before = live(raw, now, Record.from_json)
             if before is None and op == "release" and again:
                 return (None, None), None  # a release whose answer was lost had deleted it
             # Run again, the other transitions are safe: a claim that had committed reads as held
@@ -73,21 +73,13 @@ class RedisStore(KeptInRedis, TransitionStore):
             raw = self._client.get(key)
         except redis.RedisError as exc:
             raise _fail(exc) from None
-        return _live(raw, now)
+        return live(raw, now, Record.from_json)
 
     def delete(self, key):
         try:
             self._client.delete(key)
         except redis.RedisError as exc:
             raise _fail(exc) from None
-
-
-def _live(raw: Raw, now: float | None) -> Record | None:
-    """The stored record, or None when absent or expired by ``now`` (Redis drops it by its clock)."""
-    if not raw:
-        return None
-    record = Record.from_json(as_text(raw) or "")
-    return None if record.expired(now) else record
 
 
 def _fail(exc: redis.RedisError) -> IdempotencyError:

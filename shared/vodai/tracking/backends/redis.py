@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import redis
 
-from ...redisclient import KeptInRedis, Raw, RedisClient, UrlError, Write, as_text, expiry_ms, transact
+from ...redisclient import KeptInRedis, Raw, RedisClient, UrlError, Write, as_text, expiry_ms, live, transact
 from ..base import TrackedJob, TrackingStore, matches
 from ..exceptions import TrackingError, TrackingUrlError
 
@@ -61,7 +61,7 @@ class RedisTracking(KeptInRedis, TrackingStore):
     def _apply(self, job_id, fn, now):
         def change(raw: Raw, again: bool):
             # Run again, the change reads what is stored now.
-            before = _live(raw, now)
+            before = live(raw, now, TrackedJob.from_json)
             after = fn(before.copy() if before else None)
             if after is None:
                 return (before, after), (Write(None, scores=(None, None)) if raw else None)
@@ -86,7 +86,7 @@ class RedisTracking(KeptInRedis, TrackingStore):
             if raw is None:
                 gone.append(member)
             else:
-                job = _live(raw, now)
+                job = live(raw, now, TrackedJob.from_json)
                 if job is not None:
                     found.append(job)
         if gone:
@@ -95,7 +95,7 @@ class RedisTracking(KeptInRedis, TrackingStore):
 
     def get(self, job_id, *, now=None):
         try:
-            return _live(self._client.get(self._key(job_id)), now)
+            return live(self._client.get(self._key(job_id)), now, TrackedJob.from_json)
         except redis.RedisError as exc:
             raise _fail(exc) from None
 
@@ -122,14 +122,6 @@ class RedisTracking(KeptInRedis, TrackingStore):
         except redis.RedisError as exc:
             raise _fail(exc) from None
         return out if limit is None else out[:limit]
-
-
-def _live(raw: Raw, now: float | None) -> TrackedJob | None:
-    """The stored job, or None when absent or expired by ``now`` (Redis drops it by its clock)."""
-    if not raw:
-        return None
-    job = TrackedJob.from_json(as_text(raw) or "")
-    return None if job.expired(now) else job
 
 
 def _fail(exc: redis.RedisError) -> TrackingError:
