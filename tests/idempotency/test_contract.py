@@ -17,6 +17,7 @@ from vodai.idempotency.exceptions import StoreUrlError
 KEY = job_key("test", "SubmitAIImageJob", "video-1", "tpl")
 # Times are offsets from now: Redis expires keys by its own clock, so fake epochs would be long past.
 T = time.time()
+DAY = 86400.0
 BACKENDS = ["memory", "sqlite", "redis", "redis-cluster"]
 
 
@@ -81,16 +82,18 @@ def test_uncertain_is_never_claimed(store):
 
 
 def test_a_record_past_its_expiry_is_absent_by_the_now_given(store):
-    store.claim(KEY, now=T, lock_until=T + 60, expires_at=T + 200)
+    # Days ahead of the wall clock: Redis must not have dropped the record by its own clock.
+    ends = T + DAY
+    store.claim(KEY, now=T, lock_until=T + 60, expires_at=ends)
     store.save_job(KEY, job_id="job-1", request_id="r", message="m", now=T + 1)
     store.complete(KEY, message_id="msg-1", now=T + 2)
-    assert store.get(KEY, now=T + 199).status == COMPLETED
-    assert store.get(KEY, now=T + 200) is None
+    assert store.get(KEY, now=ends - 1).status == COMPLETED
+    assert store.get(KEY, now=ends) is None
     with pytest.raises(KeyError):  # absent to the transitions too
-        store.complete(KEY, message_id="msg-2", now=T + 201)
-    again = store.claim(KEY, now=T + 202, lock_until=T + 262, expires_at=T + 1000)
+        store.complete(KEY, message_id="msg-2", now=ends + 1)
+    again = store.claim(KEY, now=ends + 2, lock_until=ends + 62, expires_at=ends + DAY)
     assert again.acquired and again.record.attempts == 1 and again.record.job_id is None  # a new record
-    assert store.get(KEY, now=T + 203).__dict__ == again.record.__dict__
+    assert store.get(KEY, now=ends + 3).__dict__ == again.record.__dict__
 
 
 def test_a_record_expires_by_the_wall_clock(store):

@@ -12,6 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from _servers import emulator_server
 from conftest import EVENTS, ROOT
@@ -78,10 +80,17 @@ def test_layout(built):
                   "functions/vod_callback/__pycache__/index.cpython-310.regexes",
                   "vodai/runtime/__pycache__/main.cpython-310.regexes"):
         assert cache in infos, cache
-    # The versions pinned in pyproject.toml, exactly.
-    for requirement in packaging.requirements(ROOT / "pyproject.toml"):
-        name, version = requirement.split("==")
-        assert any(n.lower().startswith(f"python/{name.lower()}-{version}.dist-info/") for n in names), requirement
+    # A version of each runtime requirement that pyproject.toml allows (a pin or a range).
+    installed = {}  # name -> version, from the package's dist-info folders
+    for n in names:
+        folder = n.split("/")[1] if n.startswith("python/") and n.count("/") >= 2 else ""
+        if folder.endswith(".dist-info"):
+            name, version = folder[: -len(".dist-info")].rsplit("-", 1)
+            installed[canonicalize_name(name)] = version
+    for text in packaging.requirements(ROOT / "pyproject.toml"):
+        requirement = Requirement(text)
+        version = installed.get(canonicalize_name(requirement.name))
+        assert version is not None and requirement.specifier.contains(version), (text, version)
     assert built.zip_bytes == built.zip_path.stat().st_size and built.files == len(names)
 
 

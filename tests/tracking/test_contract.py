@@ -18,6 +18,7 @@ from vodai.tracking import FAIL, LOST, PENDING, SUCCESS, TrackedJob, TrackingUrl
 from vodai.tracking.backends.redis import RedisTracking
 
 T = time.time()  # Redis expires keys by its own clock: times are offsets from now
+DAY = 86400.0
 BACKENDS = ["memory", "sqlite", "redis", "redis-cluster"]
 
 
@@ -104,16 +105,18 @@ def test_listing_filters_newest_first(store):
 
 
 def test_a_finished_job_past_its_expiry_is_absent_by_the_now_given(store):
+    # Days ahead of the wall clock: Redis must not have dropped the record by its own clock.
+    ends = T + DAY
     store.track(job(1), now=T)
     store.track(job(2), now=T)
-    store.finish("job-001", status=SUCCESS, now=T + 1, expires_at=T + 100)
-    assert store.get("job-001", now=T + 99).status == SUCCESS
-    assert [j.job_id for j in store.jobs(now=T + 99)] == ["job-002", "job-001"]
-    assert store.get("job-001", now=T + 100) is None
-    assert [j.job_id for j in store.jobs(now=T + 100)] == ["job-002"]
-    assert store.finish("job-001", status=FAIL, now=T + 101, expires_at=T + 200) is None  # absent to changes too
-    assert store.track(job(1), now=T + 102) is True  # tracked again, as a new job
-    assert store.get("job-001", now=T + 103).status == PENDING
+    store.finish("job-001", status=SUCCESS, now=T + 1, expires_at=ends)
+    assert store.get("job-001", now=ends - 1).status == SUCCESS
+    assert [j.job_id for j in store.jobs(now=ends - 1)] == ["job-002", "job-001"]
+    assert store.get("job-001", now=ends) is None
+    assert [j.job_id for j in store.jobs(now=ends)] == ["job-002"]
+    assert store.finish("job-001", status=FAIL, now=ends + 1, expires_at=ends + DAY) is None  # absent to changes too
+    assert store.track(job(1), now=ends + 2) is True  # tracked again, as a new job
+    assert store.get("job-001", now=ends + 3).status == PENDING
     assert [j.job_id for j in store.pending(10)] == ["job-001", "job-002"]
 
 
