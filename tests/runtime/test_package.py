@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from _servers import emulator_server
 from conftest import EVENTS, ROOT
@@ -82,12 +83,17 @@ def test_layout(built):
         folder, stem = module.rsplit("/", 1)
         assert f"{folder}/__pycache__/{stem[:-3]}.cpython-312.pyc" in infos, module
     assert not any(n.endswith(".pyc") and "cpython-312" not in n for n in names)
-    # A version of each runtime requirement that pyproject.toml allows.
-    for requirement in map(Requirement, packaging.requirements(ROOT / "pyproject.toml")):
-        prefix = f"python/{requirement.name.lower()}-"
-        versions = {n[len(prefix):].split(".dist-info/")[0] for n in names
-                    if n.lower().startswith(prefix) and ".dist-info/" in n}
-        assert len(versions) == 1 and requirement.specifier.contains(versions.pop()), (requirement, versions)
+    # A version of each runtime requirement that pyproject.toml allows (a pin or a range).
+    installed = {}  # name -> version, from the package's dist-info folders
+    for n in names:
+        folder = n.split("/")[1] if n.startswith("python/") and n.count("/") >= 2 else ""
+        if folder.endswith(".dist-info"):
+            name, version = folder[: -len(".dist-info")].rsplit("-", 1)
+            installed[canonicalize_name(name)] = version
+    for text in packaging.requirements(ROOT / "pyproject.toml"):
+        requirement = Requirement(text)
+        version = installed.get(canonicalize_name(requirement.name))
+        assert version is not None and requirement.specifier.contains(version), (text, version)
     assert built.zip_bytes == built.zip_path.stat().st_size and built.files == len(names)
 
 

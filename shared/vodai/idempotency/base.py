@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import json
+import time
 from dataclasses import dataclass, fields, replace
 from typing import Optional, Tuple
 
@@ -63,6 +64,10 @@ class Record:
     def from_json(cls, text: str) -> Record:
         return cls(**json.loads(text))
 
+    def expired(self, now: Optional[float] = None) -> bool:
+        """Whether the record has outlived its ``expires_at`` by ``now`` (default: the wall clock)."""
+        return bool(self.expires_at) and self.expires_at <= (time.time() if now is None else now)
+
     def claimable(self, now: float) -> bool:
         return self.status in (INPROGRESS, SUBMITTED) and self.lock_until <= now
 
@@ -79,7 +84,12 @@ class Claim:
 
 
 class IdempotencyStore(abc.ABC):
-    """Atomic transitions of job records. Every method is safe across threads and processes."""
+    """Atomic transitions of job records. Every method is safe across threads and processes.
+
+    Every backend keeps one contract (tests/idempotency/test_contract.py): a record whose
+    ``expires_at`` has passed is absent to every method, judged by the ``now`` the method is
+    given (``get``: the wall clock by default). Redis also drops it by its own clock.
+    """
 
     @abc.abstractmethod
     def claim(self, key: str, *, now: float, lock_until: float, expires_at: float) -> Claim:
@@ -102,8 +112,8 @@ class IdempotencyStore(abc.ABC):
         """The submit's outcome is unknown: keep the key from ever being resubmitted automatically."""
 
     @abc.abstractmethod
-    def get(self, key: str) -> Optional[Record]:
-        """The record, or None."""
+    def get(self, key: str, *, now: Optional[float] = None) -> Optional[Record]:
+        """The record, or None when absent or expired by ``now`` (default: the wall clock)."""
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:
@@ -139,6 +149,11 @@ class TransitionStore(IdempotencyStore):
         return self._apply(key, "uncertain", now, reason=reason)[1]
 
 
+def first_claim(key: str, *, now: float, lock_until: float, expires_at: float) -> Record:
+    """The record a claim of an absent key creates."""
+    return Record(key, INPROGRESS, lock_until, expires_at, 1, updated_at=now)
+
+
 def transition(record: Optional[Record], op: str, now: float, **kw) -> Optional[Record]:
     """The pure state machine shared by every backend: the record after ``op`` (None = deleted).
 
@@ -146,7 +161,7 @@ def transition(record: Optional[Record], op: str, now: float, **kw) -> Optional[
     """
     if op == "claim":
         if record is None:
-            return Record(kw["key"], INPROGRESS, kw["lock_until"], kw["expires_at"], 1, updated_at=now)
+            return first_claim(kw["key"], now=now, lock_until=kw["lock_until"], expires_at=kw["expires_at"])
         if record.claimable(now):
             record.lock_until, record.attempts, record.updated_at = kw["lock_until"], record.attempts + 1, now
             return record

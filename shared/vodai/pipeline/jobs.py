@@ -92,7 +92,7 @@ def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Depe
         bound = min(deps.clock() + deps.settings.concurrent_wait, inv.deadline.at)
         while deps.clock() < bound:
             deps.sleep(0.2)
-            current = deps.store.get(key)
+            current = deps.store.get(key, now=deps.clock())
             if current is None or current.status in (COMPLETED, UNCERTAIN) or current.claimable(deps.clock()):
                 return run_job(event, decision, out, deps, inv)
     if policy == "drop":

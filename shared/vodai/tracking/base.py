@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import abc
 import json
+import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, List, Optional, Tuple
 
@@ -73,6 +74,10 @@ class TrackedJob:
     @property
     def done(self) -> bool:
         return self.status in DONE
+
+    def expired(self, now: Optional[float] = None) -> bool:
+        """Whether the record has outlived its ``expires_at`` by ``now`` (default: the wall clock)."""
+        return bool(self.expires_at) and self.expires_at <= (time.time() if now is None else now)
 
     @property
     def last_seen(self) -> float:
@@ -184,7 +189,12 @@ def note(*, vod_status: Optional[str], now: float) -> Transition:
 
 
 class TrackingStore(abc.ABC):
-    """Tracked jobs of one namespace. Every method is atomic and safe across threads and processes."""
+    """Tracked jobs of one namespace. Every method is atomic and safe across threads and processes.
+
+    Every backend keeps one contract (tests/tracking/test_contract.py): a job whose ``expires_at``
+    has passed is absent to every method, judged by the ``now`` the method is given (the wall
+    clock by default). Redis also drops it by its own clock.
+    """
 
     def __init__(self, namespace: str = "vodai") -> None:
         self.namespace = namespace

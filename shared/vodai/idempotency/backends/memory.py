@@ -19,9 +19,7 @@ class MemoryStore(TransitionStore):
 
     def _apply(self, key: str, op: str, now: float, **kw) -> Tuple[Optional[Record], Optional[Record]]:
         with self._lock:
-            current = self._records.get(key)
-            if current is not None and current.expires_at and current.expires_at <= now:
-                current = None  # expired records behave as absent, as in Redis
+            current = self._live(key, now)
             before = _copy(current)
             after = transition(_copy(current), op, now, key=key, **kw)
             if after is None:
@@ -30,11 +28,17 @@ class MemoryStore(TransitionStore):
                 self._records[key] = after
             return before, after
 
+    def _live(self, key: str, now: Optional[float]) -> Optional[Record]:
+        """The record, or None when absent or expired (then forgotten). Called with the lock held."""
+        record = self._records.get(key)
+        if record is not None and record.expired(now):
+            del self._records[key]
+            return None
+        return record
 
-    def get(self, key):
+    def get(self, key, *, now=None):
         with self._lock:
-            record = self._records.get(key)
-            return _copy(record)
+            return _copy(self._live(key, now))
 
     def delete(self, key):
         with self._lock:

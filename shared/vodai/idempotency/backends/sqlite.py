@@ -12,10 +12,11 @@ kept in one file share its connection (vodai.sqlitedb).
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Dict, Optional, Tuple
 
 from ...sqlitedb import KeptInDatabase, open_database
-from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, transition
+from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, first_claim, transition
 from ..exceptions import IdempotencyError
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)"
@@ -40,8 +41,7 @@ class SqliteStore(KeptInDatabase, TransitionStore):
         # Nearly every key is new: one INSERT that leaves an existing row alone, a transaction of
         # its own (autocommit), instead of BEGIN, SELECT, UPSERT, COMMIT. A row already there
         # (held, done, or expired) takes the full read-modify-write below.
-        fresh = transition(None, "claim", now, key=key, lock_until=lock_until, expires_at=expires_at)
-        assert fresh is not None  # a claim always makes a record
+        fresh = first_claim(key, now=now, lock_until=lock_until, expires_at=expires_at)
         text = fresh.to_json()
         with self._lock:
             try:
@@ -122,10 +122,14 @@ class SqliteStore(KeptInDatabase, TransitionStore):
             self._remember(key, after, text)
         return before, (after.copy() if after else None)
 
-
-    def get(self, key):
+    def get(self, key, *, now=None):
+        now = time.time() if now is None else now
         with self._lock:
-            row = self._db.execute("SELECT record FROM vodai_jobs WHERE key = ?", (key,)).fetchone()
+            try:
+                row = self._db.execute("SELECT record FROM vodai_jobs WHERE key = ? AND (expires_at = 0 OR expires_at > ?)",
+                                       (key, now)).fetchone()
+            except sqlite3.Error as exc:
+                raise IdempotencyError(f"sqlite store {self.path}: {exc}") from None
         return Record.from_json(row[0]) if row else None
 
     def delete(self, key):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Dict, List, Optional
 
 from ..base import TrackedJob, TrackingStore, matches
@@ -15,10 +14,11 @@ class MemoryTracking(TrackingStore):
         self._jobs: Dict[str, TrackedJob] = {}
         self._lock = threading.Lock()
 
-    def _live(self, job_id: str, now: float) -> Optional[TrackedJob]:
+    def _live(self, job_id: str, now: Optional[float]) -> Optional[TrackedJob]:
+        """The job, or None when absent or expired (then forgotten). Called with the lock held."""
         job = self._jobs.get(job_id)
-        if job is not None and job.expires_at and job.expires_at <= now:
-            del self._jobs[job_id]  # expired records behave as absent, as in Redis
+        if job is not None and job.expired(now):
+            del self._jobs[job_id]
             return None
         return job
 
@@ -35,7 +35,7 @@ class MemoryTracking(TrackingStore):
 
     def get(self, job_id, *, now=None):
         with self._lock:
-            job = self._live(job_id, time.time() if now is None else now)
+            job = self._live(job_id, now)
             return job.copy() if job else None
 
     def pending(self, limit: int) -> List[TrackedJob]:
@@ -44,7 +44,6 @@ class MemoryTracking(TrackingStore):
             return [j.copy() for j in found[:limit]]
 
     def jobs(self, *, status=None, limit=None, now=None):
-        now = time.time() if now is None else now
         with self._lock:
             live = [j for j in list(self._jobs.values()) if self._live(j.job_id, now) is not None and matches(j, status)]
             live.sort(key=lambda j: (j.submitted_at, j.job_id), reverse=True)

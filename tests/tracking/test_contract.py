@@ -1,5 +1,7 @@
-"""Every tracking backend behaves the same: insert once, pending jobs least recently seen first and
-bounded, the first finish wins, listing and filtering, expiry; atomic across threads and processes."""
+"""The tracking store's contract, one suite over every backend: memory, SQLite, Redis, and Redis as a
+one-node cluster through redis-py's cluster client (which refuses any command or script whose keys
+are in different slots). Insert once, pending jobs least recently seen first and bounded, the first
+finish wins, listing and filtering, expiry; atomic across threads and processes."""
 
 from __future__ import annotations
 
@@ -9,18 +11,16 @@ import time
 from dataclasses import asdict
 
 import pytest
+import redis
 
-from _redis import redis_server
+from _redis import cluster_client, redis_url  # noqa: F401 (fixtures)
 from vodai.config import Settings
 from vodai.tracking import FAIL, LOST, PENDING, SUCCESS, TrackedJob, TrackingUrlError, open_tracking
+from vodai.tracking.backends.redis import RedisTracking
 
 T = time.time()  # Redis expires keys by its own clock: times are offsets from now
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
+DAY = 86400.0
+BACKENDS = ["memory", "sqlite", "redis", "redis-cluster"]
 
 
 def _open(kind: str, tmp_path, request, namespace: str = "test"):
@@ -28,14 +28,16 @@ def _open(kind: str, tmp_path, request, namespace: str = "test"):
         return open_tracking("memory://", namespace=namespace)
     if kind == "sqlite":
         return open_tracking(f"sqlite:///{tmp_path}/tracking.sqlite3", namespace=namespace)
-    url = request.getfixturevalue("redis_url")
-    import redis
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(url).flushdb()
+        return open_tracking(url, namespace=namespace)
+    client = request.getfixturevalue("cluster_client")
+    client.flushall()
+    return RedisTracking(namespace=namespace, client=client)
 
-    redis.Redis.from_url(url).flushdb()
-    return open_tracking(url, namespace=namespace)
 
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=BACKENDS)
 def store(request, tmp_path):
     s = _open(request.param, tmp_path, request)
     yield s
@@ -103,37 +105,46 @@ def test_listing_filters_newest_first(store):
     assert ids(store.jobs(status="all", limit=2)) == ["job-005", "job-004"]
 
 
-def test_finished_records_expire_and_pending_ones_do_not(store, request):
-    if request.node.callspec.params["store"] == "redis":
-        now = time.time()
-        store.track(job(1), now=now)
-        store.track(job(2), now=now)
-        store.finish("job-001", status=SUCCESS, now=now, expires_at=now + 1)
-        deadline = time.time() + 10
-        while store.get("job-001") is not None and time.time() < deadline:
-            time.sleep(0.1)
-        assert store.get("job-001") is None
-        assert [j.job_id for j in store.jobs()] == ["job-002"]
-    else:
-        store.track(job(1), now=T)
-        store.track(job(2), now=T)
-        store.finish("job-001", status=SUCCESS, now=T + 1, expires_at=T + 100)
-        assert store.get("job-001", now=T + 99) is not None
-        assert store.get("job-001", now=T + 101) is None
-        assert [j.job_id for j in store.jobs(now=T + 101)] == ["job-002"]
-        assert store.track(job(1), now=T + 102) is True  # expired: as if absent
-    assert store.get("job-002").status == PENDING
+def test_a_finished_job_past_its_expiry_is_absent_by_the_now_given(store):
+    # Days ahead of the wall clock: Redis must not have dropped the record by its own clock.
+    ends = T + DAY
+    store.track(job(1), now=T)
+    store.track(job(2), now=T)
+    store.finish("job-001", status=SUCCESS, now=T + 1, expires_at=ends)
+    assert store.get("job-001", now=ends - 1).status == SUCCESS
+    assert [j.job_id for j in store.jobs(now=ends - 1)] == ["job-002", "job-001"]
+    assert store.get("job-001", now=ends) is None
+    assert [j.job_id for j in store.jobs(now=ends)] == ["job-002"]
+    assert store.finish("job-001", status=FAIL, now=ends + 1, expires_at=ends + DAY) is None  # absent to changes too
+    assert store.track(job(1), now=ends + 2) is True  # tracked again, as a new job
+    assert store.get("job-001", now=ends + 3).status == PENDING
+    assert [j.job_id for j in store.pending(10)] == ["job-001", "job-002"]
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_a_finished_job_expires_by_the_wall_clock_and_a_pending_one_never(store):
+    now = time.time()
+    store.track(job(1), now=now)
+    store.track(job(2), now=now)
+    store.finish("job-001", status=SUCCESS, now=now, expires_at=now + 0.3)
+    assert [j.job_id for j in store.jobs()] == ["job-002", "job-001"]
+    time.sleep(max(0.0, now + 0.3 - time.time()) + 0.02)
+    assert store.get("job-001") is None
+    assert [j.job_id for j in store.jobs()] == ["job-002"]
+    assert store.get("job-002", now=now + 10**9).status == PENDING
+    assert [j.job_id for j in store.pending(10)] == ["job-002"]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
 def test_namespaces_are_apart(kind, tmp_path, request):
     a = _open(kind, tmp_path, request, namespace="vodai")
     if kind == "memory":
         b = open_tracking("memory://", namespace="vodai:emulator")
     elif kind == "sqlite":
         b = open_tracking(f"sqlite:///{tmp_path}/tracking.sqlite3", namespace="vodai:emulator")
-    else:
+    elif kind == "redis":
         b = open_tracking(request.getfixturevalue("redis_url"), namespace="vodai:emulator")
+    else:
+        b = RedisTracking(namespace="vodai:emulator", client=request.getfixturevalue("cluster_client"))
     a.track(job(1), now=T)
     assert a.get("job-001") is not None
     assert b.get("job-001") is None and b.pending(10) == [] and b.jobs() == []

@@ -1,119 +1,17 @@
-"""Every backend behaves the same: the state machine, expiry of locks and records, and one winner
-among concurrent claims (threads here; separate processes in test_concurrency.py)."""
+"""The SQLite store beyond the contract (test_contract.py): one winner among processes, and its
+short paths (one INSERT for a new key, one compare-and-set UPDATE for the next steps) leaving what
+the full read-modify-write leaves."""
 
 import threading
 from dataclasses import asdict
+import time
 
 import pytest
 
-from _redis import redis_server
-from vodai.idempotency import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, job_key, open_store
-from vodai.idempotency.exceptions import StoreUrlError
+from vodai.idempotency import COMPLETED, INPROGRESS, SUBMITTED, job_key, open_store
 
 KEY = job_key("test", "SubmitAIImageJob", "video-1", "tpl")
-# Times are offsets from now: Redis expires keys by its own clock, so fake epochs would be long past.
-T = __import__("time").time()
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    with redis_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        s = open_store("memory://")
-    elif request.param == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path}/idem.sqlite3")
-    else:
-        s = open_store(request.getfixturevalue("redis_url"))
-        s.delete(KEY)
-    yield s
-    s.close()
-
-
-def test_the_life_of_a_job(store):
-    first = store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000)
-    assert first.acquired and first.record.status == INPROGRESS and first.record.attempts == 1
-    assert not store.claim(KEY, now=T + 101, lock_until=T + 161, expires_at=T + 1000).acquired  # held
-    saved = store.save_job(KEY, job_id="job-1", request_id="req-1", message='{"JobId":"job-1"}', now=T + 102)
-    assert (saved.status, saved.job_id, saved.message) == (SUBMITTED, "job-1", '{"JobId":"job-1"}')
-    done = store.complete(KEY, message_id="msg-1", now=T + 103)
-    assert (done.status, done.message_id) == (COMPLETED, "msg-1")
-    later = store.claim(KEY, now=T + 900, lock_until=T + 2000, expires_at=T + 5000)  # before the record expires
-    assert not later.acquired and later.record.job_id == "job-1"  # a completed job is never claimed again
-
-
-def test_an_expired_lock_is_claimed_again_and_keeps_the_saved_job(store):
-    store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000)
-    store.save_job(KEY, job_id="job-1", request_id="r", message="m", now=T + 101)
-    # The invocation died before publishing; after its lock runs out a redelivery takes over.
-    again = store.claim(KEY, now=T + 161, lock_until=T + 221, expires_at=T + 1000)
-    assert again.acquired and again.record.job_id == "job-1" and again.record.attempts == 2
-
-
-def test_release_without_a_job_frees_the_key(store):
-    store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000)
-    store.release(KEY, now=T + 101)
-    assert store.get(KEY) is None
-    assert store.claim(KEY, now=T + 102, lock_until=T + 162, expires_at=T + 1000).acquired
-
-
-def test_release_with_a_job_keeps_it_and_drops_the_lock(store):
-    store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000)
-    store.save_job(KEY, job_id="job-1", request_id="r", message="m", now=T + 101)
-    store.release(KEY, now=T + 102)
-    again = store.claim(KEY, now=T + 103, lock_until=T + 163, expires_at=T + 1000)  # at once, not after 160
-    assert again.acquired and again.record.job_id == "job-1"
-
-
-def test_uncertain_is_never_claimed(store):
-    store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000)
-    store.mark_uncertain(KEY, reason="answer lost", now=T + 101)
-    held = store.claim(KEY, now=T + 500, lock_until=T + 560, expires_at=T + 1000)
-    assert not held.acquired and held.record.status == UNCERTAIN and held.record.reason == "answer lost"
-
-
-def test_records_expire(store, request):
-    import time
-
-    if request.node.callspec.params["store"] == "redis":
-        now = time.time()  # Redis expires by its own clock
-        store.claim(KEY, now=now, lock_until=now + 60, expires_at=now + 1)
-        store.complete(KEY, message_id="m", now=now)
-        deadline = time.time() + 10
-        while store.get(KEY) is not None and time.time() < deadline:
-            time.sleep(0.1)
-        assert store.get(KEY) is None
-    else:
-        store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 200)
-        store.complete(KEY, message_id="m", now=T + 101)
-        assert store.claim(KEY, now=T + 201, lock_until=T + 261, expires_at=T + 400).acquired  # expired: as if absent
-
-
-def test_one_winner_among_threads(store):
-    winners, barrier = [], threading.Barrier(8)
-
-    def contend():
-        barrier.wait()
-        if store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000).acquired:
-            winners.append(threading.get_ident())
-
-    threads = [threading.Thread(target=contend) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
-
-
-@pytest.mark.parametrize("url", ["postgres://x", "ftp://x", "sqlite://"])
-def test_bad_store_url_names_the_setting_without_echoing_it(url):
-    with pytest.raises(StoreUrlError) as info:
-        open_store(url)
-    assert info.value.setting == "VODAI_IDEMPOTENCY_STORE"
+T = time.time()
 
 
 def test_sqlite_from_separate_processes_has_one_winner(tmp_path):
