@@ -38,11 +38,11 @@ def describe(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def listening(host: str, port: int) -> Iterator[None]:
-    """Turns a port that is taken into a usage error naming ``--port``."""
+    """Turns a port that is taken into a one-line error naming ``--port``."""
     try:
         yield
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
-        raise click.BadParameter(f"{host}:{port} is already in use: pick another port (0 picks a free one)",
-                                 param_hint="'--port'") from None
+        raise click.ClickException(f"--port {port}: {host}:{port} is already in use: pick another port "
+                                   "(--port 0 picks a free one)") from None
