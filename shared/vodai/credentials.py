@@ -20,6 +20,10 @@ class Credentials(FrozenValue):
     # A credentials object printed in a log or a traceback shows no secret.
     _repr_hidden = frozenset({"access_key_secret", "security_token"})
 
+    access_key_id: str
+    access_key_secret: str
+    security_token: Optional[str]
+
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: Optional[str] = None) -> None:
         object.__setattr__(self, "access_key_id", access_key_id)
         object.__setattr__(self, "access_key_secret", access_key_secret)

@@ -42,7 +42,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     the string to sign, which holds the STS token of a V1-signed request, percent-encoded once or
     twice. The longest values go first, so a secret holding another is masked whole.
     """
-    values = set()
+    values: set = set()
     for secret in secrets:
         if secret:
             encoded = percent_encode(secret)

@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 from .. import handler
 from ..credentials import Credentials
 from ..exceptions import VodaiError
-from ..local_context import LocalContext, LocalCredentials
 from ..local import EMULATOR_DEFAULTS
+from ..local_context import LocalContext, LocalCredentials
 from ..pipeline import InvocationResult
 from ..runtime.headers import headers_from_context
 
@@ -31,8 +31,16 @@ class InvocationError(VodaiError):
     """The function failed without a result to show (its error is the message)."""
 
 
-def _fields(creds: Credentials) -> tuple:
-    return creds.access_key_id, creds.access_key_secret, creds.security_token
+def _constant(creds: LocalCredentials) -> Callable[[], Optional[LocalCredentials]]:
+    return lambda: creds
+
+
+def _local(source: Callable[[], Credentials]) -> Callable[[], Optional[LocalCredentials]]:
+    def current() -> LocalCredentials:
+        creds = source()
+        return LocalCredentials(creds.access_key_id, creds.access_key_secret, creds.security_token)
+
+    return current
 
 
 class _Server:
@@ -62,7 +70,8 @@ class HttpTarget:
         from ..runtime import create_app
         from ..runtime.app import initialize_now
 
-        emulator, source = None, None
+        emulator: Optional[_Server] = None
+        source: Optional[Callable[[], Optional[LocalCredentials]]] = None
         if not cloud:
             from ..emulator import EmulatorBackend
             from ..emulator import create_app as emulator_app
@@ -75,9 +84,9 @@ class HttpTarget:
             emulator = _Server(emulator_app(backend))
             os.environ["VODAI_VOD_ENDPOINT"] = os.environ["VODAI_MNS_ENDPOINT"] = emulator.url
             backend.create_topic(os.environ["VODAI_CALLBACK_TOPIC"])
-            source = lambda: fixed  # noqa: E731
+            source = _constant(fixed)
         elif credentials is not None:
-            source = lambda: LocalCredentials(*_fields(credentials()))  # noqa: E731
+            source = _local(credentials)
         handler.reset()  # the shim's handler reads the settings just set
         app = create_app(FUNCTION)
         try:
