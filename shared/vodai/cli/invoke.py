@@ -18,9 +18,9 @@ from typing import Iterable, List, Tuple
 
 import click
 
-from ..exceptions import VodaiError
+from ..config import unknown_variables
 from ..logs import outcome_lines
-from .errors import describe
+from . import warn
 from .options import profile_option
 
 FUNCTION = "on_upload"
@@ -51,11 +51,27 @@ def load_env_vars(path: str, function: str) -> dict:
     if not isinstance(doc, dict):
         raise click.BadParameter(f"{path}: expected a JSON object", param_hint="--env-vars")
     if any(isinstance(v, dict) for v in doc.values()):
+        _warn_unknown_sections(doc)
         merged = dict(doc.get("Parameters") or {})
         merged.update(doc.get(function) or {})
     else:
         merged = doc
+    for message in unknown_variables(merged):
+        warn(message)
     return {str(k): "" if v is None else str(v) for k, v in merged.items()}
+
+
+def _warn_unknown_sections(doc: dict) -> None:
+    import difflib
+
+    from ..runtime.registry import REGISTRY
+
+    known = ["Parameters", *REGISTRY]
+    for section in doc:
+        if section not in known:
+            close = difflib.get_close_matches(section, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"sections are {', '.join(known)}"
+            warn(f"unknown section {section} in --env-vars is ignored: {hint}")
 
 
 def report_line(request_id: str, started: float, memory_size: int) -> str:
@@ -94,22 +110,21 @@ def invoke(events, event_opts, env_vars, cloud, profile, via_http, table, log_js
         raise click.UsageError("give an event file, a directory, or - for stdin (-e FILE)")
     files = _event_files(paths)
     quiet = table and not log_json  # the table is the output: no log lines around it
-    try:
-        if via_http:
-            from .via_http import HttpTarget
+    # Errors (a bad setting, no credentials, a store that is down) are told in one or two lines
+    # by the group, or with their traceback under --debug.
+    if via_http:
+        from .via_http import HttpTarget
 
-            source = None
-            if cloud:
-                from ..credential_chain import credentials_source
+        source = None
+        if cloud:
+            from ..credential_chain import credentials_source
 
-                source = credentials_source(profile)
-            target = HttpTarget.start(cloud=cloud, credentials=source)
-        else:
-            from ..local import cloud_target, emulator_target
+            source = credentials_source(profile)
+        target = HttpTarget.start(cloud=cloud, credentials=source)
+    else:
+        from ..local import cloud_target, emulator_target
 
-            target = cloud_target(profile=profile) if cloud else emulator_target()
-    except VodaiError as exc:
-        raise click.ClickException(str(exc)) from None
+        target = cloud_target(profile=profile) if cloud else emulator_target()
     click.echo(f"vodai: target: {'the cloud' if cloud else 'built-in emulator'}"
                f"{' through the runtime shim' if via_http else ''}", err=True)
     results = []
@@ -122,8 +137,6 @@ def invoke(events, event_opts, env_vars, cloud, profile, via_http, table, log_js
                 if not quiet:
                     click.echo(report_line(context.request_id, started, context.function.memory), err=True)
                 results.append((name, result))
-    except VodaiError as exc:
-        raise click.ClickException(describe(exc)) from None
     finally:
         getattr(target, "close", lambda: None)()
     if table:
