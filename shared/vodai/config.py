@@ -7,13 +7,20 @@ A plain model filled from ``os.environ`` rather than pydantic-settings: the latt
 # No `from __future__ import annotations` in this module: pydantic would have to evaluate each
 # annotation from its text when it creates the model classes, at every cold start.
 import os
-from typing import Dict, Literal, Mapping, Optional
+from typing import Dict, Iterable, List, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .exceptions import ConfigError
+from .redaction import check_secret
 
 ENV_PREFIX = "VODAI_"
+STORE_SCHEMES = ("sqlite", "redis", "rediss", "unix", "memory")
+DEAD_LETTER_SCHEMES = ("file", "mns-queue", "mns-topic")
+#: ``VODAI_*`` variables that are not settings: read by bootstrap, the runtime shim and the CLI.
+OTHER_VARIABLES = frozenset({"VODAI_FUNCTION", "VODAI_PYTHON", "VODAI_EMULATOR_URL", "VODAI_EMULATOR_CALLBACK_AUTH_KEY"})
+#: Variables under this prefix belong to the test harness.
+TEST_PREFIX = "VODAI_TEST_"
 
 
 class Settings(BaseModel):
@@ -123,9 +130,43 @@ class Settings(BaseModel):
             raise ValueError("must be a base URL starting with http:// or https://")
         return value
 
+    @field_validator("idempotency_store", "tracking_store")
+    @classmethod
+    def _store_url(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
+        if value is None:
+            return None
+        scheme = _scheme(value.get_secret_value())
+        if scheme not in STORE_SCHEMES:
+            # Never echo the URL: a redis URL may hold a password.
+            what = f"unsupported scheme {scheme!r}" if scheme else "not a URL"
+            raise ValueError(f"{what}: use sqlite:///path, redis://host:port/db or memory://")
+        return value
+
+    @field_validator("dead_letters")
+    @classmethod
+    def _dead_letters(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and "://" in value and _scheme(value) not in DEAD_LETTER_SCHEMES:
+            raise ValueError(f"unsupported scheme {_scheme(value)!r}: use a directory, file://DIR, "
+                             "mns-queue://NAME or mns-topic://NAME")
+        return value
+
+    @field_validator("callback_auth_key")
+    @classmethod  # raises ConfigError, which pydantic passes through: it names the setting already
+    def _auth_keys(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
+        for key in (value.get_secret_value().split(",") if value is not None else ()):
+            if key.strip():
+                check_secret(ENV_PREFIX + "CALLBACK_AUTH_KEY", key.strip())
+        return value
+
+    @classmethod
+    def variable_names(cls) -> list:
+        """Every ``VODAI_*`` variable vodai reads: the settings' and the others'."""
+        return sorted({ENV_PREFIX + name.upper() for name in cls.model_fields} | OTHER_VARIABLES)
+
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
-        """Read every ``VODAI_<FIELD>`` variable; unknown ``VODAI_*`` names are ignored."""
+        """Read every ``VODAI_<FIELD>`` variable; unknown ``VODAI_*`` names are ignored here
+        (:func:`unknown_variables` names them, for a warning)."""
         env = os.environ if environ is None else environ
         values: Dict[str, str] = {}
         for name in cls.model_fields:
@@ -137,4 +178,37 @@ class Settings(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             field = str(err["loc"][0]) if err["loc"] else "?"
-            raise ConfigError(ENV_PREFIX + field.upper(), err["msg"]) from None
+            message = err["msg"].removeprefix("Value error, ")
+            raise ConfigError(ENV_PREFIX + field.upper(), message) from None
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else ""
+
+
+def unknown_variables(names: Iterable[str]) -> List[str]:
+    """A warning for each ``VODAI_*`` name in ``names`` that vodai does not read, naming the
+    closest one it does (a typo is otherwise silently ignored).
+
+    Parameters
+    ----------
+    names
+        Environment variable names, e.g. ``os.environ``'s keys.
+
+    Returns
+    -------
+    list of str
+        One line per unknown name, in the order given.
+    """
+    known = Settings.variable_names()
+    warnings = []
+    for name in names:
+        if not name.startswith(ENV_PREFIX) or name.startswith(TEST_PREFIX) or name in known:
+            continue
+        import difflib  # only when there is a name to match: not on the handler's cold path
+
+        # Matched without the prefix, which every name shares and would make any name look close.
+        close = difflib.get_close_matches(name[len(ENV_PREFIX):], [k[len(ENV_PREFIX):] for k in known], n=1)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "it is not one of vodai's settings"
+        warnings.append(f"unknown variable {name} is ignored: {hint}")
+    return warnings

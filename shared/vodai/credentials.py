@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .exceptions import ConfigError
+from .redaction import check_secret
 
 ENV_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
@@ -68,7 +69,11 @@ def from_env(environ: Optional[Mapping[str, str]] = None) -> Optional[Credential
     ak, secret = env.get(ENV_ID), env.get(ENV_SECRET)
     if not ak or not secret:
         return None
-    return Credentials(ak, secret, env.get(ENV_TOKEN) or None)
+    token = env.get(ENV_TOKEN) or None
+    check_secret(ENV_SECRET, secret)
+    if token is not None:
+        check_secret(ENV_TOKEN, token)
+    return Credentials(ak, secret, token)
 
 
 def resolve(context: Any = None, environ: Optional[Mapping[str, str]] = None) -> Credentials:

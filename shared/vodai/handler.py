@@ -37,6 +37,12 @@ def _config() -> tuple:
     return _settings, _routes
 
 
+def initializer(context: Any = None) -> None:
+    """FC's initializer: read the settings and the route table now, so that an instance with
+    bad ones refuses to start (raises :class:`~vodai.exceptions.ConfigError`)."""
+    _config()
+
+
 def reset() -> None:
     """Forget the settings read at cold start (tests and the runtime shim's /initialize)."""
     global _settings, _routes, _last_deps

@@ -13,12 +13,13 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence
+from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Sequence
 
 import requests
 from pydantic import SecretStr
 
 from .config import Settings
+from .credentials import Credentials
 from .handler import run
 from .local_context import LocalContext, LocalCredentials
 from .pipeline import Decided, InvocationResult
@@ -43,12 +44,18 @@ class LocalTarget:
     backend: Any = None  # the in-process emulator backend, when the target is the emulator
     secrets: list = field(default_factory=list)
     owns_session: bool = field(default=False, repr=False)  # made by limit_connections: closed by close()
+    # Where each new context's credentials come from (the cloud target's chain), FC 2.0's way.
+    credentials: Optional[Callable[[], Credentials]] = field(default=None, repr=False)
     # invoke() runs in this process, so it can take what the caller decided already (replay's plan).
     takes_decided: ClassVar[bool] = True
 
     def new_context(self) -> LocalContext:
         """A context for one invocation: same function and credentials, a new request id."""
-        return dataclasses.replace(self.context, request_id=str(uuid.uuid4()))  # as LocalContext() makes one
+        context = dataclasses.replace(self.context, request_id=str(uuid.uuid4()))  # as LocalContext() makes one
+        if self.credentials is not None:
+            creds = self.credentials()
+            context.credentials = LocalCredentials(creds.access_key_id, creds.access_key_secret, creds.security_token)
+        return context
 
     def limit_connections(self, n: int) -> bool:
         """Send over a session of its own that keeps at most ``n`` connections per endpoint, a request
@@ -104,10 +111,32 @@ def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: O
                        [creds.access_key_secret, creds.security_token])
 
 
-def cloud_target(environ: Optional[Mapping[str, str]] = None) -> LocalTarget:
+def cloud_target(environ: Optional[Mapping[str, str]] = None, *, profile: Optional[str] = None,
+                 credentials: Optional[Callable[[], Credentials]] = None) -> LocalTarget:
+    """The handler against the configured (by default the real) VOD and MNS endpoints.
+
+    Parameters
+    ----------
+    environ
+        The settings' variables (default: ``os.environ``).
+    profile
+        A profile of the Alibaba Cloud CLI's ``~/.aliyun/config.json`` to take the credentials from.
+    credentials
+        Where each invocation's credentials come from; default: the standard Alibaba Cloud
+        credential chain (:mod:`vodai.credential_chain`), asked once now.
+
+    Raises
+    ------
+    ConfigError
+        A setting is invalid, or no credentials are found.
+    """
     env = os.environ if environ is None else environ
     settings = Settings.from_env(env)
-    # No context credentials: they come from ALIBABA_CLOUD_* as on FC 3.0.
+    routes = load_table(settings.routes)
+    if credentials is None:
+        from .credential_chain import credentials_source
+
+        credentials = credentials_source(profile)
     context = LocalContext(region=settings.region or env.get("ALIBABA_CLOUD_REGION_ID") or "cn-shanghai",
                            account_id=settings.account_id or "", credentials=None)
-    return LocalTarget(settings, load_table(settings.routes), context)
+    return LocalTarget(settings, routes, context, credentials=credentials)

@@ -36,6 +36,12 @@ def _config() -> Settings:
     return _settings
 
 
+def initializer(context: Any = None) -> None:
+    """FC's initializer: read the settings now, so that an instance with bad ones refuses to
+    start (raises :class:`~vodai.exceptions.ConfigError`)."""
+    _config()
+
+
 def reset() -> None:
     """Forget the settings read at cold start (tests and the runtime shim's /initialize)."""
     global _settings

@@ -25,7 +25,14 @@ def adapter_limits(target: LocalTarget):
     return adapter._pool_maxsize, adapter._pool_block
 
 
-def test_on_real_connections_the_runner_bounds_them_and_runs_more_workers(tmp_path):
+def with_credentials(monkeypatch):
+    # A cloud target asks the credential chain once when it is made.
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "ak-replay")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sk-replay")
+
+
+def test_on_real_connections_the_runner_bounds_them_and_runs_more_workers(tmp_path, monkeypatch):
+    with_credentials(monkeypatch)
     target = cloud_target(cloud_env("http://127.0.0.1:9", tmp_path))
     assert target.session is None  # the process's shared session until a runner bounds it
     runner = Runner(target, concurrency=3)
@@ -35,7 +42,8 @@ def test_on_real_connections_the_runner_bounds_them_and_runs_more_workers(tmp_pa
     target.close()
 
 
-def test_where_nothing_bounds_connections_the_workers_are_the_concurrency(tmp_path):
+def test_where_nothing_bounds_connections_the_workers_are_the_concurrency(tmp_path, monkeypatch):
+    with_credentials(monkeypatch)
     emulator = emulator_target({})  # in process: no connections at all
     runner = Runner(emulator, concurrency=3)
     assert not runner.connections_bounded and runner.workers == 3

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from vodai import callback
 from vodai.runtime import create_app
 from vodai.runtime.registry import FunctionNotFound
 
@@ -148,7 +149,12 @@ def test_http_function_failure_is_404_with_x_fc_status(http_client):
     assert SECRET not in response.get_data(as_text=True)
 
 
-def test_http_function_initializer(tmp_path):
+def test_http_function_initializer(tmp_path, monkeypatch):
+    # Valid settings: /initialize checks them before the module's initializer runs.
+    for name, value in (("CALLBACK_AUTH_KEY", "CallbackAuthKey1"), ("EVENTS_TOPIC", "vod-events"),
+                        ("CALLBACK_URL", "http://127.0.0.1:9000/vod/callback")):
+        monkeypatch.setenv("VODAI_" + name, value)
+    callback.reset()
     (tmp_path / "vod_callback").mkdir()
     (tmp_path / "vod_callback" / "index.py").write_text(
         "SEEN = []\n"

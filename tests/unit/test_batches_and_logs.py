@@ -68,7 +68,7 @@ def test_one_json_log_line_per_outcome_with_the_indexed_fields(tmp_path, capfd):
         assert line["fcRequestId"] == context.request_id and line["logger"] == "vodai.outcome"
         assert line["Status"] == outcome.status and line["DurationMs"] >= 0 and line["time"].endswith("Z")
     first = lines[0]
-    assert (first["MediaId"], first["Action"], first["Attempts"]) == ("batch-v0", "SubmitAIImageJob", 3)  # 2 submit + 1 publish
+    assert (first["MediaId"], first["Action"], first["Attempts"]) == ("batch-v0", "SubmitAIImageJob", 2)  # submit attempts only
     assert first["JobId"] == result.outcomes[0].job_id
     text = "\n".join(json.dumps(line) for line in lines)
     assert SECRET not in text and TOKEN not in text

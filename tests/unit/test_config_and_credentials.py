@@ -38,9 +38,9 @@ def test_credentials_from_fc2_context_win_over_environment():
 
 def test_credentials_from_environment_for_fc3_context_without_credentials():
     ctx = LocalContext(credentials=None, service=None)
-    env = {credentials.ENV_ID: "env-id", credentials.ENV_SECRET: "env-secret", credentials.ENV_TOKEN: "tok"}
+    env = {credentials.ENV_ID: "env-id", credentials.ENV_SECRET: "env-secret", credentials.ENV_TOKEN: "env-sts-token"}
     creds = credentials.resolve(ctx, env)
-    assert (creds.access_key_id, creds.security_token) == ("env-id", "tok")
+    assert (creds.access_key_id, creds.security_token) == ("env-id", "env-sts-token")
 
 
 def test_credentials_accept_camel_case_dict_shape():

@@ -375,8 +375,7 @@ def initializer(context: Any = None) -> None:
     """FC's initializer: refuse to start (raise :class:`ConfigError`) when misconfigured."""
     app = instance_app()
     if app.startup_error is not None:
-        logger.error("vodai callback refuses to start: %s", app.startup_error)
-        raise app.startup_error
+        raise app.startup_error  # logged once, by whoever runs the initializer (the runtime shim)
 
 
 def reset() -> None:

@@ -325,6 +325,8 @@ def emulator(
 
     from vodai.emulator.server import serve
 
+    from .errors import listening
+
     # One line per request on stderr, from the backend's already-sanitized log entries.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -376,7 +378,8 @@ def emulator(
         # A plain `kill` (SIGTERM) must save the state too: make it an interrupt.
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        serve(backend, host, port, on_ready=announce)
+        with listening(host, port):
+            serve(backend, host, port, on_ready=announce)
     except KeyboardInterrupt:
         pass
     finally:

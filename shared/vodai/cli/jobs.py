@@ -7,8 +7,8 @@
 The store is ``VODAI_TRACKING_STORE``, else ``VODAI_IDEMPOTENCY_STORE``, else SQLite under
 ``.vodai/``, in the namespace ``VODAI_IDEMPOTENCY_PREFIX`` (what on_upload records into).
 
-``poll`` and ``watch`` call the configured endpoints with ``ALIBABA_CLOUD_*`` credentials. Without
-``--cloud`` they refuse to reach Alibaba Cloud: ``VODAI_VOD_ENDPOINT`` and ``VODAI_MNS_ENDPOINT``
+``poll`` and ``watch`` call the configured endpoints with credentials from the standard Alibaba
+Cloud chain (or ``--profile``). Without ``--cloud`` they refuse to reach Alibaba Cloud: ``VODAI_VOD_ENDPOINT`` and ``VODAI_MNS_ENDPOINT``
 must then be set, e.g. to a running ``vodai emulator``. (Unlike ``vodai invoke``, there is no
 in-process emulator here: a fresh one would know none of the jobs.)
 """
@@ -25,6 +25,7 @@ import click
 
 from ..exceptions import VodaiError
 from ..logs import outcome_lines
+from .options import profile_option
 
 STATUS_CHOICES = ("pending", "done", "success", "fail", "lost", "all")
 
@@ -56,8 +57,8 @@ def _store(settings):
         raise click.ClickException(str(exc)) from None
 
 
-def _deps(settings, cloud: bool):
-    """What a poll calls: the configured endpoints, credentials from ALIBABA_CLOUD_*."""
+def _deps(settings, cloud: bool, profile: Optional[str]):
+    """What a poll calls: the configured endpoints, credentials from the standard chain."""
     if not cloud and not (settings.vod_endpoint and settings.mns_endpoint):
         raise click.UsageError(
             "this would call Alibaba Cloud: set VODAI_VOD_ENDPOINT and VODAI_MNS_ENDPOINT (e.g. to a running "
@@ -66,8 +67,9 @@ def _deps(settings, cloud: bool):
     from ..pipeline import build
 
     try:
-        target = cloud_target()
-        return build(target.settings, context=target.context, routes=target.routes), target.context
+        target = cloud_target(profile=profile)
+        context = target.new_context()
+        return build(target.settings, context=context, routes=target.routes), context
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -102,7 +104,8 @@ def list_jobs(status, limit, as_json, env_vars):
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Check at most this many pending jobs.")
 @click.option("--env-vars", type=click.Path(exists=True, dir_okay=False), help="JSON file of environment variables.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log a JSON line per finished job on stderr.")
-def poll(cloud, limit, env_vars, quiet):
+@profile_option
+def poll(cloud, limit, env_vars, quiet, profile):
     """One poll, as the track_jobs function does it; prints the summary JSON.
 
     Exit status 1 when jobs were due and not one VOD call worked.
@@ -110,7 +113,7 @@ def poll(cloud, limit, env_vars, quiet):
     from ..tracking.poller import poll_once
 
     settings = _settings(env_vars)
-    deps, context = _deps(settings, cloud)
+    deps, context = _deps(settings, cloud, profile)
     try:
         with outcome_lines(quiet):
             summary = poll_once(deps, limit=limit, context=context)
@@ -130,7 +133,8 @@ def poll(cloud, limit, env_vars, quiet):
 @click.option("--cloud", is_flag=True, help="Allow the real VOD and MNS endpoints (default: only configured local ones).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Check at most this many pending jobs per poll.")
 @click.option("--env-vars", type=click.Path(exists=True, dir_okay=False), help="JSON file of environment variables.")
-def watch(interval, once, cloud, limit, env_vars):
+@profile_option
+def watch(interval, once, cloud, limit, env_vars, profile):
     """Poll every S seconds and show the jobs and their states live, until every job is done
     (or Ctrl-C). The jobs shown are the ones pending when it starts, and any that come later."""
     from rich.live import Live
@@ -138,7 +142,7 @@ def watch(interval, once, cloud, limit, env_vars):
     from ..tracking.poller import poll_once
 
     settings = _settings(env_vars)
-    deps, context = _deps(settings, cloud)
+    deps, context = _deps(settings, cloud, profile)
     store = deps.tracking
     console = _console()
     try:

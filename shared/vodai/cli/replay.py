@@ -13,12 +13,14 @@ import click
 
 from ..exceptions import VodaiError
 from ..logs import outcome_lines
+from .options import profile_option
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--cloud", is_flag=True, help="Call the configured VOD and MNS endpoints with your credentials "
               "(default: the built-in emulator, in process).")
+@profile_option
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight at once to each endpoint with --cloud (twice as many workers prepare the "
                    "next items meanwhile); on the emulator, items run at the same time.")
@@ -35,7 +37,7 @@ from ..logs import outcome_lines
               help="JSON file of environment variables (SAM format or flat), as for invoke.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each outcome's JSON line on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr.")
-def replay(paths, cloud, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars, quiet, verbose):
+def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars, quiet, verbose):
     """Run events again through the on_upload pipeline, as invoke does, idempotently.
 
     PATH is an event file (.json, any delivery shape), a JSONL file (.jsonl: one event or dead
@@ -65,7 +67,7 @@ def replay(paths, cloud, concurrency, rate, dry_run, resubmit_uncertain, as_json
     except rp.SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
     try:
-        target = rp.open_target(cloud=cloud)
+        target = rp.open_target(cloud=cloud, profile=profile)
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
     where = "the cloud" if cloud else "the built-in emulator"
@@ -103,7 +105,14 @@ def replay(paths, cloud, concurrency, rate, dry_run, resubmit_uncertain, as_json
 
 
 def _run(runner, items, console, show_progress):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())

@@ -6,7 +6,6 @@ Drive it exactly as FC does, e.g.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -33,22 +32,26 @@ from vodai.runtime.registry import REGISTRY
 def serve(function_name: str, port: int, host: str, functions_dir: Optional[Path]) -> None:
     """Serve FUNCTION over FC's custom-runtime contract: POST /invoke, POST /initialize, and
     every other request passed through to an HTTP function. Logs in FC's format on stderr."""
-    from vodai.runtime.app import create_app
-    from vodai.runtime.headers import context_from_headers
-    from vodai.runtime.registry import Functions
+    from vodai.runtime.app import create_app, initialize_now
     from vodai.runtime.server import serve as run
 
-    # Run the function's initializer before listening, so a misconfigured function (e.g. the
-    # callback without an auth key) refuses to start here, as its /initialize would on FC.
-    try:
-        Functions(functions_dir).load(function_name).initialize(context_from_headers({}, function_name))
-    except Exception as exc:  # any initializer error means: do not serve
-        raise click.ClickException(f"{function_name} refuses to start: {exc}") from None
+    from ..exceptions import VodaiError
+    from .errors import listening
+
     app = create_app(function_name, functions_dir=functions_dir)
+    # /initialize now, before listening: a misconfigured function refuses to start here, as
+    # its /initialize would on FC.
+    try:
+        initialize_now(app, function_name)
+    except VodaiError as exc:
+        raise click.ClickException(f"{function_name} refuses to start: {exc}") from None
 
     def announce(url: str) -> None:
         click.echo(f"vodai serve: {function_name} listening on {url}")
         sys.stdout.flush()  # a parent process waits for this line
 
-    with contextlib.suppress(KeyboardInterrupt):
-        run(app, host, port, on_ready=announce)
+    try:
+        with listening(host, port):
+            run(app, host, port, on_ready=announce)
+    except KeyboardInterrupt:
+        pass

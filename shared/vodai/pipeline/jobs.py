@@ -161,15 +161,13 @@ def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Depen
             if wait is None:
                 # The JobId stays saved; releasing the lock lets a redelivery or a replay re-publish it.
                 deps.store.release(key, now=deps.clock())
-                out.attempts = (out.attempts or 0) + attempt
                 return _api_failure(out, exc, "publish")
             deps.sleep(wait)
     out.message_id = published.get("MessageId")
     if not _track(record, key, action, out, deps, fields):
         return out
     deps.store.complete(key, message_id=out.message_id, now=deps.clock())
-    out.status = oc.SUBMITTED
-    out.attempts = (out.attempts or 0) + attempt  # submit attempts + publish attempts
+    out.status = oc.SUBMITTED  # Attempts stays the submit's: publishing again is no new job
     return out
 
 

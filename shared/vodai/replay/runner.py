@@ -47,8 +47,9 @@ WORKERS_PER_CONNECTION = 2
 RESULT_INTERVAL = 0.05
 
 
-def open_target(*, cloud: bool = False, environ=None):
-    """The target replay runs on: the configured endpoints (``cloud``) or the built-in emulator.
+def open_target(*, cloud: bool = False, environ=None, profile=None):
+    """The target replay runs on: the configured endpoints (``cloud``, credentials from the
+    standard chain or the CLI's ``profile``) or the built-in emulator.
 
     Both use the configured ``VODAI_IDEMPOTENCY_STORE``, else the SQLite store under ``.vodai/``,
     so a second replay of the same events submits nothing new.
@@ -56,7 +57,7 @@ def open_target(*, cloud: bool = False, environ=None):
     from ..local import cloud_target, emulator_target
 
     if cloud:
-        return cloud_target(environ)
+        return cloud_target(environ, profile=profile)
     return emulator_target(environ, store_url=default_url())
 
 

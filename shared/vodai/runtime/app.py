@@ -66,6 +66,26 @@ def create_app(function_name: Optional[str] = None, functions_dir: Union[str, Pa
     return app
 
 
+def initialize_now(app: Flask, function_name: str) -> None:
+    """Run ``function_name``'s /initialize in this process before serving: its settings are
+    checked and its initializer run, once (FC's later /initialize then has nothing to do).
+
+    Parameters
+    ----------
+    app
+        A shim made by :func:`create_app`.
+    function_name
+        The registry name of the function it serves.
+
+    Raises
+    ------
+    Exception
+        What /initialize would answer as a failure, e.g. :class:`~vodai.exceptions.ConfigError`.
+    """
+    functions: Functions = app.extensions["vodai.functions"]
+    functions.load(function_name).initialize(context_from_headers({}, function_name))
+
+
 class _Router:
     """Sends HTTP-function requests straight to the function (no Flask routing, which would
     redirect '//a' or add OPTIONS answers) and control calls to the Flask views."""

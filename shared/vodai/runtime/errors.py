@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from werkzeug.wrappers import Response
 
+from ..exceptions import VodaiError
 from ..redaction import redact
 
 FAILURE_STATUS = 404
@@ -31,9 +32,13 @@ def secrets_of(context: Any) -> list:
 
 
 def error_body(exc: BaseException, secrets: Iterable[str] = ()) -> dict:
-    """FC's error shape; the stack holds only the function's frames, not the shim's."""
+    """FC's error shape; the stack holds only the function's frames, not the shim's, and none
+    for an error vodai raises on purpose (a bad setting, a store that is down)."""
     secrets = list(secrets)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_RUNTIME_DIR)]
+    if isinstance(exc, VodaiError):
+        frames = []  # raised on purpose, its message says what and why: a stack would only bury it
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_RUNTIME_DIR)]
     return {
         "errorMessage": redact(str(exc), secrets),
         "errorType": type(exc).__name__,

@@ -12,7 +12,9 @@ import os
 import sys
 from typing import Mapping, Optional
 
-from .app import create_app
+from ..config import unknown_variables
+from ..exceptions import VodaiError
+from .app import create_app, initialize_now
 from .registry import FunctionNotFound
 from .server import serve
 
@@ -31,6 +33,14 @@ def main(environ: Optional[Mapping[str, str]] = None) -> int:
         # Fail the start loudly: FC shows the instance's output when bootstrap exits.
         print(f"vodai runtime: {exc}", file=sys.stderr, flush=True)
         return 2
+    for warning in unknown_variables(env):
+        print(f"vodai runtime: warning: {warning}", file=sys.stderr, flush=True)
+    if name is not None:
+        try:
+            initialize_now(app, name)  # bad settings refuse the start, before listening
+        except VodaiError as exc:
+            print(f"vodai runtime: {name} refuses to start: {exc}", file=sys.stderr, flush=True)
+            return 2
 
     def announce(url: str) -> None:
         print(READY.format(name=name or "(x-fc-function-name)", url=url), flush=True)

@@ -10,6 +10,7 @@ No Flask here: this module is imported by ``vodai serve --help`` and by tests.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import threading
@@ -31,14 +32,18 @@ class FunctionSpec:
     entry: str = "index.py"  # relative to functions/<name>/
     handler: str = "handler"
     initializer: str = "initializer"
+    #: "module:function" that reads and checks the function's settings, called with the context
+    #: by every /initialize before the module's own initializer: bad settings refuse the start.
+    configure: Optional[str] = None
 
 
 REGISTRY: Mapping[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
-        FunctionSpec("on_upload", EVENT),
-        FunctionSpec("vod_callback", HTTP),
-        FunctionSpec("track_jobs", EVENT),  # a Timer trigger: follows submitted jobs to their result
+        FunctionSpec("on_upload", EVENT, configure="vodai.handler:initializer"),
+        FunctionSpec("vod_callback", HTTP, configure="vodai.callback:initializer"),
+        # A Timer trigger: follows submitted jobs to their result.
+        FunctionSpec("track_jobs", EVENT, configure="vodai.tracking.handler:initializer"),
     )
 }
 
@@ -86,16 +91,19 @@ class LoadedFunction:
         return handler
 
     def initialize(self, context: Any) -> bool:
-        """Run ``initializer(context)`` once per instance; False when the module has none.
-        A failing initializer is not marked done, so FC's next /initialize tries again."""
+        """Check the settings (``spec.configure``), then run ``initializer(context)``, once per
+        instance; False when the module has no initializer. A failure is not marked done, so
+        FC's next /initialize tries again."""
         initializer = getattr(self.module, self.spec.initializer, None)
-        if initializer is None:
-            return False
         with self._init_lock:
             if not self.initialized:
-                initializer(context)
+                if self.spec.configure:
+                    module, _, name = self.spec.configure.partition(":")
+                    getattr(importlib.import_module(module), name)(context)
+                if initializer is not None:
+                    initializer(context)
                 self.initialized = True
-        return True
+        return initializer is not None
 
 
 class Functions:
