@@ -7,14 +7,7 @@ Imports nothing of the command line's extra itself, so that a ``pip install voda
 import sys
 from typing import Optional, Sequence
 
-#: Top-level modules that the ``tools`` extra (pyproject.toml) brings in.
-TOOLS_MODULES = frozenset({"click", "rich", "flask", "werkzeug", "waitress", "yaml", "alibabacloud_credentials"})
-NEEDS_EXTRA = "vodai's command line needs its extra: pip install 'vodai[tools]'"
-
-
-def missing_extra(exc: BaseException) -> bool:
-    """Whether ``exc`` says that a module of the ``tools`` extra is not installed."""
-    return isinstance(exc, ModuleNotFoundError) and (exc.name or "").partition(".")[0] in TOOLS_MODULES
+from .extras import NEEDS_EXTRA, missing_extra
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

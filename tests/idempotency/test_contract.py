@@ -93,7 +93,7 @@ def test_a_record_past_its_expiry_is_absent_by_the_now_given(store):
         store.complete(KEY, message_id="msg-2", now=ends + 1)
     again = store.claim(KEY, now=ends + 2, lock_until=ends + 62, expires_at=ends + DAY)
     assert again.acquired and again.record.attempts == 1 and again.record.job_id is None  # a new record
-    assert store.get(KEY, now=ends + 3).__dict__ == again.record.__dict__
+    assert store.get(KEY, now=ends + 3) == again.record
 
 
 def test_a_record_expires_by_the_wall_clock(store):

@@ -12,8 +12,8 @@ from typing import Iterator
 
 import click
 
-from ..__main__ import NEEDS_EXTRA, missing_extra
 from ..exceptions import VodaiError
+from ..extras import NEEDS_EXTRA, missing_extra
 
 DEBUG_HINT = "run `vodai --debug ...` for the traceback"
 

@@ -43,7 +43,7 @@ REGISTRY: Mapping[str, FunctionSpec] = {
         FunctionSpec("on_upload", EVENT, configure="vodai.handler:initializer"),
         FunctionSpec("vod_callback", HTTP, configure="vodai.callback:initializer"),
         # A Timer trigger: follows submitted jobs to their result.
-        FunctionSpec("track_jobs", EVENT, configure="vodai.tracking.handler:initializer"),
+        FunctionSpec("track_jobs", EVENT, configure="vodai.track_jobs:initializer"),
     )
 }
 
