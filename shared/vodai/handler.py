@@ -13,7 +13,7 @@ import requests
 from . import context as fc_context
 from . import credentials
 from .config import Settings
-from .exceptions import VodaiError
+from .exceptions import InvocationFailed
 from .pipeline import Decided, InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
@@ -22,10 +22,6 @@ _routes: Optional[RouteTable] = None
 # The last invocation's clients, reused while a warm instance's credentials and settings are the
 # same (FC rotates STS credentials: new ones make new clients). (key, Dependencies) or None.
 _last_deps: Optional[tuple] = None
-
-
-class InvocationFailed(VodaiError):
-    """Raised so the platform redelivers: at least one event hit a retryable error."""
 
 
 def _config() -> tuple:

@@ -18,15 +18,11 @@ from typing import Any, Optional
 import requests
 
 from .config import Settings
-from .exceptions import VodaiError
+from .exceptions import PollFailed
 from .pipeline import build
 from .tracking.poller import PollSummary, poll_once
 
 _settings: Optional[Settings] = None
-
-
-class PollFailed(VodaiError):
-    """Raised so FC records a failed invocation: no VOD call of this poll worked."""
 
 
 def _config() -> Settings:

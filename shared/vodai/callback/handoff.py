@@ -25,7 +25,7 @@ from .. import credentials as creds
 from ..clients.mns import MnsPublisher, mns_base_url
 from ..clients.session import shared_session
 from ..config import Settings
-from ..exceptions import ApiError, ConfigError, TransportError, VodaiError
+from ..exceptions import ApiError, ConfigError, HandoffError, TransportError, VodaiError
 
 #: Below this many seconds left, no publish is attempted.
 MIN_ATTEMPT_SECONDS = 0.05
@@ -69,15 +69,6 @@ class Destination:
 #: ``factory(context, timeout) -> Publisher``: ``context`` is the FC context of the request (or
 #: None), ``timeout`` the (connect, read) seconds derived from the remaining budget.
 PublisherFactory = Callable[[Any, Tuple[float, float]], Publisher]
-
-
-class HandoffError(VodaiError):
-    """The event could not be handed off; ``reason`` is safe to log and to answer with."""
-
-    def __init__(self, reason: str, *, budget_exhausted: bool = False) -> None:
-        self.reason = reason
-        self.budget_exhausted = budget_exhausted
-        super().__init__(reason)
 
 
 class Budget:

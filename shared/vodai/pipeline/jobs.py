@@ -21,7 +21,7 @@ from typing import Optional
 
 from .. import jsontext
 from ..events.models import VodEvent
-from ..exceptions import ApiError, TransportError, VodApiError
+from ..exceptions import ApiError, TransportError, UncertainSubmit, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
 from ..invocation import Invocation
 from ..retry import next_delay
@@ -36,10 +36,6 @@ NONCE_USED = "SignatureNonceUsed"
 # refuses a reused nonce), so it may go on longer than ordinary retries before vodai gives up and
 # calls the submit uncertain (a person then has to look). Still bounded by the deadline.
 AMBIGUOUS_ATTEMPTS_FACTOR = 3
-
-
-class UncertainSubmit(Exception):
-    """The submit may have created a job whose JobId never reached us."""
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
