@@ -22,8 +22,8 @@ from typing import Any, Callable, Optional, Protocol, Tuple
 import requests
 
 from .. import credentials as creds
+from .. import instance
 from ..clients.mns import MnsPublisher, mns_base_url
-from ..clients.session import shared_session
 from ..config import Settings
 from ..exceptions import ApiError, ConfigError, HandoffError, TransportError, VodaiError
 
@@ -100,7 +100,7 @@ def mns_publisher_factory(
     def factory(context: Any, timeout: Tuple[float, float]) -> Publisher:
         credentials = creds.resolve(context)
         endpoint = mns_base_url(settings, context)
-        return MnsPublisher(credentials, session or shared_session(), endpoint=endpoint, timeout=timeout)
+        return MnsPublisher(credentials, session or instance.current().session, endpoint=endpoint, timeout=timeout)
 
     return factory
 
