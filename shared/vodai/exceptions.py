@@ -1,16 +1,42 @@
-"""The exception tree of vodai.
+"""Every exception class of vodai, in one tree (as httpx keeps ``_exceptions.py``).
 
-    VodaiError
-    ├── ConfigError           a setting is missing or invalid (names the setting)
-    ├── EventError            an event cannot be read (names the field and the reason)
-    ├── ParameterError        a request would break an API limit; raised before any call is made
-    └── ApiError              a service answered with an error, or could not be reached
-        ├── VodApiError       VOD OpenAPI error envelope (Code, Message, RequestId, HTTP status)
-        ├── MnsApiError       MNS XML error envelope
-        └── TransportError    timeout or connection failure (always retryable)
+    VodaiError                    raised on purpose: its message says what and why (no traceback shown)
+    ├── ConfigError               a setting is missing or invalid (names the setting)
+    │   ├── StoreUrlError         VODAI_IDEMPOTENCY_STORE cannot be opened
+    │   ├── TrackingUrlError      VODAI_TRACKING_STORE cannot be opened
+    │   └── SinkUrlError          VODAI_DEAD_LETTERS cannot be opened
+    ├── EventError                an event cannot be read (names the field and the reason)
+    ├── ParameterError            a request would break an API limit; raised before any call is made
+    ├── ApiError                  a service answered with an error, or could not be reached
+    │   ├── VodApiError           VOD OpenAPI error envelope (Code, Message, RequestId, HTTP status)
+    │   ├── MnsApiError           MNS XML error envelope
+    │   └── TransportError        timeout or connection failure (always retryable)
+    ├── IdempotencyError          the idempotency store failed (retryable: the platform redelivers)
+    ├── TrackingError             the tracking store failed (retryable)
+    ├── DeadLetterError           a dead letter could not be written (retryable)
+    ├── CallbackAuthError         a VOD HTTP callback failed authentication
+    ├── HandoffError              a callback could not be handed off to the events topic
+    ├── InvocationFailed          on_upload: an event hit a retryable error, so FC redelivers
+    ├── PollFailed                track_jobs: no VOD call of the poll worked
+    └── InvocationError           ``vodai invoke --via-http``: the function failed without a result
 
-Every error's text is safe to log: no AccessKey secret, STS token, signature or callback
-auth key is ever put into a message.
+    Outside VodaiError, each a subclass of the built-in error its callers already catch:
+    UncertainSubmit (Exception)   a submit may have created a job whose JobId never reached us
+    PackagingError (Exception)    ``vodai package`` could not build the package
+    SourceError (Exception)       a replay input path does not exist
+    FunctionNotFound (LookupError) the runtime shim has no such function
+    RedisUrlError (ValueError)    a Redis URL redis-py cannot use
+    EmulatorSpecError (ValueError) an emulator fault, lifecycle or callback spec cannot be used
+    ├── FaultSpecError
+    ├── LifecycleSpecError
+    └── CallbackSpecError
+
+The emulator's wire errors (``vodai.emulator.errors.EmulatorError``, rendered as a VOD or MNS error
+envelope, and the server's connection aborts) stay in ``vodai.emulator``: they are the emulated
+services' protocol, not errors of vodai.
+
+Every error's text is safe to log: no AccessKey secret, STS token, signature, Redis password or
+callback auth key is ever put into a message.
 """
 
 from __future__ import annotations
@@ -107,3 +133,116 @@ class TransportError(ApiError):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "Ambiguous": self.ambiguous}
+
+
+# -- stores and sinks ----------------------------------------------------------------------------
+
+
+class IdempotencyError(VodaiError):
+    """The idempotency store could not be read or written; retryable (the platform redelivers)."""
+
+    retryable = True
+
+
+class StoreUrlError(ConfigError):
+    """``VODAI_IDEMPOTENCY_STORE`` is not a URL vodai can open."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("VODAI_IDEMPOTENCY_STORE", reason)
+
+
+class TrackingError(VodaiError):
+    """The tracking store could not be read or written; retryable."""
+
+    retryable = True
+
+
+class TrackingUrlError(ConfigError):
+    """``VODAI_TRACKING_STORE`` (or the idempotency store URL it defaults to) is not a URL vodai can open."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("VODAI_TRACKING_STORE", reason)
+
+
+class DeadLetterError(VodaiError):
+    """A dead letter could not be written: the event must not be acknowledged (retryable)."""
+
+    retryable = True
+
+
+class SinkUrlError(ConfigError):
+    """``VODAI_DEAD_LETTERS`` is not a URL vodai can open."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("VODAI_DEAD_LETTERS", reason)
+
+
+class RedisUrlError(ValueError):
+    """A Redis URL cannot be used; the message never quotes it (it may hold a password)."""
+
+
+# -- the functions -------------------------------------------------------------------------------
+
+
+class InvocationFailed(VodaiError):
+    """Raised so the platform redelivers: at least one event hit a retryable error."""
+
+
+class PollFailed(VodaiError):
+    """Raised so FC records a failed invocation: no VOD call of this poll worked."""
+
+
+class UncertainSubmit(Exception):
+    """The submit may have created a job whose JobId never reached us."""
+
+
+class CallbackAuthError(VodaiError):
+    """A callback failed authentication; ``reason`` says why (and holds no secret)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class HandoffError(VodaiError):
+    """The event could not be handed off; ``reason`` is safe to log and to answer with."""
+
+    def __init__(self, reason: str, *, budget_exhausted: bool = False) -> None:
+        self.reason = reason
+        self.budget_exhausted = budget_exhausted
+        super().__init__(reason)
+
+
+# -- the local toolkit ---------------------------------------------------------------------------
+
+
+class InvocationError(VodaiError):
+    """The function failed without a result to show (its error is the message)."""
+
+
+class PackagingError(Exception):
+    """The package could not be built (the message says which step, e.g. pip's download)."""
+
+
+class SourceError(Exception):
+    """An input path that does not exist (a usage error: nothing has run yet)."""
+
+
+class FunctionNotFound(LookupError):
+    """The requested function is not in the registry (or its file is missing)."""
+
+
+class EmulatorSpecError(ValueError):
+    """An emulator setting that cannot be used; the message says what to write instead."""
+
+
+class FaultSpecError(EmulatorSpecError):
+    """A fault rule or spec that cannot be used; the message says what to write instead."""
+
+
+class LifecycleSpecError(EmulatorSpecError):
+    """A lifecycle rule or spec that cannot be used; the message says what to write instead."""
+
+
+class CallbackSpecError(EmulatorSpecError):
+    """A callback or trigger setting that cannot be used; the message says why."""

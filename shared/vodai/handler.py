@@ -1,7 +1,8 @@
 """The FC entry point behind ``functions/on_upload/index.py``: bytes in, JSON summary out.
 
-Settings and the route table are read once per instance (cold start) and reused while warm;
-credentials are read per invocation, since FC rotates the role's STS credentials.
+Settings and the route table are read once per instance (cold start) and kept, with the last
+invocation's clients, in the instance's container (:mod:`vodai.instance`); credentials are read
+per invocation, since FC rotates the role's STS credentials.
 """
 
 from __future__ import annotations
@@ -11,30 +12,20 @@ from typing import Any, Optional, Sequence
 import requests
 
 from . import context as fc_context
-from . import credentials
+from . import credentials, instance
 from .config import Settings
-from .exceptions import VodaiError
+from .exceptions import InvocationFailed
 from .pipeline import Decided, InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
 
-_settings: Optional[Settings] = None
-_routes: Optional[RouteTable] = None
-# The last invocation's clients, reused while a warm instance's credentials and settings are the
-# same (FC rotates STS credentials: new ones make new clients). (key, Dependencies) or None.
-_last_deps: Optional[tuple] = None
 
-
-class InvocationFailed(VodaiError):
-    """Raised so the platform redelivers: at least one event hit a retryable error."""
+def _read_config() -> tuple:
+    settings = Settings.from_env()
+    return settings, load_table(settings.routes)
 
 
 def _config() -> tuple:
-    global _settings, _routes
-    if _settings is None:
-        settings = Settings.from_env()
-        _routes = load_table(settings.routes)
-        _settings = settings
-    return _settings, _routes
+    return instance.current().once("on_upload.config", _read_config)
 
 
 def initializer(context: Any = None) -> None:
@@ -44,9 +35,9 @@ def initializer(context: Any = None) -> None:
 
 
 def reset() -> None:
-    """Forget the settings read at cold start (tests and the runtime shim's /initialize)."""
-    global _settings, _routes, _last_deps
-    _settings = _routes = _last_deps = None
+    """Forget the settings read at cold start, and close the instance's clients and stores (tests
+    and the runtime shim's /initialize): :func:`vodai.instance.reset`."""
+    instance.reset()
 
 
 def run(
@@ -60,15 +51,17 @@ def run(
 ) -> InvocationResult:
     """One invocation with explicit settings (and, for local runs, an HTTP session). ``decided``:
     the event already decided by ``decide_all`` (replay), see ``dispatch``."""
-    global _last_deps
     creds = credentials.resolve(context)
+    # The last invocation's clients are reused while the credentials and settings are the same
+    # (FC rotates STS credentials: new ones make new clients).
     key = (id(settings), id(routes), id(session), creds, fc_context.account_id(context), fc_context.region(context))
-    cached = _last_deps
+    here = instance.current()
+    cached = here.get("on_upload.last_deps")
     if cached is not None and cached[0] == key:
         deps = cached[1]
     else:
         deps = build(settings, context=context, credentials=creds, routes=routes, session=session)
-        _last_deps = (key, deps)
+        here.put("on_upload.last_deps", (key, deps))
     return dispatch(event, deps, context=context, decided=decided)  # logs one JSON line per outcome
 
 

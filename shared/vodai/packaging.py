@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence
 
+from .exceptions import PackagingError
+
 PLATFORM = "manylinux2014_x86_64"
 PYTHON_VERSION = "3.12"  # custom.debian12 ships /opt/python3.12
 IMPLEMENTATION = "cp"
@@ -41,10 +43,6 @@ SHIM_TOOLS = ("flask", "waitress")  # from the tools extra: the shim's server, n
 LEFT_OUT = ("charset_normalizer",)
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: no build time in the archive
 _SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache"}
-
-
-class PackagingError(Exception):
-    """The package could not be built (the message says which step, e.g. pip's download)."""
 
 
 @dataclass

@@ -24,6 +24,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from .exceptions import RedisUrlError
+
 Raw = bytes | str | None  # a value as the client returns it (str when it decodes responses)
 T = TypeVar("T")
 
@@ -166,7 +168,7 @@ class KeptInRedis:
     _cas: Callable[..., Any]
 
     def _keep_in(self, url: str | None, client: RedisClient | None) -> None:
-        """Use ``client``, else the process's client for ``url``; raises :class:`UrlError`."""
+        """Use ``client``, else the process's client for ``url``; raises :class:`RedisUrlError`."""
         if (url is None) == (client is None):
             raise TypeError("a Redis store takes a URL or a client, not both")
         if client is None:
@@ -197,17 +199,13 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-class UrlError(ValueError):
-    """The URL cannot be used; the message never quotes it (it may hold a password)."""
-
-
 def open_client(url: str) -> Any:
     """The process's redis-py client for ``url`` (made on first use; it connects at its first
     command). Hand it back with :func:`close_client`.
 
     Raises
     ------
-    UrlError
+    RedisUrlError
         When redis-py cannot read the URL, or reads a database that is not a number.
     """
     with _lock:
@@ -245,18 +243,18 @@ def _from_url(url: str) -> Any:
                                       retry=retry)
     except ValueError:
         # redis-py's message can quote part of the URL (a port that is a piece of a password).
-        raise UrlError("the Redis URL cannot be read: use redis://[[user]:password@]host[:port][/db], "
+        raise RedisUrlError("the Redis URL cannot be read: use redis://[[user]:password@]host[:port][/db], "
                        "rediss://... or unix:///path?db=N, with / ? # @ in a password percent-encoded") from None
     pool = client.connection_pool
     database = _database_in_path(url)
     if database and not (database.isascii() and database.isdigit()):
-        raise UrlError("the Redis database (the URL's path) must be a number, e.g. redis://host:6379/0")
+        raise RedisUrlError("the Redis database (the URL's path) must be a number, e.g. redis://host:6379/0")
     try:
         # redis-py hands unknown URL parameters to its connection class only when it connects:
         # build one (no socket is opened) to refuse them now, not at the first command.
         pool.connection_class(**pool.connection_kwargs)
     except TypeError:
-        raise UrlError("the Redis URL has a parameter redis-py does not accept "
+        raise RedisUrlError("the Redis URL has a parameter redis-py does not accept "
                        "(see redis.Redis.from_url: db, ssl_ca_certs, socket_timeout, ...)") from None
     return client
 

@@ -17,7 +17,9 @@ import threading
 import time
 from typing import Dict, Iterable, Optional, Tuple
 
-SETUP_ATTEMPTS = 8  # at most about 2.5 s of waiting
+from .retry import RetryPolicy, retry_call
+
+SETUP_RETRY = RetryPolicy(max_attempts=8, base_delay=0.04, max_delay=2.56)  # about 2.5 s of waiting in all, on average
 
 
 def connect(path: str, schema: Iterable[str], *, busy_timeout: float = 30.0) -> sqlite3.Connection:
@@ -28,20 +30,24 @@ def connect(path: str, schema: Iterable[str], *, busy_timeout: float = 30.0) -> 
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE).
     db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-    for attempt in range(SETUP_ATTEMPTS):
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a commit survives a crash of the process (what redeliveries meet), and
-            # skips an fsync per transaction; only an OS crash or power loss can lose the last ones.
-            db.execute("PRAGMA synchronous=NORMAL")
-            _apply_schema(db, schema)
-            return db
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == SETUP_ATTEMPTS - 1:
-                db.close()
-                raise
-            time.sleep(0.02 * 2 ** attempt)
-    raise AssertionError("unreachable")
+
+    def set_up(attempt: int) -> sqlite3.Connection:
+        db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a commit survives a crash of the process (what redeliveries meet), and
+        # skips an fsync per transaction; only an OS crash or power loss can lose the last ones.
+        db.execute("PRAGMA synchronous=NORMAL")
+        _apply_schema(db, schema)
+        return db
+
+    try:
+        return retry_call(set_up, SETUP_RETRY, retryable=_locked, sleep=time.sleep)
+    except BaseException:
+        db.close()
+        raise
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 def _apply_schema(db: sqlite3.Connection, schema: Iterable[str]) -> None:

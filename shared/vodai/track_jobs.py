@@ -7,7 +7,7 @@ alarms see it) only when jobs were due and not one VOD call worked: a configurat
 problem. Anything less (one batch failing, a publish to retry) leaves the jobs pending for the
 next tick, a minute later.
 
-Settings are read once per instance (cold start); credentials per invocation.
+Settings are read once per instance (cold start, kept in :mod:`vodai.instance`); credentials per invocation.
 """
 
 from __future__ import annotations
@@ -17,23 +17,15 @@ from typing import Any, Optional
 
 import requests
 
+from . import instance
 from .config import Settings
-from .exceptions import VodaiError
+from .exceptions import PollFailed
 from .pipeline import build
 from .tracking.poller import PollSummary, poll_once
 
-_settings: Optional[Settings] = None
-
-
-class PollFailed(VodaiError):
-    """Raised so FC records a failed invocation: no VOD call of this poll worked."""
-
 
 def _config() -> Settings:
-    global _settings
-    if _settings is None:
-        _settings = Settings.from_env()
-    return _settings
+    return instance.current().once("settings", Settings.from_env)
 
 
 def initializer(context: Any = None) -> None:
@@ -43,9 +35,9 @@ def initializer(context: Any = None) -> None:
 
 
 def reset() -> None:
-    """Forget the settings read at cold start (tests and the runtime shim's /initialize)."""
-    global _settings
-    _settings = None
+    """Forget the settings read at cold start, and close the instance's clients and stores (tests
+    and the runtime shim's /initialize): :func:`vodai.instance.reset`."""
+    instance.reset()
 
 
 def event_limit(event: Any) -> Optional[int]:

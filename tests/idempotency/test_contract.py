@@ -12,7 +12,7 @@ import redis
 from _redis import cluster_client, redis_url  # noqa: F401 (fixtures)
 from vodai.idempotency import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, job_key, open_store
 from vodai.idempotency.backends.redis import RedisStore
-from vodai.idempotency.exceptions import StoreUrlError
+from vodai.exceptions import StoreUrlError
 
 KEY = job_key("test", "SubmitAIImageJob", "video-1", "tpl")
 # Times are offsets from now: Redis expires keys by its own clock, so fake epochs would be long past.

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from vodai.deadletter import DeadLetter, decode_event, open_sink
-from vodai.deadletter.exceptions import DeadLetterError, SinkUrlError
+from vodai.exceptions import DeadLetterError, SinkUrlError
 from vodai.retry import Deadline, RetryPolicy, next_delay
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from vodai.idempotency import COMPLETED, INPROGRESS, job_key
 from vodai.idempotency.backends.sqlite import SqliteStore
-from vodai.idempotency.exceptions import IdempotencyError
+from vodai.exceptions import IdempotencyError
 from vodai.sqlitedb import open_database
 from vodai.tracking import PENDING, TrackedJob, TrackingError
 from vodai.tracking.backends.sqlite import SqliteTracking

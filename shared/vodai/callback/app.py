@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from http import HTTPStatus
@@ -56,6 +55,7 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .. import context as fc_context
+from .. import instance
 from ..config import Settings
 from ..events.models import parse_event
 from ..exceptions import ConfigError, EventError
@@ -337,28 +337,25 @@ def _event_fields(doc: dict) -> dict:
 
 
 # -- the per-instance application behind functions/vod_callback/index.py ----------------------
-_lock = threading.Lock()
-_app: Optional[CallbackApp] = None
-_settings_error: Optional[ConfigError] = None
+
+
+def _app_or_error() -> "CallbackApp | ConfigError":
+    try:
+        return CallbackApp.from_env()
+    except ConfigError as exc:
+        return exc  # kept too: a setting that cannot be read stays unreadable until reset
 
 
 def instance_app() -> CallbackApp:
-    """The instance's app, built from the environment once (cold start) and reused while warm.
+    """The instance's app (kept in :mod:`vodai.instance`), built from the environment once (cold
+    start) and reused while warm.
 
     Raises :class:`ConfigError` when a setting cannot be read at all.
     """
-    global _app, _settings_error
-    if _app is None and _settings_error is None:
-        with _lock:
-            if _app is None and _settings_error is None:
-                try:
-                    _app = CallbackApp.from_env()
-                except ConfigError as exc:
-                    _settings_error = exc
-    if _settings_error is not None:
-        raise _settings_error
-    assert _app is not None
-    return _app
+    app = instance.current().once("callback.app", _app_or_error)
+    if isinstance(app, ConfigError):
+        raise app
+    return app
 
 
 def handle(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -379,8 +376,6 @@ def initializer(context: Any = None) -> None:
 
 
 def reset() -> None:
-    """Forget the instance's app and settings (tests, and a runtime shim's /initialize)."""
-    global _app, _settings_error
-    with _lock:
-        _app = None
-        _settings_error = None
+    """Forget the instance's app and settings, and close its clients (tests, and a runtime shim's
+    /initialize): :func:`vodai.instance.reset`."""
+    instance.reset()

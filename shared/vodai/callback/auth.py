@@ -23,7 +23,7 @@ import re
 from typing import Mapping, Optional, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
-from ..exceptions import VodaiError
+from ..exceptions import CallbackAuthError
 from ..signing.callback import callback_signature
 
 TIMESTAMP_HEADER = "X-VOD-TIMESTAMP"
@@ -31,14 +31,6 @@ SIGNATURE_HEADER = "X-VOD-SIGNATURE"
 
 _TIMESTAMP = re.compile(r"[0-9]{10}", re.ASCII)
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{32}", re.ASCII)
-
-
-class CallbackAuthError(VodaiError):
-    """A callback failed authentication; ``reason`` says why (and holds no secret)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 def header(headers: Mapping[str, str], name: str) -> Optional[str]:

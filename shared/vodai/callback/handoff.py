@@ -22,10 +22,10 @@ from typing import Any, Callable, Optional, Protocol, Tuple
 import requests
 
 from .. import credentials as creds
+from .. import instance
 from ..clients.mns import MnsPublisher, mns_base_url
-from ..clients.session import shared_session
 from ..config import Settings
-from ..exceptions import ApiError, ConfigError, TransportError, VodaiError
+from ..exceptions import ApiError, ConfigError, HandoffError, TransportError, VodaiError
 
 #: Below this many seconds left, no publish is attempted.
 MIN_ATTEMPT_SECONDS = 0.05
@@ -71,15 +71,6 @@ class Destination:
 PublisherFactory = Callable[[Any, Tuple[float, float]], Publisher]
 
 
-class HandoffError(VodaiError):
-    """The event could not be handed off; ``reason`` is safe to log and to answer with."""
-
-    def __init__(self, reason: str, *, budget_exhausted: bool = False) -> None:
-        self.reason = reason
-        self.budget_exhausted = budget_exhausted
-        super().__init__(reason)
-
-
 class Budget:
     """A deadline on a monotonic clock, started when the request arrived."""
 
@@ -109,7 +100,7 @@ def mns_publisher_factory(
     def factory(context: Any, timeout: Tuple[float, float]) -> Publisher:
         credentials = creds.resolve(context)
         endpoint = mns_base_url(settings, context)
-        return MnsPublisher(credentials, session or shared_session(), endpoint=endpoint, timeout=timeout)
+        return MnsPublisher(credentials, session or instance.current().session, endpoint=endpoint, timeout=timeout)
 
     return factory
 

@@ -23,8 +23,8 @@ def describe(exc: BaseException) -> str:
     if missing_extra(exc):
         return NEEDS_EXTRA
     if isinstance(exc, VodaiError):
+        from ..exceptions import TrackingError
         from ..idempotency import IdempotencyError
-        from ..tracking.exceptions import TrackingError
 
         if isinstance(exc, IdempotencyError):
             return f"{exc}\ncheck VODAI_IDEMPOTENCY_STORE: is the store running and reachable from here?"

@@ -18,17 +18,13 @@ from werkzeug.serving import make_server
 
 from .. import handler
 from ..credentials import Credentials
-from ..exceptions import VodaiError
+from ..exceptions import InvocationError
 from ..local import EMULATOR_DEFAULTS
 from ..local_context import LocalContext, LocalCredentials
 from ..pipeline import InvocationResult
 from ..runtime.headers import headers_from_context
 
 FUNCTION = "on_upload"
-
-
-class InvocationError(VodaiError):
-    """The function failed without a result to show (its error is the message)."""
 
 
 def _constant(creds: LocalCredentials) -> Callable[[], Optional[LocalCredentials]]:

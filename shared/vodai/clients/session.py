@@ -1,4 +1,4 @@
-"""One pooled ``requests.Session`` per process, reused across warm invocations.
+"""The pooled ``requests.Session``: one per FC instance (kept by :mod:`vodai.instance`).
 
 Reusing it keeps TCP and TLS connections alive between invocations of a warm FC instance.
 Tests and the emulator pass their own session instead, with their adapter mounted on it.
@@ -6,18 +6,11 @@ Tests and the emulator pass their own session instead, with their adapter mounte
 
 from __future__ import annotations
 
-import threading
-from typing import Optional
-
 import requests
 from requests.adapters import HTTPAdapter
 
 #: Connection pools kept (one per endpoint), and connections kept per pool by default.
 POOL_SIZE = 16
-
-_lock = threading.Lock()
-_session: Optional[requests.Session] = None
-
 
 def new_session(*, connections: int = POOL_SIZE, block: bool = False) -> requests.Session:
     """A session keeping up to ``connections`` open connections per endpoint.
@@ -46,13 +39,3 @@ def new_session(*, connections: int = POOL_SIZE, block: bool = False) -> request
     # FC sets no proxy and has no .netrc: skip their look-ups on every request.
     session.trust_env = False
     return session
-
-
-def shared_session() -> requests.Session:
-    """The process's session, made on first use (thread-safe)."""
-    global _session
-    if _session is None:
-        with _lock:
-            if _session is None:
-                _session = new_session()
-    return _session

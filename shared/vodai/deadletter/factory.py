@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..exceptions import SinkUrlError
 from .base import DeadLetterSink
-from .exceptions import SinkUrlError
 
 
 def default_directory() -> str:

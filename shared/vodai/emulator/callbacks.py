@@ -27,6 +27,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from ..exceptions import CallbackSpecError
+
 HTTP, MNS = "http", "mns"
 QUEUE, TOPIC = "queue", "topic"
 STREAM, JSON_FORMAT = "STREAM", "JSON"
@@ -34,10 +36,6 @@ FORMATS = (STREAM, JSON_FORMAT)
 DEFAULT_REGION = "*"
 _AUTH_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
-
-
-class CallbackSpecError(ValueError):
-    """A callback or trigger setting that cannot be used; the message says why."""
 
 
 def _check_url(url: Any, what: str) -> str:

@@ -43,6 +43,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
+from ..exceptions import FaultSpecError
+
 ERROR, RESET, LOST, LATENCY = "error", "reset", "lost", "latency"
 KINDS = (ERROR, RESET, LOST, LATENCY)
 ANY_OPERATION = "*"
@@ -72,10 +74,6 @@ SPEC_GRAMMAR = (
 _EXAMPLE = "SubmitAIImageJob:error=Throttling.User/400,p=0.1"
 # Read-only fields the control API adds to a rule; accepted (and ignored) on the way back in.
 _INFO_FIELDS = frozenset({"spec", "fired"})
-
-
-class FaultSpecError(ValueError):
-    """A fault rule or spec that cannot be used; the message says what to write instead."""
 
 
 def known_operations() -> list[str]:

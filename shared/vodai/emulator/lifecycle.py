@@ -42,6 +42,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional, Union
 
+from ..exceptions import LifecycleSpecError
+
 AT_ONCE, AFTER_QUERIES, AFTER_SECONDS, NEVER = "at_once", "after_queries", "after_seconds", "never"
 SCHEDULES = (AT_ONCE, AFTER_QUERIES, AFTER_SECONDS, NEVER)
 SUCCESS, FAIL = "success", "fail"
@@ -69,10 +71,6 @@ SPEC_GRAMMAR = (
     "action, schedule, queries, seconds, outcome, code, message, fail_probability, suggestion"
 )
 _EXAMPLE = "SubmitAIImageJob:after_queries=2"
-
-
-class LifecycleSpecError(ValueError):
-    """A lifecycle rule or spec that cannot be used; the message says what to write instead."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@
     claim = store.claim(key, now=now, lock_until=now + 60, expires_at=now + 7 * 86400)
 """
 
+from ..exceptions import IdempotencyError, StoreUrlError
 from .base import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, Claim, IdempotencyStore, Record, job_key
-from .exceptions import IdempotencyError, StoreUrlError
 from .factory import default_url, open_store
 
 __all__ = [

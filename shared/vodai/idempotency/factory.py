@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..exceptions import StoreUrlError
 from .base import IdempotencyStore
-from .exceptions import StoreUrlError
 
 
 def default_url() -> str:

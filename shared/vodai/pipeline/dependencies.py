@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional
 
 import requests
 
 from .. import credentials as creds
+from .. import instance
 from ..clients.mns import MnsPublisher, mns_base_url
-from ..clients.session import shared_session
 from ..clients.vod import VodClient
 from ..config import Settings
 from ..deadletter import DeadLetterSink, open_sink
@@ -45,31 +44,15 @@ class Dependencies:
     tracking: Optional[TrackingStore] = None
 
 
-_stores: Dict[str, IdempotencyStore] = {}
-_stores_lock = threading.Lock()
-
-
 def shared_store(url: str) -> IdempotencyStore:
-    """One store per URL per process: a warm instance reuses its connection."""
-    with _stores_lock:
-        store = _stores.get(url)
-        if store is None:
-            store = _stores[url] = open_store(url)
-        return store
-
-
-_trackings: Dict[Tuple[str, str], TrackingStore] = {}
-_beside: "weakref.WeakKeyDictionary[IdempotencyStore, TrackingStore]" = weakref.WeakKeyDictionary()
+    """The instance's store for ``url`` (:mod:`vodai.instance`): a warm instance reuses its connection."""
+    return instance.current().once(f"idempotency:{url}", lambda: open_store(url))
 
 
 def shared_tracking(url: str, namespace: str) -> TrackingStore:
-    """One tracking store per URL and namespace per process (the on_upload pipeline and the poller
-    of one process share it, and a warm instance reuses its connection)."""
-    with _stores_lock:
-        tracking = _trackings.get((url, namespace))
-        if tracking is None:
-            tracking = _trackings[(url, namespace)] = open_tracking(url, namespace=namespace)
-        return tracking
+    """The instance's tracking store for ``url`` and ``namespace`` (the on_upload pipeline and the
+    poller of one process share it, and a warm instance reuses its connection)."""
+    return instance.current().once(f"tracking:{namespace}:{url}", lambda: open_tracking(url, namespace=namespace))
 
 
 def tracking_for(settings: Settings, store: Optional[IdempotencyStore] = None) -> TrackingStore:
@@ -82,11 +65,12 @@ def tracking_for(settings: Settings, store: Optional[IdempotencyStore] = None) -
         path = getattr(store, "path", None)
         if isinstance(path, str) and path != ":memory:":
             return shared_tracking("sqlite:///" + os.path.abspath(path), namespace)
-        with _stores_lock:
-            tracking = _beside.get(store)
-            if tracking is None or tracking.namespace != namespace:
-                tracking = _beside[store] = open_tracking("memory://", namespace=namespace)
-            return tracking
+        beside: "weakref.WeakKeyDictionary[IdempotencyStore, TrackingStore]" = instance.current().once(
+            "tracking:beside", weakref.WeakKeyDictionary)
+        tracking = beside.get(store)
+        if tracking is None or tracking.namespace != namespace:
+            tracking = beside[store] = open_tracking("memory://", namespace=namespace)
+        return tracking
     return shared_tracking(url or default_tracking_url(), namespace)
 
 
@@ -107,7 +91,7 @@ def build(
 ) -> Dependencies:
     """Clients for one invocation: credentials change per call (STS), the session and store do not."""
     credentials = credentials or creds.resolve(context)
-    session = session or shared_session()
+    session = session or instance.current().session
     timeout = (settings.connect_timeout, settings.read_timeout)
     vod = VodClient(
         credentials,

@@ -21,10 +21,10 @@ from typing import Optional
 
 from .. import jsontext
 from ..events.models import VodEvent
-from ..exceptions import ApiError, TransportError, VodApiError
+from ..exceptions import ApiError, TransportError, UncertainSubmit, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
 from ..invocation import Invocation
-from ..retry import next_delay
+from ..retry import is_retryable_api_error, next_delay, retry_call
 from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
@@ -36,10 +36,6 @@ NONCE_USED = "SignatureNonceUsed"
 # refuses a reused nonce), so it may go on longer than ordinary retries before vodai gives up and
 # calls the submit uncertain (a person then has to look). Still bounded by the deadline.
 AMBIGUOUS_ATTEMPTS_FACTOR = 3
-
-
-class UncertainSubmit(Exception):
-    """The submit may have created a job whose JobId never reached us."""
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
@@ -105,6 +101,9 @@ def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Depe
 
 
 def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outcome) -> dict:
+    """The submit's own retry loop, not :func:`~vodai.retry.retry_call`: after an ambiguous failure
+    it must resend the *identical* signed request (same nonce, so VOD refuses a second job), after a
+    definite refusal a fresh one, and an ambiguous failure lengthens its policy mid-way."""
     prepared = deps.vod.prepare(decision.action, decision.region, decision.params)
     ambiguous = False  # an attempt may have been processed: resend the identical request only
     attempt = 0
@@ -149,20 +148,19 @@ def _publish(record: Record, key: str, action: str, out: oc.Outcome, deps: Depen
     topic = deps.settings.callback_topic
     # dispatch dead-letters an event before its submit when no topic is set; save_job stored the message.
     assert topic is not None and record.message is not None
-    attempt = 0
-    while True:
-        attempt += 1
+    message = record.message
+
+    def publish(attempt: int) -> dict:
         timeout = (deps.settings.connect_timeout, inv.deadline.bound(deps.settings.read_timeout))
-        try:
-            published = deps.publisher.publish(topic, record.message, tag=message_tag(action), timeout=timeout)
-            break
-        except ApiError as exc:
-            wait = next_delay(deps.retry, attempt, inv.deadline, deps.rand) if exc.retryable else None
-            if wait is None:
-                # The JobId stays saved; releasing the lock lets a redelivery or a replay re-publish it.
-                deps.store.release(key, now=deps.clock())
-                return _api_failure(out, exc, "publish")
-            deps.sleep(wait)
+        return deps.publisher.publish(topic, message, tag=message_tag(action), timeout=timeout)
+
+    try:
+        published = retry_call(publish, deps.retry, retryable=is_retryable_api_error, sleep=deps.sleep,
+                               rand=deps.rand, deadline=inv.deadline)
+    except ApiError as exc:
+        # The JobId stays saved; releasing the lock lets a redelivery or a replay re-publish it.
+        deps.store.release(key, now=deps.clock())
+        return _api_failure(out, exc, "publish")
     out.message_id = published.get("MessageId")
     if not _track(record, key, action, out, deps, fields):
         return out

@@ -25,15 +25,12 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, List, Optional
 
 from ..deadletter import DeadLetter, decode_event
+from ..exceptions import SourceError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DIRECTORY_PATTERNS = ("*.json", "*.jsonl")
 SKIPPED_NAMES = frozenset({"expected.json"})
 STDIN = "-"
-
-
-class SourceError(Exception):
-    """An input path that does not exist (a usage error: nothing has run yet)."""
 
 
 @dataclass

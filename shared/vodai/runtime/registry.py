@@ -19,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Mapping, Optional
 
+from ..exceptions import FunctionNotFound
+
 EVENT = "event"
 HTTP = "http"
 
@@ -46,10 +48,6 @@ REGISTRY: Mapping[str, FunctionSpec] = {
         FunctionSpec("track_jobs", EVENT, configure="vodai.track_jobs:initializer"),
     )
 }
-
-
-class FunctionNotFound(LookupError):
-    """The requested function is not in the registry (or its file is missing)."""
 
 
 def lookup(name: Optional[str], registry: Mapping[str, FunctionSpec] = REGISTRY) -> FunctionSpec:

@@ -13,8 +13,8 @@ Kept light on purpose: the poller is imported from its own module, and the FC ha
 both this package and the pipeline, in :mod:`vodai.track_jobs`.
 """
 
+from ..exceptions import TrackingError, TrackingUrlError
 from .base import DONE, FAIL, LOST, PENDING, STATUSES, SUCCESS, TrackedJob, TrackingStore
-from .exceptions import TrackingError, TrackingUrlError
 from .factory import default_url, open_tracking
 
 __all__ = [

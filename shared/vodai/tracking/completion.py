@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from ..exceptions import ApiError
 from ..idempotency import COMPLETED, Record
-from ..retry import Deadline, next_delay
+from ..retry import Deadline, is_retryable_api_error, retry_call
 from .base import TrackedJob, iso, parse_iso
 from .results import AI_IMAGE, AI_IMAGE_AUDIT, JobResult
 
@@ -132,27 +132,28 @@ def _body(record: Record) -> dict:
 def _publish(record: Record, key: str, job: TrackedJob, republished: bool, deps: Any, deadline: Deadline) -> Completion:
     topic = deps.settings.callback_topic
     body = _body(record)
-    attempt = 0
-    while True:
-        attempt += 1
+    attempts = 0
+
+    def publish(attempt: int) -> dict:
+        nonlocal attempts
+        attempts = attempt
         timeout = (deps.settings.connect_timeout, deadline.bound(deps.settings.read_timeout))
-        try:
-            published = deps.publisher.publish(topic, record.message, tag=completion_tag(body.get("Action") or job.action),
-                                               timeout=timeout)
-            break
-        except ApiError as exc:
-            wait = next_delay(deps.retry, attempt, deadline, deps.rand) if exc.retryable else None
-            if wait is None:
-                # The message stays saved: the next poll or delivery publishes this very message.
-                deps.store.release(key, now=deps.clock())
-                return Completion(FAILED, job.job_id, reason=f"publish failed: {exc.code}: {exc.message} (the completion "
-                                  f"message of JobId {job.job_id} is saved: the next poll or delivery publishes it)",
-                                  error=exc, attempts=attempt, body=body)
-            deps.sleep(wait)
+        return deps.publisher.publish(topic, record.message, tag=completion_tag(body.get("Action") or job.action),
+                                      timeout=timeout)
+
+    try:
+        published = retry_call(publish, deps.retry, retryable=is_retryable_api_error, sleep=deps.sleep,
+                               rand=deps.rand, deadline=deadline)
+    except ApiError as exc:
+        # The message stays saved: the next poll or delivery publishes this very message.
+        deps.store.release(key, now=deps.clock())
+        return Completion(FAILED, job.job_id, reason=f"publish failed: {exc.code}: {exc.message} (the completion "
+                          f"message of JobId {job.job_id} is saved: the next poll or delivery publishes it)",
+                          error=exc, attempts=attempts, body=body)
     message_id = published.get("MessageId")
     deps.store.complete(key, message_id=message_id, now=deps.clock())
     finish_tracked(job.job_id, body, message_id, deps)
-    return Completion(REPUBLISHED if republished else PUBLISHED, job.job_id, message_id, attempts=attempt, body=body)
+    return Completion(REPUBLISHED if republished else PUBLISHED, job.job_id, message_id, attempts=attempts, body=body)
 
 
 def finish_tracked(job_id: str, body: dict, message_id: Optional[str], deps: Any) -> None:

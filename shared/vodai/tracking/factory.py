@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..exceptions import TrackingUrlError
 from .base import TrackingStore
-from .exceptions import TrackingUrlError
 
 
 def default_url() -> str:

@@ -31,7 +31,7 @@ from ..clients.vod import MAX_JOB_IDS
 from ..exceptions import ApiError, ConfigError, VodApiError
 from ..invocation import invocation
 from ..logs import outcome_logger
-from ..retry import Deadline, next_delay
+from ..retry import Deadline, is_retryable_api_error, retry_call
 from . import completion as tc
 from .base import LOST, TrackedJob
 from .results import AI_IMAGE, AI_IMAGE_AUDIT, JobResult, ai_image_result, audit_result, final_status
@@ -226,17 +226,13 @@ class _Poll:
     def _call(self, action: str, region: str, call: Callable[[tuple], dict]) -> dict:
         """``call`` with retries: reads are safe to repeat, so every attempt is a fresh request."""
         s = self.deps.settings
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(number: int) -> dict:
             self.summary.calls[action] = self.summary.calls.get(action, 0) + 1
-            try:
-                return call((s.connect_timeout, self.deadline.bound(s.read_timeout)))
-            except ApiError as exc:
-                wait = next_delay(self.deps.retry, attempt, self.deadline, self.deps.rand) if exc.retryable else None
-                if wait is None:
-                    raise
-                self.deps.sleep(wait)
+            return call((s.connect_timeout, self.deadline.bound(s.read_timeout)))
+
+        return retry_call(attempt, self.deps.retry, retryable=is_retryable_api_error, sleep=self.deps.sleep,
+                          rand=self.deps.rand, deadline=self.deadline)
 
     def record(self, job: TrackedJob, state: str, **kw: Any) -> None:
         check = JobCheck(job.job_id, job.action, job.region, state, media_id=job.media_id, **kw)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Iterable
 
+from ...exceptions import DeadLetterError
 from ..base import DeadLetter, DeadLetterSink
-from ..exceptions import DeadLetterError
 
 
 class JsonlDirectorySink(DeadLetterSink):

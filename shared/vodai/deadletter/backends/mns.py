@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ...exceptions import ApiError
+from ...exceptions import ApiError, DeadLetterError
 from ..base import DeadLetter, DeadLetterSink
-from ..exceptions import DeadLetterError
 
 TAG = "VodaiDeadLetter"
 

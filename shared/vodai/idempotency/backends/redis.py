@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import redis
 
-from ...redisclient import KeptInRedis, Raw, RedisClient, UrlError, Write, as_text, expiry_ms, live, transact
+from ...exceptions import IdempotencyError, RedisUrlError, StoreUrlError
+from ...redisclient import KeptInRedis, Raw, RedisClient, Write, as_text, expiry_ms, live, transact
 from ..base import Claim, Record, TransitionStore, first_claim, transition
-from ..exceptions import IdempotencyError, StoreUrlError
 
 MAX_CONFLICT_RETRIES = 64
 
@@ -35,7 +35,7 @@ class RedisStore(KeptInRedis, TransitionStore):
     def __init__(self, url: str | None = None, *, client: RedisClient | None = None) -> None:
         try:
             self._keep_in(url, client)
-        except UrlError as exc:
+        except RedisUrlError as exc:
             raise StoreUrlError(str(exc)) from None
 
     def claim(self, key, *, now, lock_until, expires_at):

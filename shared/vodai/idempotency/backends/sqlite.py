@@ -15,9 +15,9 @@ import sqlite3
 import time
 from typing import Dict, Optional, Tuple
 
+from ...exceptions import IdempotencyError
 from ...sqlitedb import KeptInDatabase, open_database
 from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, first_claim, transition
-from ..exceptions import IdempotencyError
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)"
 # Records this store wrote last, for the compare-and-set: one per job in progress. A job that

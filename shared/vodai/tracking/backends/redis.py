@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 import redis
 
-from ...redisclient import KeptInRedis, Raw, RedisClient, UrlError, Write, as_text, expiry_ms, live, transact
+from ...exceptions import RedisUrlError, TrackingError, TrackingUrlError
+from ...redisclient import KeptInRedis, Raw, RedisClient, Write, as_text, expiry_ms, live, transact
 from ..base import TrackedJob, TrackingStore, matches
-from ..exceptions import TrackingError, TrackingUrlError
 
 MAX_CONFLICT_RETRIES = 64
 PAGE = 500  # JobIds read per round trip when listing
@@ -50,7 +50,7 @@ class RedisTracking(KeptInRedis, TrackingStore):
         super().__init__(namespace)
         try:
             self._keep_in(url, client)
-        except UrlError as exc:
+        except RedisUrlError as exc:
             raise TrackingUrlError(str(exc)) from None
         base = key_prefix(namespace)
         self._job_prefix, self._pending, self._all = base + "job:", base + "pending", base + "all"

@@ -11,9 +11,9 @@ import sqlite3
 import time
 from typing import List
 
+from ...exceptions import TrackingError
 from ...sqlitedb import KeptInDatabase, open_database
 from ..base import DONE_FILTER, PENDING, STATUSES, TrackedJob, TrackingStore, insert
-from ..exceptions import TrackingError
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS vodai_tracked_jobs ("
