@@ -114,13 +114,28 @@ def render(results: dict) -> str:
                               ("vodai_client_cpu_ms", "raw_client_cpu_ms", "vodai_server_cpu_ms", "raw_server_cpu_ms")]
                              for r in replay["rows"]])
             lines.append("")
+    lines += _targets(results)
+    return "\n".join(lines)
+
+
+def _targets(results: dict) -> List[str]:
     targets = results.get("targets")
-    if targets:
-        lines += ["**Targets**", ""]
-        lines += _table(["target", "goal", "measured", "met"],
-                        [[t["target"], t["goal"], t["measured"], "yes" if t["met"] else "**no**" if t["met"] is False else "–"]
-                         for t in targets])
-        lines.append("")
+    if not targets:
+        return []
+    return ["**Targets**", ""] + _table(
+        ["target", "goal", "measured", "met"],
+        [[t["target"], t["goal"], t["measured"], "yes" if t["met"] else "**no**" if t["met"] is False else "–"]
+         for t in targets]) + [""]
+
+
+def readme_block(results: dict) -> str:
+    """What README.md shows (``bench/update_readme.py``): the targets and one line naming the machine
+    and the command; no run date, no commit (those are in latest.md, the method in bench/README.md)."""
+    m = results.get("machine") or {}
+    cpu = f" ({m['cpu']})" if m.get("cpu") else ""
+    lines = _targets(results) or ["No targets in these results: run `make bench`.", ""]
+    lines.append(f"`make bench` on {m.get('cpus', '?')} CPUs{cpu}; all figures: `bench/results/latest.md`, "
+                 "method: `bench/README.md`.")
     return "\n".join(lines)
 
 

@@ -145,7 +145,10 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, quick_run):
     readme.write_text("# x\n\nbefore\n<!-- bench:start -->\nold figures\n<!-- bench:end -->\nafter\n", encoding="utf-8")
     assert update_readme.update(readme, out / "latest.md")
     text = readme.read_text(encoding="utf-8")
-    assert "old figures" not in text and "**Cold start**" in text
+    assert "old figures" not in text and "**Targets**" in text and "`make bench`" in text
+    block = text[text.index("<!-- bench:start -->"):text.index("<!-- bench:end -->")]
+    assert "**Cold start**" not in block and "Run " not in block and "commit" not in block  # those stay in latest.md
+    assert "**Cold start**" in (out / "latest.md").read_text(encoding="utf-8")
     assert text.startswith("# x\n\nbefore\n<!-- bench:start -->\n") and text.endswith("<!-- bench:end -->\nafter\n")
     unmarked = tmp_path / "PLAIN.md"
     unmarked.write_text("no markers\n", encoding="utf-8")
