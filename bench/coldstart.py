@@ -57,7 +57,7 @@ class Variant:
             self.samples.setdefault(k, []).append(v)
 
 
-def handler_variants(*, py310: bool = True, redis_url: Optional[str] = None) -> List[Variant]:
+def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None) -> List[Variant]:
     out = [
         Variant("sdk", "official SDKs (alibabacloud-vod20170321 + aliyun-mns-sdk), Python 3.11", "handler",
                 c.PY311, HANDLERS["sdk"]),
@@ -72,23 +72,23 @@ def handler_variants(*, py310: bool = True, redis_url: Optional[str] = None) -> 
     if redis_url:
         out.append(Variant("vodai-redis", "vodai `on_upload` with the Redis store (production setting), Python 3.11",
                            "handler", c.PY311, HANDLERS["vodai"], store=redis_url, baseline="sdk"))
-    if py310 and c.PY310.exists():
-        # On FC both handlers would run on 3.10: the 3.10 rows are compared with the SDK on 3.10
+    if py312 and c.PY312.exists():
+        # On FC both handlers would run on 3.12: the 3.12 rows are compared with the SDK on 3.12
         # when its venv is there (make bench builds it), else with the SDK on 3.11.
-        sdk310 = c.sdk310_ready()
-        if sdk310:
-            out.append(Variant("sdk-py310", "official SDKs, Python 3.10 (FC's)", "handler", c.PY310_SDK,
+        sdk312 = c.sdk312_ready()
+        if sdk312:
+            out.append(Variant("sdk-py312", "official SDKs, Python 3.12 (FC's)", "handler", c.PY312_SDK,
                                HANDLERS["sdk"], baseline="sdk"))
-        base = "sdk-py310" if sdk310 else "sdk"
-        out.append(Variant("vodai-py310", "vodai `on_upload`, Python 3.10 (FC's)", "handler", c.PY310,
+        base = "sdk-py312" if sdk312 else "sdk"
+        out.append(Variant("vodai-py312", "vodai `on_upload`, Python 3.12 (FC's)", "handler", c.PY312,
                            HANDLERS["vodai"], baseline=base))
-        if redis_url:  # production as FC runs it: the Redis store on Python 3.10
-            out.append(Variant("vodai-redis-py310", "vodai `on_upload` with the Redis store (production setting), "
-                               "Python 3.10 (FC's)", "handler", c.PY310, HANDLERS["vodai"], store=redis_url,
+        if redis_url:  # production as FC runs it: the Redis store on Python 3.12
+            out.append(Variant("vodai-redis-py312", "vodai `on_upload` with the Redis store (production setting), "
+                               "Python 3.12 (FC's)", "handler", c.PY312, HANDLERS["vodai"], store=redis_url,
                                baseline=base))
-        out.append(Variant("deps-py310", "dependencies floor, Python 3.10", "handler", c.PY310, HANDLERS["deps"],
+        out.append(Variant("deps-py312", "dependencies floor, Python 3.12", "handler", c.PY312, HANDLERS["deps"],
                            baseline=base))
-        out.append(Variant("stdlib-py310", "stdlib floor, Python 3.10", "handler", c.PY310, HANDLERS["stdlib"],
+        out.append(Variant("stdlib-py312", "stdlib floor, Python 3.12", "handler", c.PY312, HANDLERS["stdlib"],
                            baseline=base))
     return out
 
@@ -160,7 +160,7 @@ def results(variants: List[Variant]) -> dict:
                 row["answer_ratio"] = c.ratio(v.samples["answer_ms"], base.samples["answer_ms"])
             row["rss_ratio"] = c.ratio(v.samples["rss_mb"], base.samples["rss_mb"])
             sdk311 = by_name.get("sdk")
-            if base.name != "sdk" and sdk311 is not None:  # a 3.10 row: against the SDK on 3.11 too
+            if base.name != "sdk" and sdk311 is not None:  # a 3.12 row: against the SDK on 3.11 too
                 row["wall_ratio_sdk311"] = c.ratio(v.samples["wall_ms"], sdk311.samples["wall_ms"])
                 row["rss_ratio_sdk311"] = c.ratio(v.samples["rss_mb"], sdk311.samples["rss_mb"])
         rows.append(row)

@@ -28,14 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 PY311 = ROOT / ".venv" / "bin" / "python"
-PY310 = ROOT / ".venv310" / "bin" / "python"
-# The official SDKs on Python 3.10, for the baseline of the 3.10 rows (bench only; make bench builds it).
-PY310_SDK = ROOT / ".venv310-sdk" / "bin" / "python"
+PY312 = ROOT / ".venv312" / "bin" / "python"
+# The official SDKs on Python 3.12, for the baseline of the 3.12 rows (bench only; make bench builds it).
+PY312_SDK = ROOT / ".venv312-sdk" / "bin" / "python"
 
 
-def sdk310_ready() -> bool:
-    """The SDKs on 3.10 are installed (make bench's marker, not just a venv) and vodai's 3.10 venv is there."""
-    return (PY310_SDK.parent.parent / ".installed").exists() and PY310_SDK.exists() and PY310.exists()
+def sdk312_ready() -> bool:
+    """The SDKs on 3.12 are installed (make bench's marker, not just a venv) and vodai's 3.12 venv is there."""
+    return (PY312_SDK.parent.parent / ".installed").exists() and PY312_SDK.exists() and PY312.exists()
 
 # One-off STS credentials the emulator accepts; nothing secret about them.
 AK, SECRET, TOKEN = "STS.bench", "bench-secret-value", "bench-sts-token"
@@ -101,7 +101,7 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cpus": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
-            "python311": python_version(PY311), "python310": python_version(PY310)}
+            "python311": python_version(PY311), "python312": python_version(PY312)}
 
 
 def tree_state() -> dict:

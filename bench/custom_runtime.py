@@ -5,14 +5,14 @@ Variants (each a :class:`bench.coldstart.Variant`, alternated with the official-
 plain cold start in the same rounds):
 
 - ``bootstrap-package-pyc``: the deployable folder as ``make package`` lays it out (``bootstrap``,
-  ``functions/``, ``vodai/``, ``python/``) on a bare CPython 3.10, with the ``.pyc`` files it ships
+  ``functions/``, ``vodai/``, ``python/``) on a bare CPython 3.12, with the ``.pyc`` files it ships
   since commit bef1983 (compiled by ``vodai.packaging.precompile`` itself when the tree has it).
 - ``bootstrap-package``: the same folder **without .pyc files**, as packages were before bef1983:
   ``/code`` is read-only and ``bootstrap`` sets PYTHONDONTWRITEBYTECODE=1, so every cold start then
   compiles every module it imports from source.
 
 The package folders are assembled in a temporary directory from the current ``shared/vodai``,
-``functions/`` and ``bootstrap`` plus the CPython 3.10 dependencies of ``build/package/python``
+``functions/`` and ``bootstrap`` plus the CPython 3.12 dependencies of ``build/package/python``
 (made by ``make package``, which needs PyPI; without it the package variants are skipped).
 """
 
@@ -35,11 +35,11 @@ PACKAGE_DEPS = c.ROOT / "build" / "package" / "python"
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
-def bare_python310() -> Optional[Path]:
-    """The interpreter behind .venv310 (no site-packages of ours): FC's layer is a bare 3.10."""
-    if not c.PY310.exists():
+def bare_python312() -> Optional[Path]:
+    """The interpreter behind .venv312 (no site-packages of ours): FC's layer is a bare 3.12."""
+    if not c.PY312.exists():
         return None
-    return Path(os.path.realpath(c.PY310))
+    return Path(os.path.realpath(c.PY312))
 
 
 def assemble_package(dest: Path) -> Optional[Path]:
@@ -59,7 +59,7 @@ def assemble_package(dest: Path) -> Optional[Path]:
 
 def precompile(package: Path, python: Path) -> None:
     """.pyc for every module, as ``make package`` ships them: ``vodai.packaging.precompile`` when
-    the tree has it; else the bytecode by hand (CPython 3.10, unchecked-hash: valid whatever the files'
+    the tree has it; else the bytecode by hand (CPython 3.12, unchecked-hash: valid whatever the files'
     mtimes, and the zip stores 1980-01-01)."""
     try:
         from vodai.packaging import precompile as shipped
@@ -80,17 +80,17 @@ def package_size(package: Path) -> dict:
 
 def bootstrap_variants(tmp: Path) -> List[Variant]:
     out: List[Variant] = []
-    bare = bare_python310()
-    base = "sdk-py310" if c.sdk310_ready() else "sdk"  # the runtime runs on 3.10: so does its baseline
+    bare = bare_python312()
+    base = "sdk-py312" if c.sdk312_ready() else "sdk"  # the runtime runs on 3.12: so does its baseline
     package = assemble_package(tmp / "package") if bare else None
     if package is not None:
-        out.append(Variant("bootstrap-package", "custom runtime: package without .pyc (as before bef1983), bare 3.10",
+        out.append(Variant("bootstrap-package", "custom runtime: package without .pyc (as before bef1983), bare 3.12",
                            "bootstrap", bare, baseline=base, runner=run_bootstrap,
                            extra={"root": str(package), "vodai_python": str(bare), "size": package_size(package)}))
         compiled = tmp / "package-pyc"
         shutil.copytree(package, compiled)
         precompile(compiled, bare)
-        out.append(Variant("bootstrap-package-pyc", "custom runtime: package as `make package` builds it (.pyc), bare 3.10",
+        out.append(Variant("bootstrap-package-pyc", "custom runtime: package as `make package` builds it (.pyc), bare 3.12",
                            "bootstrap", bare, baseline=base, runner=run_bootstrap,
                            extra={"root": str(compiled), "vodai_python": str(bare), "size": package_size(compiled)}))
     return out

@@ -8,9 +8,9 @@ caches and the waits), and not part of ``make bench``.
     .venv/bin/python -m bench.instructions replay          # the replay client, per event (SQLite store)
     .venv/bin/python -m bench.instructions replay --impl raw
     .venv/bin/python -m bench.instructions warm --tree /tmp/other-checkout   # another version, to compare
-    .venv/bin/python -m bench.instructions cold --python 3.10   # importing on_upload's index.py, as FC does
-    .venv/bin/python -m bench.instructions cold --python 3.10 --handler deps   # the dependencies floor
-    .venv/bin/python -m bench.instructions steps --python 3.10  # vodai's packages, one after another, on top of the dependencies
+    .venv/bin/python -m bench.instructions cold --python 3.12   # importing on_upload's index.py, as FC does
+    .venv/bin/python -m bench.instructions cold --python 3.12 --handler deps   # the dependencies floor
+    .venv/bin/python -m bench.instructions steps --python 3.12  # vodai's packages, one after another, on top of the dependencies
 
 Each figure is (count at N2 events - count at N1 events) / (N2 - N1): start-up, imports and the
 event generation cancel out. ``cold`` counts one whole process that imports a handler file (the
@@ -78,9 +78,9 @@ def cold(tree: Path, handler: str, python: str) -> int:
     from bench.coldstart import HANDLERS
 
     path = tree / HANDLERS[handler].relative_to(c.ROOT)
-    py = {"3.11": c.PY311, "3.10": c.PY310_SDK if handler == "sdk" else c.PY310}[python]
-    if python == "3.10" and handler == "sdk" and not c.sdk310_ready():
-        raise SystemExit("the official SDKs on Python 3.10 are not installed: make .venv310-sdk/.installed")
+    py = {"3.11": c.PY311, "3.12": c.PY312_SDK if handler == "sdk" else c.PY312}[python]
+    if python == "3.12" and handler == "sdk" and not c.sdk312_ready():
+        raise SystemExit("the official SDKs on Python 3.12 are not installed: make .venv312-sdk/.installed")
     env = _env(tree)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a tree without bytecode would be measured compiling
     command = [str(py), "-c", _IMPORT, str(path)]
@@ -100,7 +100,7 @@ STEPS = ("vodai.exceptions", "vodai.config", "vodai.events.models", "vodai.event
 def steps(tree: Path, python: str, packages: Tuple[str, ...] = STEPS) -> List[Tuple[str, int]]:
     """Instructions of processes importing the dependencies, then ``packages`` one more at a
     time: [(name, count)], the first ("dependencies") the base alone."""
-    py = {"3.11": c.PY311, "3.10": c.PY310}[python]
+    py = {"3.11": c.PY311, "3.12": c.PY312}[python]
     env = _env(tree)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONHASHSEED"] = "0"  # the same sets and dicts in every process, so the steps' differences hold
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("warm", "replay", "cold", "steps"))
     parser.add_argument("--handler", default="vodai", help="cold: vodai, deps, stdlib, sdk, noop")
-    parser.add_argument("--python", default="3.11", choices=("3.11", "3.10"), help="cold, steps: which interpreter")
+    parser.add_argument("--python", default="3.11", choices=("3.11", "3.12"), help="cold, steps: which interpreter")
     parser.add_argument("--mode", default="canned", help="warm: canned, emulator, decide, floor, none")
     parser.add_argument("--impl", default="vodai", help="replay: vodai or raw")
     parser.add_argument("--store", default="", help="replay: the job store URL (default: a fresh SQLite file)")

@@ -43,7 +43,7 @@ def render(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"Run {results['generated']} ({results['mode']}, {results['duration_s']:.0f} s) on {m['cpus']} CPUs "
-        f"({m['cpu']}), Python {m['python311']} (dev venv) and {m['python310']} (FC's). Each figure: median "
+        f"({m['cpu']}), Python {m['python311']} (dev venv) and {m['python312']} (FC's). Each figure: median "
         "(interquartile range); a ratio is the ratio of medians against its baseline, measured alternately in "
         "the same run (in brackets: the IQR of the paired per-round ratios).",
         "",
@@ -62,8 +62,8 @@ def render(results: dict) -> str:
                   f"publish over HTTP to `vodai emulator` as a server process); {cold['rounds']} rounds. Peak RSS: the "
                   "process's own high-water mark (VmHWM). Wall: from `Popen` to the process's exit; to the answer: "
                   "to the handler's return, what FC bills (an instance's exit is not billed)." + (
-                      " Python 3.10 rows are compared with the official SDKs on Python 3.10 (as both would run on FC)."
-                      if any(r.get("baseline") == "sdk-py310" for r in cold["rows"]) else "") + (
+                      " Python 3.12 rows are compared with the official SDKs on Python 3.12 (as both would run on FC)."
+                      if any(r.get("baseline") == "sdk-py312" for r in cold["rows"]) else "") + (
                       " The dependencies floor is the stdlib floor in a process that first imported requests and "
                       "pydantic as vodai does (the gap from it to vodai is vodai's own code)."
                       if any(r["name"].startswith("deps") for r in cold["rows"]) else ""), ""]
@@ -114,13 +114,28 @@ def render(results: dict) -> str:
                               ("vodai_client_cpu_ms", "raw_client_cpu_ms", "vodai_server_cpu_ms", "raw_server_cpu_ms")]
                              for r in replay["rows"]])
             lines.append("")
+    lines += _targets(results)
+    return "\n".join(lines)
+
+
+def _targets(results: dict) -> List[str]:
     targets = results.get("targets")
-    if targets:
-        lines += ["**Targets**", ""]
-        lines += _table(["target", "goal", "measured", "met"],
-                        [[t["target"], t["goal"], t["measured"], "yes" if t["met"] else "**no**" if t["met"] is False else "–"]
-                         for t in targets])
-        lines.append("")
+    if not targets:
+        return []
+    return ["**Targets**", ""] + _table(
+        ["target", "goal", "measured", "met"],
+        [[t["target"], t["goal"], t["measured"], "yes" if t["met"] else "**no**" if t["met"] is False else "–"]
+         for t in targets]) + [""]
+
+
+def readme_block(results: dict) -> str:
+    """What README.md shows (``bench/update_readme.py``): the targets and one line naming the machine
+    and the command; no run date, no commit (those are in latest.md, the method in bench/README.md)."""
+    m = results.get("machine") or {}
+    cpu = f" ({m['cpu']})" if m.get("cpu") else ""
+    lines = _targets(results) or ["No targets in these results: run `make bench`.", ""]
+    lines.append(f"`make bench` on {m.get('cpus', '?')} CPUs{cpu}; all figures: `bench/results/latest.md`, "
+                 "method: `bench/README.md`.")
     return "\n".join(lines)
 
 

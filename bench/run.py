@@ -73,7 +73,7 @@ def cold_and_runtime(args, tmp: Path) -> dict:
     with c.emulator_server() as server, c.redis_server() as redis_url:
         variants = coldstart.handler_variants(redis_url=redis_url)
         if "cold" not in sel:
-            variants = [v for v in variants if v.name in ("sdk", "sdk-py310")]  # the custom runtime's baselines
+            variants = [v for v in variants if v.name in ("sdk", "sdk-py312")]  # the custom runtime's baselines
         for v in variants:
             v.extra["group"] = "cold"
         runtime = custom_runtime.bootstrap_variants(tmp) if "runtime" in sel else []
@@ -138,42 +138,42 @@ def targets(b: dict) -> list:
         r = vodai["rss_ratio"]["ratio"]
         out.append({"id": "cold_rss", "target": "cold start peak memory", "goal": "≤ 0.6× official SDK",
                     "measured": f"{r:.2f}× ({vodai['rss_mb']['median']:.1f} MB)", "value": r, "met": r <= 0.6})
-    for name, label in (("vodai-py310", "cold start wall (Python 3.10)"), ("vodai-redis", "cold start wall, Redis store"),
-                        ("vodai-redis-py310", "cold start wall, Redis store (Python 3.10)")):
+    for name, label in (("vodai-py312", "cold start wall (Python 3.12)"), ("vodai-redis", "cold start wall, Redis store"),
+                        ("vodai-redis-py312", "cold start wall, Redis store (Python 3.12)")):
         row = _row(cold, name)
         if row and "wall_ratio" in row:
             r = row["wall_ratio"]["ratio"]
             goal, measured = "≤ 0.5× official SDK", f"{r:.2f}×"
             if "answer_ratio" in row:
                 measured += f"; to the answer {row['answer_ratio']['ratio']:.2f}×"
-            if row.get("baseline") == "sdk-py310":
-                goal += " on 3.10"
+            if row.get("baseline") == "sdk-py312":
+                goal += " on 3.12"
                 measured += f" (against the SDK on 3.11: {row['wall_ratio_sdk311']['ratio']:.2f}×)"
-            deps = _row(cold, "deps-py310") if name == "vodai-py310" else None  # the floor imports no redis
+            deps = _row(cold, "deps-py312") if name == "vodai-py312" else None  # the floor imports no redis
             if deps:
                 measured += f"; {row['wall_ms']['median'] / deps['wall_ms']['median']:.2f}× the dependencies floor"
             out.append({"id": f"cold_wall_{name}", "target": label, "goal": goal, "measured": measured, "value": r,
                         "met": r <= 0.5})
-    row = _row(cold, "vodai-py310")
-    if row and row.get("baseline") == "sdk-py310":
+    row = _row(cold, "vodai-py312")
+    if row and row.get("baseline") == "sdk-py312":
         r = row["rss_ratio"]["ratio"]
-        out.append({"id": "cold_rss_py310", "target": "cold start peak memory (Python 3.10)", "goal": "≤ 0.6× official SDK on 3.10",
+        out.append({"id": "cold_rss_py312", "target": "cold start peak memory (Python 3.12)", "goal": "≤ 0.6× official SDK on 3.12",
                     "measured": f"{r:.2f}× ({row['rss_mb']['median']:.1f} MB)", "value": r, "met": r <= 0.6})
     for name, label in (("vodai-redis", "cold start peak memory, Redis store"),
-                        ("vodai-redis-py310", "cold start peak memory, Redis store (Python 3.10)")):
+                        ("vodai-redis-py312", "cold start peak memory, Redis store (Python 3.12)")):
         row = _row(cold, name)
         if row and "rss_ratio" in row:
             r = row["rss_ratio"]["ratio"]
-            on310 = " on 3.10" if row.get("baseline") == "sdk-py310" else ""
-            out.append({"id": f"cold_rss_{name}", "target": label, "goal": f"≤ 0.6× official SDK{on310}",
+            on312 = " on 3.12" if row.get("baseline") == "sdk-py312" else ""
+            out.append({"id": f"cold_rss_{name}", "target": label, "goal": f"≤ 0.6× official SDK{on312}",
                         "measured": f"{r:.2f}× ({row['rss_mb']['median']:.1f} MB)", "value": r, "met": r <= 0.6})
     for name, label in (("bootstrap-package-pyc", "custom runtime, package as built"),):
         row = _row(cold, name)
         if row and "wall_ratio" in row and row.get("group") == "runtime":
             r = row["wall_ratio"]["ratio"]
-            on310 = " on 3.10" if row.get("baseline") == "sdk-py310" else ""
+            on312 = " on 3.12" if row.get("baseline") == "sdk-py312" else ""
             out.append({"id": f"runtime_{name}", "target": label + " (bootstrap → first /invoke)",
-                        "goal": f"≤ 1× official-SDK cold start{on310}", "measured": f"{r:.2f}× ({row['wall_ms']['median']:.0f} ms)",
+                        "goal": f"≤ 1× official-SDK cold start{on312}", "measured": f"{r:.2f}× ({row['wall_ms']['median']:.0f} ms)",
                         "value": r, "met": r <= 1.0})
     warm_b = b.get("warm")
     if warm_b and "canned" in warm_b["modes"]:

@@ -82,28 +82,28 @@ def test_cold_start_rows_have_medians_spreads_and_ratios(quick_run):
     for name in ("vodai", "stdlib", "deps"):
         assert rows[name]["baseline"] == "sdk"
         assert rows[name]["wall_ratio"]["ratio"] > 0 and rows[name]["rss_ratio"]["ratio"] > 0
-    # FC's Python 3.10: compared with the SDKs on 3.10 when their venv is there (make bench builds
+    # FC's Python 3.12: compared with the SDKs on 3.12 when their venv is there (make bench builds
     # it), and then with the SDKs on 3.11 as well.
-    if "vodai-py310" in rows:
-        on310 = (ROOT / ".venv310-sdk" / ".installed").exists()  # make bench's marker: the SDKs installed
-        assert ("sdk-py310" in rows) == on310
-        for name in ("vodai-py310", "deps-py310", "stdlib-py310"):
-            assert rows[name]["baseline"] == ("sdk-py310" if on310 else "sdk")
-            assert ("wall_ratio_sdk311" in rows[name]) == on310
-        if on310:
-            _summary(rows["sdk-py310"]["wall_ms"])
-            assert rows["sdk-py310"]["baseline"] == "sdk"
+    if "vodai-py312" in rows:
+        on312 = (ROOT / ".venv312-sdk" / ".installed").exists()  # make bench's marker: the SDKs installed
+        assert ("sdk-py312" in rows) == on312
+        for name in ("vodai-py312", "deps-py312", "stdlib-py312"):
+            assert rows[name]["baseline"] == ("sdk-py312" if on312 else "sdk")
+            assert ("wall_ratio_sdk311" in rows[name]) == on312
+        if on312:
+            _summary(rows["sdk-py312"]["wall_ms"])
+            assert rows["sdk-py312"]["baseline"] == "sdk"
             for row in rows.values():
                 if row["kind"] == "bootstrap" and row.get("group") == "runtime":
-                    assert row["baseline"] == "sdk-py310"  # the custom runtime runs on 3.10 too
-    # The production setting (the Redis store), on 3.11 and on FC's 3.10, when redis-server is here.
+                    assert row["baseline"] == "sdk-py312"  # the custom runtime runs on 3.12 too
+    # The production setting (the Redis store), on 3.11 and on FC's 3.12, when redis-server is here.
     if shutil.which("redis-server"):
-        redis_rows = ["vodai-redis"] + (["vodai-redis-py310"] if "vodai-py310" in rows else [])
+        redis_rows = ["vodai-redis"] + (["vodai-redis-py312"] if "vodai-py312" in rows else [])
         for name in redis_rows:
             _summary(rows[name]["wall_ms"])
             assert rows[name]["wall_ratio"]["ratio"] > 0 and rows[name]["rss_ratio"]["ratio"] > 0
-        if "vodai-redis-py310" in rows:
-            assert rows["vodai-redis-py310"]["baseline"] == rows["vodai-py310"]["baseline"]
+        if "vodai-redis-py312" in rows:
+            assert rows["vodai-redis-py312"]["baseline"] == rows["vodai-py312"]["baseline"]
     for row in rows.values():
         if row["kind"] == "bootstrap":
             _summary(row["wall_ms"])
@@ -127,9 +127,9 @@ def test_warm_replay_and_targets(quick_run):
         assert row["vodai_ratio"]["ratio"] > 0
     ids = {t["id"] for t in doc["targets"]}
     assert {"cold_wall", "cold_rss", "warm_p50", "replay_c1", "replay_c4", "replay_c8"} <= ids
-    if (ROOT / ".venv310-sdk" / ".installed").exists() and (ROOT / ".venv310" / "bin" / "python").exists():
-        assert {"cold_wall_vodai-py310", "cold_rss_py310"} <= ids
-        assert all("on 3.10" in t["goal"] for t in doc["targets"] if t["id"] in ("cold_wall_vodai-py310", "cold_rss_py310"))
+    if (ROOT / ".venv312-sdk" / ".installed").exists() and (ROOT / ".venv312" / "bin" / "python").exists():
+        assert {"cold_wall_vodai-py312", "cold_rss_py312"} <= ids
+        assert all("on 3.12" in t["goal"] for t in doc["targets"] if t["id"] in ("cold_wall_vodai-py312", "cold_rss_py312"))
     for t in doc["targets"]:
         assert isinstance(t["met"], bool) and t["goal"] and t["measured"]
 
@@ -145,7 +145,10 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, quick_run):
     readme.write_text("# x\n\nbefore\n<!-- bench:start -->\nold figures\n<!-- bench:end -->\nafter\n", encoding="utf-8")
     assert update_readme.update(readme, out / "latest.md")
     text = readme.read_text(encoding="utf-8")
-    assert "old figures" not in text and "**Cold start**" in text
+    assert "old figures" not in text and "**Targets**" in text and "`make bench`" in text
+    block = text[text.index("<!-- bench:start -->"):text.index("<!-- bench:end -->")]
+    assert "**Cold start**" not in block and "Run " not in block and "commit" not in block  # those stay in latest.md
+    assert "**Cold start**" in (out / "latest.md").read_text(encoding="utf-8")
     assert text.startswith("# x\n\nbefore\n<!-- bench:start -->\n") and text.endswith("<!-- bench:end -->\nafter\n")
     unmarked = tmp_path / "PLAIN.md"
     unmarked.write_text("no markers\n", encoding="utf-8")
