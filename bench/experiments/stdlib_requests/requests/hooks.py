@@ -1,2 +1,0 @@
-def default_hooks():
-    return {"response": []}
