@@ -4,11 +4,11 @@
     claim = store.claim(key, now=now, lock_until=now + 60, expires_at=now + 7 * 86400)
 """
 
-from .base import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, Claim, IdempotencyStore, Record, job_key
+from .base import COMPLETED, INPROGRESS, SEEN, SUBMITTED, UNCERTAIN, Claim, IdempotencyStore, Record, job_key
 from .exceptions import IdempotencyError, StoreUrlError
 from .factory import default_url, open_store
 
 __all__ = [
-    "COMPLETED", "INPROGRESS", "SUBMITTED", "UNCERTAIN", "Claim", "IdempotencyError", "IdempotencyStore",
+    "COMPLETED", "INPROGRESS", "SEEN", "SUBMITTED", "UNCERTAIN", "Claim", "IdempotencyError", "IdempotencyStore",
     "Record", "StoreUrlError", "default_url", "job_key", "open_store",
 ]
