@@ -288,7 +288,7 @@ class CallbackApp:
         headers = _headers(environ)
         timestamp = (header(headers, TIMESTAMP_HEADER) or "").strip()
         signature = (header(headers, SIGNATURE_HEADER) or "").strip().lower()
-        digest = hashlib.sha256(f"{url}|{timestamp}|{signature}|".encode("utf-8") + body).hexdigest()
+        digest = hashlib.sha256(f"{url}|{timestamp}|{signature}|".encode() + body).hexdigest()
         return f"{self.settings.idempotency_prefix}:callback-seen:{digest}"
 
     def _mark_seen(self, key: str, environ: dict, received_at: float) -> Optional[_Reply]:
