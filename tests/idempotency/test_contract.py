@@ -130,12 +130,21 @@ def test_delete_forgets_a_key(store):
     assert store.claim(KEY, now=T + 2, lock_until=T + 62, expires_at=T + 1000).acquired
 
 
-def test_one_winner_among_threads(store):
+SEEN_KEY = "test:callback-seen:abc"
+# Each takes a key at most once among concurrent callers: a claim, and a seen mark.
+TAKES = {
+    "claim": lambda store: store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000).acquired,
+    "mark_seen": lambda store: store.mark_seen(SEEN_KEY, now=T, expires_at=T + 1000),
+}
+
+
+@pytest.mark.parametrize("take", TAKES)
+def test_one_winner_among_threads(store, take):
     winners, barrier = [], threading.Barrier(8)
 
     def contend():
         barrier.wait()
-        if store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000).acquired:
+        if TAKES[take](store):
             winners.append(threading.get_ident())
 
     threads = [threading.Thread(target=contend) for _ in range(8)]
@@ -144,9 +153,6 @@ def test_one_winner_among_threads(store):
     for t in threads:
         t.join()
     assert len(winners) == 1
-
-
-SEEN_KEY = "test:callback-seen:abc"
 
 
 def test_seen_is_set_once_until_it_expires(store):
@@ -165,22 +171,6 @@ def test_seen_expires_by_the_wall_clock_and_delete_forgets_it(store):
     assert store.mark_seen(SEEN_KEY, now=time.time(), expires_at=time.time() + 600)
     store.delete(SEEN_KEY)
     assert store.mark_seen(SEEN_KEY, now=time.time(), expires_at=time.time() + 600)
-
-
-def test_seen_has_one_winner_among_threads(store):
-    winners, barrier = [], threading.Barrier(8)
-
-    def contend():
-        barrier.wait()
-        if store.mark_seen(SEEN_KEY, now=T, expires_at=T + 1000):
-            winners.append(threading.get_ident())
-
-    threads = [threading.Thread(target=contend) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
 
 
 @pytest.mark.parametrize("url", ["postgres://x", "ftp://x", "sqlite://"])
