@@ -34,7 +34,7 @@ _DEAD_LETTERS = tempfile.TemporaryDirectory(prefix="vodai-test-media-check-")
 
 class World:
     def __init__(self, **update):
-        self.backend = EmulatorBackend()
+        self.backend = EmulatorBackend(strict_media=True)  # as VOD: a media never uploaded does not exist
         self.backend.add_credentials(AK, SECRET, security_token=TOKEN)
         for topic in ("vodai-callback", "vodai-events"):
             self.backend.create_topic(topic)
@@ -123,12 +123,14 @@ def test_a_missing_image_is_dead_lettered():
 
 def test_the_user_can_turn_the_check_off():
     world = World(verify_callback_media=False)
+    world.backend.strict_media = False  # so that only vodai's check could refuse it
     out = world.run(world.by_callback(VIDEO))
     assert out.status == SUBMITTED and world.actions() == ["SubmitAIImageJob"]
 
 
 def test_events_not_delivered_by_http_are_not_checked():
     world = World()
+    world.backend.add_media("video", "cn-beijing", media_id=VIDEO["VideoId"])
     raw = json.dumps({"TopicOwner": "1", "TopicName": "t", "MessageId": "m-1", "Message": json.dumps(VIDEO)}).encode()
     out = world.run(raw)
     assert out.status == SUBMITTED and world.actions() == ["SubmitAIImageJob"]
@@ -151,6 +153,16 @@ def test_a_check_refused_for_another_reason_is_dead_lettered_with_it():
     out = world.run(world.by_callback(VIDEO))
     assert out.status == DEAD_LETTERED and out.reason.startswith("media check failed: Forbidden.RAM")
     assert world.backend.jobs() == []
+
+
+def test_a_lenient_emulator_shows_a_media_it_never_saw_as_uploaded():
+    # `vodai invoke` of the sample events on the built-in emulator: any id is taken as existing.
+    world = World()
+    world.backend.strict_media = False
+    assert world.run(world.by_callback(VIDEO)).status == SUBMITTED
+    world.backend.add_media("video", "cn-shanghai", media_id="elsewhere")
+    other = dict(VIDEO, VideoId="elsewhere")
+    assert "does not exist in cn-beijing" in world.run(world.by_callback(other)).reason  # known, other region
 
 
 def test_the_emulators_answers_read_as_the_official_sdks_models():
