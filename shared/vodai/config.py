@@ -97,6 +97,10 @@ class Settings(BaseModel):
     callback_max_body: int = Field(32768, gt=0)
     #: Set to true to run the callback function without an auth key, on purpose.
     callback_allow_unauthenticated: bool = False
+    #: Before paying for the job of an event that came by HTTP callback, check with VOD
+    #: (GetVideoInfo / GetImageInfo) that its media exists in that region and is uploaded: VOD
+    #: does not sign the callback's body. Off only where every HTTP delivery is trusted.
+    verify_callback_media: bool = True
     #: The MNS queue the callback hands verified events to (VOD's own MNS notifications land
     #: there too); its trigger runs on_upload. FC 3.0's template sets this one.
     events_queue: Optional[str] = None

@@ -73,6 +73,7 @@ def test_on_upload_runs_the_handed_off_message_in_the_callback_urls_region():
     assert post(t.app)[0] == 200
     [message] = t.messages()
     t.backend.create_topic("vodai-callback")
+    t.backend.add_media("video", "cn-beijing", media_id=EVENT["VideoId"])  # on_upload checks it with VOD
     session = new_session()
     mount(t.backend, session)
     conf = settings(vod_endpoint=EMULATOR_URL, ai_template_id="tpl-ai")

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from _redis import cluster_client, redis_url  # noqa: F401 (fixtures)
-from vodai.idempotency import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, job_key, open_store
+from vodai.idempotency import COMPLETED, INPROGRESS, SEEN, SUBMITTED, UNCERTAIN, job_key, open_store
 from vodai.idempotency.backends.redis import RedisStore
 from vodai.exceptions import StoreUrlError
 
@@ -130,12 +130,21 @@ def test_delete_forgets_a_key(store):
     assert store.claim(KEY, now=T + 2, lock_until=T + 62, expires_at=T + 1000).acquired
 
 
-def test_one_winner_among_threads(store):
+SEEN_KEY = "test:callback-seen:abc"
+# Each takes a key at most once among concurrent callers: a claim, and a seen mark.
+TAKES = {
+    "claim": lambda store: store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000).acquired,
+    "mark_seen": lambda store: store.mark_seen(SEEN_KEY, now=T, expires_at=T + 1000),
+}
+
+
+@pytest.mark.parametrize("take", TAKES)
+def test_one_winner_among_threads(store, take):
     winners, barrier = [], threading.Barrier(8)
 
     def contend():
         barrier.wait()
-        if store.claim(KEY, now=T + 100, lock_until=T + 160, expires_at=T + 1000).acquired:
+        if TAKES[take](store):
             winners.append(threading.get_ident())
 
     threads = [threading.Thread(target=contend) for _ in range(8)]
@@ -144,6 +153,24 @@ def test_one_winner_among_threads(store):
     for t in threads:
         t.join()
     assert len(winners) == 1
+
+
+def test_seen_is_set_once_until_it_expires(store):
+    ends = T + DAY  # ahead of the wall clock: Redis must not drop the mark by its own clock
+    assert store.mark_seen(SEEN_KEY, now=T, expires_at=ends) is True
+    assert store.mark_seen(SEEN_KEY, now=T + 1, expires_at=ends + 100) is False  # seen: left as it was
+    assert store.get(SEEN_KEY, now=T + 2).status == SEEN
+    assert store.mark_seen(SEEN_KEY, now=ends, expires_at=ends + 100) is True  # the first mark expired
+    assert store.mark_seen(SEEN_KEY, now=ends + 1, expires_at=ends + 100) is False
+
+
+def test_seen_expires_by_the_wall_clock_and_delete_forgets_it(store):
+    now = time.time()
+    assert store.mark_seen(SEEN_KEY, now=now, expires_at=now + 0.3)
+    time.sleep(max(0.0, now + 0.3 - time.time()) + 0.05)
+    assert store.mark_seen(SEEN_KEY, now=time.time(), expires_at=time.time() + 600)
+    store.delete(SEEN_KEY)
+    assert store.mark_seen(SEEN_KEY, now=time.time(), expires_at=time.time() + 600)
 
 
 @pytest.mark.parametrize("url", ["postgres://x", "ftp://x", "sqlite://"])

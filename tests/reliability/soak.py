@@ -91,11 +91,14 @@ def _malformed(i: int, rng: random.Random) -> bytes:
     return rng.choice(choices)()
 
 
-def make_deliveries(uploads: int, rng: random.Random) -> List[Delivery]:
+def make_deliveries(uploads: int, rng: random.Random, vod: EmulatorBackend) -> List[Delivery]:
+    """The deliveries of ``uploads`` uploads, each recorded in ``vod`` as VOD has it (an HTTP
+    callback's media is checked there before its job is paid for)."""
     out: List[Delivery] = []
     for i in range(uploads):
         media, region = UPLOADS[i % len(UPLOADS)]
         media_id = f"soak{media[0]}{i:06d}"
+        vod.add_media(media, region, media_id=media_id)
         body = samples.body(media, region=region, media_id=media_id)
         out.append(Delivery("valid", media_id, samples.wrap(body, rng.choice(SHAPES), region=region)))
     for d in list(out):
@@ -127,7 +130,7 @@ def run_soak(uploads: int, seed: int, workdir: Path) -> SoakReport:
     # outcomes, not waiting (the emulator has no rate limit to cool down).
     deps = replace(deps, sleep=lambda seconds: None)
 
-    deliveries = make_deliveries(uploads, rng)
+    deliveries = make_deliveries(uploads, rng, backend)
     queue = deque(deliveries)
     statuses: Counter = Counter()
     redeliveries = 0

@@ -179,3 +179,10 @@ def test_log_markers_around_invoke_and_initialize(event_client, http_client, cap
         start = lines.index(f"FC {kind} Start RequestId: {request_id}")
         end = lines.index(f"FC {kind} End RequestId: {request_id}")
         assert start < end
+
+
+@pytest.mark.parametrize("control", ["/initialize", "/invoke"])
+def test_a_clients_control_path_header_on_an_http_request_is_ignored(http_client, control):
+    # FC sends its control calls on their own path; this header came from the client (issue 26).
+    response = http_client.post("/vod/callback", data=b"x", headers={"x-fc-control-path": control, "x-fc-request-id": "r"})
+    assert response.status_code == 201 and response.get_json()["path"] == "/vod/callback"  # the function, as sent

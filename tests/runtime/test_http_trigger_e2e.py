@@ -62,6 +62,9 @@ def test_signed_callback_becomes_a_job_through_both_shims(server, callback_shim,
     server.reset()
     clear_state()
     body = (EVENTS / "raw" / "video-cn-shanghai.json").read_bytes()  # stored in Shanghai; the URL says cn-beijing
+    # VOD has the video in the region the callback names: on_upload checks it before paying.
+    server.control("media", method="POST", json={"media_type": "video", "region": "cn-beijing",
+                                                 "media_id": json.loads(body)["VideoId"]})
     answer = _post_callback(callback_shim, body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] is True
@@ -79,6 +82,25 @@ def test_signed_callback_becomes_a_job_through_both_shims(server, callback_shim,
     assert json.loads(message["MessageBody"])["JobId"] == outcome["JobId"]
     everything = callback_shim.output() + upload_shim.output() + server.stderr_text() + json.dumps(server.requests_log())
     assert AUTH_KEY not in everything and SECRET not in everything and TOKEN not in everything
+
+
+@pytest.mark.e2e
+def test_a_forged_body_under_a_valid_pair_costs_nothing(server, callback_shim, upload_shim):
+    # VOD signs URL|timestamp, not the body: the callback cannot tell this body from a genuine one,
+    # so on_upload asks VOD (GetVideoInfo) before it pays, and VOD has no such video.
+    server.reset()
+    clear_state()
+    server.settings(strict_media=True)  # as VOD: a media never uploaded does not exist
+    forged = json.loads((EVENTS / "raw" / "video-cn-shanghai.json").read_bytes())
+    forged["VideoId"] = "forged" + uuid.uuid4().hex
+    answer = _post_callback(callback_shim, json.dumps(forged).encode())
+    assert answer.status_code == 200, answer.text
+    [handed_off] = server.topic_messages(EVENTS_TOPIC)
+    response = upload_shim.invoke(handed_off["MessageBody"].encode("utf-8"), sts_headers())
+    [outcome] = response.json()["Outcomes"]
+    server.settings(strict_media=False)
+    assert outcome["Status"] == "dead_lettered" and "does not exist in cn-beijing" in outcome["Reason"]
+    assert server.jobs() == [] and server.topic_messages(TOPIC) == []
 
 
 @pytest.mark.e2e

@@ -33,12 +33,12 @@ ON_UPLOAD_NEEDS = {
     "VODAI_AUDIT_RESOURCE_TYPE", "VODAI_ROUTES", "VODAI_REGION", "VODAI_CALLBACK_TOPIC",
     "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_SIGNATURE_VERSION", "VODAI_CONNECT_TIMEOUT",
     "VODAI_READ_TIMEOUT", "VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT", "VODAI_IDEMPOTENCY_STORE",
-    "VODAI_CONCURRENT_DUPLICATES", "VODAI_RETRY_ATTEMPTS", "VODAI_DEAD_LETTERS",
+    "VODAI_CONCURRENT_DUPLICATES", "VODAI_RETRY_ATTEMPTS", "VODAI_DEAD_LETTERS", "VODAI_VERIFY_CALLBACK_MEDIA",
 }
 VOD_CALLBACK_NEEDS = {
     "VODAI_FUNCTION", "VODAI_CALLBACK_AUTH_KEY", "VODAI_CALLBACK_URL", "VODAI_CALLBACK_WINDOW",
     "VODAI_CALLBACK_MAX_BODY", "VODAI_CALLBACK_BUDGET", "VODAI_EVENTS_QUEUE",
-    "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT",
+    "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT", "VODAI_IDEMPOTENCY_STORE",
 }
 TRACK_JOBS_NEEDS = {
     "VODAI_FUNCTION", "VODAI_CALLBACK_TOPIC", "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_SIGNATURE_VERSION",
@@ -300,6 +300,8 @@ def test_resolved_settings_are_valid(fns, resolve):
 
     check_startup(settings["vod_callback"])  # what the initializer checks
     assert settings["track_jobs"].tracking_url() == settings["on_upload"].idempotency_url() == SAMPLE_STORE
+    assert settings["vod_callback"].idempotency_url() == SAMPLE_STORE  # its seen marks, in the same store
+    assert settings["on_upload"].verify_callback_media is True
 
 
 def test_parameters_are_described_and_their_defaults_fit(tpl):
@@ -328,7 +330,9 @@ def test_secrets_are_given_at_deploy_time(tpl, fns):
     assert env_of(fns["vod_callback"])["VODAI_CALLBACK_AUTH_KEY"] == {"Ref": "CallbackAuthKey"}
     assert env_of(fns["on_upload"])["VODAI_IDEMPOTENCY_STORE"] == {"Ref": "IdempotencyStore"}
     assert "VODAI_CALLBACK_AUTH_KEY" not in env_of(fns["on_upload"]), "only the function that verifies gets the key"
-    assert "VODAI_IDEMPOTENCY_STORE" not in env_of(fns["vod_callback"]), "the internet-facing function has no store"
+    # The callback records a seen mark per accepted request (issue 26): VOD signs URL|timestamp,
+    # not the body, so only a store shared by every instance can refuse an identical replay.
+    assert env_of(fns["vod_callback"])["VODAI_IDEMPOTENCY_STORE"] == {"Ref": "IdempotencyStore"}
     pattern = params["CallbackAuthKey"]["AllowedPattern"]
     assert re.fullmatch(pattern, SAMPLE_AUTH_KEY) and re.fullmatch(pattern, "OldKey1,NewKey2")
     assert not re.fullmatch(pattern, "k" * 33) and not re.fullmatch(pattern, "")
@@ -408,6 +412,8 @@ def test_one_role_per_function_with_only_what_it_calls(tpl, fns, resolve):
     expected = {
         "on_upload": {
             "vod:SubmitAIImageJob": {"*"}, "vod:SubmitAIImageAuditJob": {"*"},
+            # An HTTP callback's media is checked before its job is paid for.
+            "vod:GetVideoInfo": {"*"}, "vod:GetImageInfo": {"*"},
             "mns:PublishMessage": {publish},
             "mns:SendMessage": {queue(queues["DeadLetterQueue"]), queue(queues["FailedQueue"])},
             "log:PostLogStoreLogs": {logstore},
@@ -465,13 +471,12 @@ def test_vod_notification_goes_to_the_events_queue_or_the_http_trigger(tpl):
 def test_vpc_is_optional(tpl, fns):
     for choice in ("", "vpc-123"):
         resolve = Resolver(tpl, rosyaml.defaults(tpl, VpcId=choice, VSwitchIds=["vsw-1"], SecurityGroupId="sg-1"))
-        for name in ("on_upload", "track_jobs"):
+        for name in ("on_upload", "track_jobs", "vod_callback"):  # each reaches the store
             vpc = resolve(fns[name]["Properties"]).get("VpcConfig")
             if choice:
                 assert vpc == {"VpcId": "vpc-123", "VSwitchIds": ["vsw-1"], "SecurityGroupId": "sg-1"}
             else:
                 assert vpc is None, "empty VpcId: no VPC"
-    assert "VpcConfig" not in fns["vod_callback"]["Properties"], "the callback needs no store"
 
 
 def test_logs_are_indexed_on_the_outcome_line(tpl, fns):

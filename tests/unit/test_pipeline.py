@@ -17,6 +17,7 @@ from vodai.emulator import EmulatorBackend, mount
 from vodai.idempotency.backends.memory import MemoryStore
 from vodai.exceptions import VodApiError
 from vodai.pipeline import DEAD_LETTERED, FAILED, SKIPPED, SUBMITTED, build, dispatch
+from vodai.pipeline.dispatch import decide_all
 
 URL = "http://emulator.test"
 CREDS = Credentials("STS.pipeline", "pipeline-secret", "pipeline-sts-token")
@@ -42,9 +43,18 @@ def _target(settings_update=None, creds=CREDS):
     return backend, deps, context
 
 
+def _seed_media(backend, raw, deps, context):
+    """The emulator has each media the delivery names, uploaded in its region: an HTTP-trigger
+    event's media is checked with VOD (GetVideoInfo / GetImageInfo) before its submit."""
+    for _record, out, _event, _decision in decide_all(raw, settings=deps.settings, routes=deps.routes, context=context):
+        if out.media_id and out.region and out.media_type:
+            backend.add_media(out.media_type, out.region, media_id=out.media_id)
+
+
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: str(p.relative_to(EVENTS)))
 def test_every_sample_ends_in_its_outcome(path):
     backend, deps, context = _target()
+    _seed_media(backend, path.read_bytes(), deps, context)
     result = dispatch(path.read_bytes(), deps, context=context)
     expected = EXPECTED[str(path.relative_to(EVENTS))]
     assert len(result.outcomes) == len(expected)

@@ -13,7 +13,8 @@ Answers (always JSON):
 =====  =========================================================================================
 200    ``{"accepted": true, "MessageId": "…"}``: the event is on the events topic
 400    ``{"error": "bad_request", "reason": "VideoId: missing"}``: authenticated, but not a VOD event
-401    ``{"error": "unauthorized", "reason": "…"}``: missing/malformed/stale/wrong signature
+401    ``{"error": "unauthorized", "reason": "…"}``: missing/malformed/stale/wrong signature, or
+       a replay of a request already accepted (same URL, timestamp, signature and body)
 405    ``{"error": "method_not_allowed", …}`` with ``Allow: POST``
 413    ``{"error": "too_large", …}``: over ``VODAI_CALLBACK_MAX_BODY`` (or too big for MNS)
 500    ``{"error": "misconfigured", "reason": "VODAI_CALLBACK_AUTH_KEY: …"}``: the function refuses
@@ -26,6 +27,15 @@ A malformed body that passed authentication (not JSON, not an object, no ``Event
 field of the wrong type) is answered 400 and logged with its reason, not handed off: it comes
 from a holder of the auth key and cannot succeed on a retry, so ``on_upload`` would only reject
 it. VOD retries twice and drops it; dead letters for such bodies come in a later issue.
+
+Replays: VOD signs ``URL|timestamp``, not the body, and every callback it sends to the URL within
+one second carries the same header pair, so the pair alone does not identify a request. What does
+is the pair with the body: an identical request accepted once is refused (401) for the rest of the
+window, in every instance, by a seen mark in the idempotency store (``VODAI_IDEMPOTENCY_STORE``;
+unset, a memory store of this instance). The mark is dropped again when the hand-off fails, so
+VOD's own retry of a 503 is accepted. A *different* body under a valid pair cannot be told from a
+genuine callback here; ``on_upload`` checks its media against VOD before it pays for a job
+(``VODAI_VERIFY_CALLBACK_MEDIA``).
 
 The signature covers the callback URL as VOD's console holds it: ``VODAI_CALLBACK_URL``, with the
 query string of the request when it has one (:func:`vodai.callback.auth.signed_url`), so one
@@ -46,8 +56,10 @@ Plain WSGI: no Flask or werkzeug on this import path (cold starts are billed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
 from http import HTTPStatus
@@ -59,8 +71,9 @@ from .. import instance
 from ..config import Settings
 from ..events.models import parse_event
 from ..exceptions import ConfigError, EventError
+from ..idempotency import IdempotencyError, IdempotencyStore, open_store
 from ..redaction import redact
-from .auth import CallbackAuthError, query_region, signed_url, verify
+from .auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, CallbackAuthError, header, query_region, signed_url, verify
 from .envelope import MESSAGE_TAG, MNS_MAX_MESSAGE_BYTES, http_trigger_event, message_text, query_parameters
 from .handoff import Budget, Destination, HandoffError, PublisherFactory, mns_publisher_factory, publish_within
 
@@ -121,7 +134,9 @@ def _refuse(status: int, error: str, reason: str, **headers: str) -> _Reply:
 class CallbackApp:
     """The WSGI application. ``publisher_factory(context, timeout)`` gives the topic publisher
     (default: :func:`~vodai.callback.handoff.mns_publisher_factory`); ``clock`` (UNIX seconds) and
-    ``monotonic`` are the clocks of the timestamp window and of the budget."""
+    ``monotonic`` are the clocks of the timestamp window and of the budget; ``store`` keeps the
+    seen marks of accepted requests (default: ``VODAI_IDEMPOTENCY_STORE``, else memory), opened
+    at the first request that needs it."""
 
     def __init__(
         self,
@@ -130,9 +145,12 @@ class CallbackApp:
         *,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        store: Optional[IdempotencyStore] = None,
     ) -> None:
         self.settings = settings
         self.publisher_factory = publisher_factory or mns_publisher_factory(settings)
+        self._store = store
+        self._store_lock = threading.Lock()
         self._clock = clock
         self._monotonic = monotonic
         self._keys = settings.callback_auth_keys()
@@ -189,12 +207,16 @@ class CallbackApp:
             doc = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             return _refuse(400, "bad_request", "body: not JSON")
+        except RecursionError:  # nested deeper than the parser goes: malformed, not a server fault
+            return _refuse(400, "bad_request", "body: JSON nested too deep")
         if isinstance(doc, dict):
             known.update(_event_fields(doc))
         try:
             parse_event(doc)
         except EventError as exc:
             return _refuse(400, "bad_request", str(exc))
+        except RecursionError:
+            return _refuse(400, "bad_request", "body: JSON nested too deep")
 
         region = query_region(query_string) or query_region(settings.callback_url or "")
         query = query_parameters(urlsplit(url).query)
@@ -216,6 +238,11 @@ class CallbackApp:
         if len(text) > MNS_MAX_MESSAGE_BYTES:
             return _refuse(413, "too_large", f"body of {len(body)} bytes is too large to hand off as one MNS message")
 
+        seen = self._seen_key(environ, url, body) if self._keys else None
+        if seen is not None:
+            refusal = self._mark_seen(seen, environ, received_at)
+            if refusal is not None:
+                return refusal
         try:
             result = publish_within(
                 budget,
@@ -227,8 +254,10 @@ class CallbackApp:
                 connect_timeout=settings.connect_timeout,
             )
         except ConfigError as exc:
+            self._forget(seen)
             return _refuse(500, "misconfigured", str(exc))
         except HandoffError as exc:
+            self._forget(seen)  # not handed off: VOD's retry of this very request must get through
             return _refuse(503, "unavailable", redact(exc.reason, self._secrets))
         known["MessageId"] = result.get("MessageId")
         return _Reply(200, {"accepted": True, "MessageId": result.get("MessageId")})
@@ -245,6 +274,44 @@ class CallbackApp:
                 first = first or exc
         assert first is not None
         return candidates[0], _refuse(401, "unauthorized", first.reason)
+
+    def store(self) -> IdempotencyStore:
+        """The store of seen marks, opened once (a warm instance reuses its connection)."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = open_store(self.settings.idempotency_url() or "memory://")
+        return self._store
+
+    def _seen_key(self, environ: dict, url: str, body: bytes) -> str:
+        """What identifies one request: URL, timestamp, signature (its hex in either case) and body.
+        Hashed, so the mark holds neither the pair nor the body."""
+        headers = _headers(environ)
+        timestamp = (header(headers, TIMESTAMP_HEADER) or "").strip()
+        signature = (header(headers, SIGNATURE_HEADER) or "").strip().lower()
+        digest = hashlib.sha256(f"{url}|{timestamp}|{signature}|".encode() + body).hexdigest()
+        return f"{self.settings.idempotency_prefix}:callback-seen:{digest}"
+
+    def _mark_seen(self, key: str, environ: dict, received_at: float) -> Optional[_Reply]:
+        timestamp = int((header(_headers(environ), TIMESTAMP_HEADER) or "0").strip())
+        # Past the window the timestamp check refuses the request anyway: the mark need not outlive it.
+        expires_at = max(timestamp, received_at) + self.settings.callback_window + 1
+        try:
+            first = self.store().mark_seen(key, now=received_at, expires_at=expires_at)
+        except IdempotencyError as exc:
+            return _refuse(503, "unavailable", redact(f"idempotency store: {exc}", self._secrets))
+        if not first:
+            return _refuse(401, "unauthorized", "replayed: an identical callback was already accepted")
+        return None
+
+    def _forget(self, key: Optional[str]) -> None:
+        if key is None:
+            return
+        try:
+            self.store().delete(key)
+        except IdempotencyError as exc:  # the retry is then refused as a replay; say so
+            logger.error("vodai callback: could not drop the seen mark of a failed hand-off: %s",
+                         redact(str(exc), self._secrets))
 
     def _log(self, reply: _Reply, known: dict, environ: dict, budget: Budget) -> None:
         if reply.status == 200:

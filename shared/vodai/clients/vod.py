@@ -81,6 +81,32 @@ class VodClient:
             raise ValueError("JobId: required")
         return self.call("GetAIMediaAuditJob", region, {"JobId": job_id}, timeout=timeout)
 
+    def get_video_info(self, region: str, video_id: str, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """``Video`` of one video or audio in ``region``: VideoId, Status (Uploading, UploadFail,
+        UploadSucc, Transcoding, TranscodeFail, Blocked, Normal, ...), Title, Size, CreationTime.
+
+        Raises
+        ------
+        VodApiError
+            ``InvalidVideo.NotFound`` (404) when ``region`` has no such video.
+        """
+        if not video_id:
+            raise ValueError("VideoId: required")
+        return self.call("GetVideoInfo", region, {"VideoId": video_id}, timeout=timeout)
+
+    def get_image_info(self, region: str, image_id: str, *, timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """``ImageInfo`` of one image in ``region``: ImageId, Status (Uploading, Normal, UploadFail),
+        Type, URL, CreationTime.
+
+        Raises
+        ------
+        VodApiError
+            A 404 (``InvalidImage.NotFound`` in the emulator) when ``region`` has no such image.
+        """
+        if not image_id:
+            raise ValueError("ImageId: required")
+        return self.call("GetImageInfo", region, {"ImageId": image_id}, timeout=timeout)
+
     # -- the request --------------------------------------------------------------
     def prepare(self, action: str, region: str, params: Dict[str, str]) -> requests.PreparedRequest:
         """The signed request for ``action``; pure apart from the clock and nonce."""

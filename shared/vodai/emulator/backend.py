@@ -54,10 +54,12 @@ from .lifecycle import (
 # the Chinese reference also lists the audit action in cn-shanghai/cn-beijing, so tests
 # and later issues may widen it.
 DEFAULT_REGION_ACTIONS: dict[str, set[str]] = {
-    "cn-shanghai": {"SubmitAIImageJob", "GetAIImageJobs"},
-    "cn-beijing": {"SubmitAIImageJob", "GetAIImageJobs"},
-    "ap-southeast-1": {"SubmitAIImageAuditJob", "GetAIMediaAuditJob"},
+    "cn-shanghai": {"SubmitAIImageJob", "GetAIImageJobs", "GetVideoInfo", "GetImageInfo"},
+    "cn-beijing": {"SubmitAIImageJob", "GetAIImageJobs", "GetVideoInfo", "GetImageInfo"},
+    "ap-southeast-1": {"SubmitAIImageAuditJob", "GetAIMediaAuditJob", "GetVideoInfo", "GetImageInfo"},
 }
+# A media's Status once its upload completed (GetVideoInfo's / GetImageInfo's values).
+UPLOADED_STATUS = {"video": "UploadSucc", "audio": "UploadSucc", "image": "Normal", "attached": "Normal"}
 
 # Job types (a job's ``Type``): SubmitAIImageJob makes AIImage jobs, SubmitAIImageAuditJob
 # AIImageAudit jobs (GetAIMediaAuditJob shows those with VOD's type name, AIMediaAudit).
@@ -389,6 +391,7 @@ class EmulatorBackend:
             "Extend": extend_text,
             "EventType": body["EventType"],
             "CreationTime": utc_timestamp(now),
+            "Status": UPLOADED_STATUS[media_type],
             "Event": body,
         }
         with self._lock:
@@ -622,6 +625,17 @@ class EmulatorBackend:
             if record is None or record["Region"] != region or record["MediaType"] not in media_types:
                 return None
             return copy.deepcopy(record)
+
+    def set_media_status(self, media_id: str, status: str) -> None:
+        """Set the Status GetVideoInfo / GetImageInfo show for a media (e.g. Blocked, UploadFail).
+
+        Raises
+        ------
+        KeyError
+            The emulator has no media ``media_id``.
+        """
+        with self._lock:
+            self._media[media_id]["Status"] = status
 
     def tick(self) -> int:
         """Finish every ``after_seconds`` job whose time has come (emulator clock); returns how

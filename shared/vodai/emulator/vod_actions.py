@@ -12,6 +12,11 @@ does.
 | SubmitAIImageAuditJob | ap-southeast-1 | MissingParameter (MediaId; TemplateId may be left out: the account's default template is used); InvalidParameter (MediaAuditConfiguration not {"ResourceType": letters/digits/_}); InvalidImage.NotFound 404 (strict media, code unconfirmed) |
 | GetAIImageJobs | cn-shanghai, cn-beijing | MissingParameter (JobIds); InvalidParameter (more than 10 ids). Unknown ids are left out of AIImageJobList (the SDK model has no NonExist field) |
 | GetAIMediaAuditJob | ap-southeast-1 | MissingParameter (JobId). An unknown id gives a body without MediaAuditJob (unconfirmed) |
+| GetVideoInfo | every region above | MissingParameter (VideoId); InvalidVideo.NotFound 404 (a media it has of another region or kind; with strict media also one it never saw) |
+| GetImageInfo | every region above | MissingParameter (ImageId); InvalidImage.NotFound 404 (as GetVideoInfo; code unconfirmed) |
+
+GetVideoInfo and GetImageInfo show a media's recorded Status (``set_media_status``); leniently,
+a media never seen is shown as uploaded.
 """
 
 from __future__ import annotations
@@ -219,9 +224,44 @@ def media_audit_job(job: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def _shown_media(backend: EmulatorBackend, media_id: str, region: str, kinds: tuple, not_found: EmulatorError) -> dict:
+    """The media as recorded; leniently, one never seen is shown as just uploaded."""
+    media = backend.find_media(media_id, region, kinds)
+    if media is not None:
+        return media
+    if backend.strict_media or backend.get_media(media_id) is not None:
+        raise not_found  # media are regional: another region's (or kind's) is not found here either
+    return {"FileName": media_id, "Size": 0, "CreationTime": utc_timestamp(backend.clock.now()), "FileUrl": ""}
+
+
+def get_video_info(backend: EmulatorBackend, params: Mapping[str, str], region: str) -> dict[str, Any]:
+    """``Video`` as the official SDK's model has it (the fields vodai and a reader need)."""
+    video_id = _required(params, "VideoId")
+    media = _shown_media(backend, video_id, region, _VIDEO_MEDIA,
+                         EmulatorError(404, "InvalidVideo.NotFound", "The video does not exist."))
+    return {"Video": {
+        "VideoId": video_id, "Status": media.get("Status", "UploadSucc"), "RegionId": region,
+        "Title": media["FileName"], "Size": media["Size"], "CreationTime": media["CreationTime"],
+        "StorageLocation": f"outin-{region}.oss-{region}.aliyuncs.com",
+    }}
+
+
+def get_image_info(backend: EmulatorBackend, params: Mapping[str, str], region: str) -> dict[str, Any]:
+    """``ImageInfo`` as the official SDK's model has it."""
+    image_id = _required(params, "ImageId")
+    media = _shown_media(backend, image_id, region, _IMAGE_MEDIA,
+                         EmulatorError(404, "InvalidImage.NotFound", "The image does not exist."))
+    return {"ImageInfo": {
+        "ImageId": image_id, "Status": media.get("Status", "Normal"), "Type": "default",
+        "Title": media["FileName"], "CreationTime": media["CreationTime"], "URL": media["FileUrl"],
+    }}
+
+
 ACTIONS: dict[str, Action] = {
     "SubmitAIImageJob": submit_ai_image_job,
     "SubmitAIImageAuditJob": submit_ai_image_audit_job,
     "GetAIImageJobs": get_ai_image_jobs,
     "GetAIMediaAuditJob": get_ai_media_audit_job,
+    "GetVideoInfo": get_video_info,
+    "GetImageInfo": get_image_info,
 }

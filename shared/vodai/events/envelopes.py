@@ -39,6 +39,9 @@ class Record:
     region: Optional[str] = None
     region_source: Optional[str] = None
     source_id: Optional[str] = None
+    # Carried by an HTTP request (an FC HTTP-trigger envelope, as the callback hands events on):
+    # its body is unsigned, so its media is checked with VOD before it costs money.
+    http_callback: bool = False
     # The envelope piece this record came from, for dead letters and replay (too long for a repr).
     raw: Any = field(default=None, repr=False)
 
@@ -211,3 +214,4 @@ def _http_trigger(event: dict, hints: _Hints, out: List[Record], depth: int) -> 
     _inner({"body": body}, "body", "http-trigger", hints, out, depth)
     for record in out[start:]:
         record.raw = event
+        record.http_callback = True

@@ -5,10 +5,10 @@
 """
 
 from ..exceptions import IdempotencyError, StoreUrlError
-from .base import COMPLETED, INPROGRESS, SUBMITTED, UNCERTAIN, Claim, IdempotencyStore, Record, job_key
+from .base import COMPLETED, INPROGRESS, SEEN, SUBMITTED, UNCERTAIN, Claim, IdempotencyStore, Record, job_key
 from .factory import default_url, open_store
 
 __all__ = [
-    "COMPLETED", "INPROGRESS", "SUBMITTED", "UNCERTAIN", "Claim", "IdempotencyError", "IdempotencyStore",
+    "COMPLETED", "INPROGRESS", "SEEN", "SUBMITTED", "UNCERTAIN", "Claim", "IdempotencyError", "IdempotencyStore",
     "Record", "StoreUrlError", "default_url", "job_key", "open_store",
 ]

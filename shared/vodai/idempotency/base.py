@@ -29,6 +29,7 @@ INPROGRESS = "INPROGRESS"
 SUBMITTED = "SUBMITTED"
 COMPLETED = "COMPLETED"
 UNCERTAIN = "UNCERTAIN"  # the submit may have created a job whose JobId was lost: never resubmitted automatically
+SEEN = "SEEN"  # a mark of :meth:`IdempotencyStore.mark_seen`: no job, only "this was seen before"
 
 
 def job_key(prefix: str, action: str, media_id: str, template_id: Optional[str]) -> str:
@@ -112,6 +113,12 @@ class IdempotencyStore(abc.ABC):
         """The submit's outcome is unknown: keep the key from ever being resubmitted automatically."""
 
     @abc.abstractmethod
+    def mark_seen(self, key: str, *, now: float, expires_at: float) -> bool:
+        """Set-if-absent with expiry: True when ``key`` was not seen (or its mark had expired by
+        ``now``) and is marked now until ``expires_at``; False while an earlier mark lives. Atomic
+        across threads and processes. ``delete`` forgets a mark."""
+
+    @abc.abstractmethod
     def get(self, key: str, *, now: Optional[float] = None) -> Optional[Record]:
         """The record, or None when absent or expired by ``now`` (default: the wall clock)."""
 
@@ -148,6 +155,9 @@ class TransitionStore(IdempotencyStore):
     def mark_uncertain(self, key, *, reason, now):
         return self._apply(key, "uncertain", now, reason=reason)[1]
 
+    def mark_seen(self, key, *, now, expires_at):
+        return self._apply(key, "seen", now, expires_at=expires_at)[0] is None
+
 
 def first_claim(key: str, *, now: float, lock_until: float, expires_at: float) -> Record:
     """The record a claim of an absent key creates."""
@@ -166,6 +176,9 @@ def transition(record: Optional[Record], op: str, now: float, **kw) -> Optional[
             record.lock_until, record.attempts, record.updated_at = kw["lock_until"], record.attempts + 1, now
             return record
         return record
+    if op == "seen":
+        # An existing live mark (or record) is left as it is: the caller learns it was seen.
+        return record if record is not None else Record(kw["key"], SEEN, 0.0, kw["expires_at"], 1, updated_at=now)
     if record is None:
         raise KeyError(kw.get("key", "?"))
     if op == "save_job":

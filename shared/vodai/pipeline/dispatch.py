@@ -68,7 +68,8 @@ def dispatch(
 
             out = run_completion(event, decision, out, deps, inv)
         elif event is not None and isinstance(decision, Submit):
-            out = run_job(event, decision, out, deps, inv)
+            check = record.http_callback and deps.settings.verify_callback_media
+            out = run_job(event, decision, out, deps, inv, check_media=check)
         if out.status == oc.DEAD_LETTERED:
             _dead_letter(record, out, deps, inv)
         out.duration_ms = round((time.perf_counter() - begun) * 1000, 3)

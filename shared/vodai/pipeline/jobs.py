@@ -2,6 +2,8 @@
 
 Why each step is where it is:
 - The key is claimed before anything is paid for; a concurrent duplicate finds it held.
+- An event that came by HTTP callback (an unsigned body) has its media checked with VOD before
+  the submit (vodai.pipeline.media); one that names no uploaded media is dead-lettered.
 - Retryable errors are retried with backoff and full jitter inside the invocation's deadline.
 - After an *ambiguous* failure (the request may have been processed: a read timeout, a connection
   lost after sending) the identical signed request is sent again, same nonce. If VOD processed the
@@ -29,6 +31,7 @@ from ..routing.decision import Submit
 from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
 from .dependencies import Dependencies
+from .media import media_problem
 from .message import job_message_fields, message_tag
 
 NONCE_USED = "SignatureNonceUsed"
@@ -38,7 +41,10 @@ NONCE_USED = "SignatureNonceUsed"
 AMBIGUOUS_ATTEMPTS_FACTOR = 3
 
 
-def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
+def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation, *,
+            check_media: bool = False) -> oc.Outcome:
+    """Submit ``decision``'s job once, publish its JobId, and say how it ended in ``out``.
+    ``check_media``: first ask VOD whether the media exists and is uploaded (HTTP callbacks)."""
     s = deps.settings
     key = job_key(s.idempotency_prefix, decision.action, decision.media_id, decision.template_id)
     now = deps.clock()
@@ -47,6 +53,16 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
         return _held(claim.record, key, event, decision, out, deps, inv)
     record = claim.record
     if record.job_id is None:
+        if check_media:
+            try:
+                problem = media_problem(event, decision, deps, inv)
+            except ApiError as exc:
+                deps.store.release(key, now=deps.clock())
+                return _api_failure(out, exc, "media check")
+            if problem is not None:
+                deps.store.release(key, now=deps.clock())  # nothing was paid: a genuine event may come
+                out.status, out.reason = oc.DEAD_LETTERED, problem
+                return out
         try:
             response = _submit(decision, deps, inv, out)
         except UncertainSubmit as exc:

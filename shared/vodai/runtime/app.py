@@ -1,7 +1,9 @@
 """The shim's WSGI app: FC's custom-runtime HTTP contract in front of any function in ``functions/``.
 
 Routing, as FC does it: the ``x-fc-control-path`` header (``/invoke``, ``/initialize``,
-``/http-invoke``) decides when present. Without it (a local client), ``POST /invoke`` and
+``/http-invoke``) decides when present, except that on an HTTP function a ``/invoke`` or
+``/initialize`` header on any other path is the client's own, not FC's (FC sends its control
+calls on their own path), and is ignored: the request goes to the function as sent. Without it (a local client), ``POST /invoke`` and
 ``POST /initialize`` are the control calls and every other path of an HTTP function is passed
 through to it unchanged.
 """
@@ -95,10 +97,14 @@ class _Router:
 
     def __call__(self, environ: dict, start_response: Callable):
         control = environ.get("HTTP_X_FC_CONTROL_PATH") or None
+        path = environ.get("PATH_INFO") or "/"
+        if control in (INVOKE, INITIALIZE) and path != control and self._kind(environ) == HTTP:
+            # A client's header on an HTTP request (it re-ran /initialize unauthenticated): ignored.
+            environ.pop("HTTP_X_FC_CONTROL_PATH", None)
+            control = None
         if control in (INVOKE, INITIALIZE):
             environ["PATH_INFO"] = control  # FC's control header wins over the request path
             return self.flask_app(environ, start_response)
-        path = environ.get("PATH_INFO") or "/"
         if control == HTTP_INVOKE or (control is None and path not in (INVOKE, INITIALIZE)):
             try:
                 name = self.resolve(dict(EnvironHeaders(environ)))
@@ -108,3 +114,9 @@ class _Router:
             if control == HTTP_INVOKE or kind == HTTP:
                 return invoke_http(self.functions, name, environ, start_response)
         return self.flask_app(environ, start_response)
+
+    def _kind(self, environ: dict) -> Optional[str]:
+        try:
+            return self.functions.spec(self.resolve(dict(EnvironHeaders(environ)))).kind
+        except FunctionNotFound:
+            return None
