@@ -176,7 +176,7 @@ def test_resubmit_uncertain_deletes_the_record_only_when_asked(sqlite_url, targe
     sample = EVENTS / "raw" / "video-cn-shanghai.json"
     target = open_target(cloud=False)
     [decision] = plan(sample.read_bytes(), settings=target.settings, routes=target.routes).outcomes
-    key = job_key(target.settings.idempotency_prefix, decision.action, decision.media_id, decision.template_id)
+    key = job_key(target.settings.namespace, decision.action, decision.media_id, decision.template_id)
     store = open_store(sqlite_url)
     now = time.time()
     assert store.claim(key, now=now, lock_until=now + 60, expires_at=now + 3600).acquired

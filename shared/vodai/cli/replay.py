@@ -84,7 +84,7 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     finally:
         getattr(target, "close", lambda: None)()
 
-    summary = rp.Summary(results, prefix=target.settings.idempotency_prefix, target="cloud" if cloud else "emulator",
+    summary = rp.Summary(results, prefix=target.settings.namespace, target="cloud" if cloud else "emulator",
                          dry_run=dry_run, interrupted=runner.interrupted)
     if not dry_run and summary.retry_results:
         path = rp.write_failures(summary.retry_results)

@@ -44,7 +44,7 @@ class UncertainSubmit(Exception):
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
     s = deps.settings
-    key = job_key(s.idempotency_prefix, decision.action, decision.media_id, decision.template_id)
+    key = job_key(s.namespace, decision.action, decision.media_id, decision.template_id)
     now = deps.clock()
     claim = deps.store.claim(key, now=now, lock_until=inv.lock_until, expires_at=now + s.idempotency_ttl)
     if not claim.acquired:

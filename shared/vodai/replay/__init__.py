@@ -3,7 +3,7 @@
     items = read_sources(["events/", ".vodai/dead-letters/"])
     target = open_target(cloud=False)               # the built-in emulator; the store persists
     results = Runner(target, concurrency=4, rate=10).run(items, on_result=print)
-    summary = Summary(results, prefix=target.settings.idempotency_prefix)
+    summary = Summary(results, prefix=target.settings.namespace)
     write_failures(summary.retry_results)           # .vodai/replay/failed-<UTC time>.jsonl
 
 The logic lives here (no click); ``vodai.cli.replay`` is the command around it.

@@ -286,7 +286,7 @@ class Runner:
                 result.outcomes = plan(item.raw, settings=settings, routes=self.target.routes, decided=decided,
                                        context=context).outcomes
                 return result
-            keys = decided_keys(decided, settings.idempotency_prefix)
+            keys = decided_keys(decided, settings.namespace)
             self.bucket.acquire(max(1, len(decided)))
             if self.stopping.is_set():
                 result.error = INTERRUPTED
@@ -317,7 +317,7 @@ class Runner:
     def _uncertain_duplicates(self, outcomes: Sequence[Outcome]) -> List[str]:
         """The keys of the duplicates skipped because their record is UNCERTAIN. Looked up after the
         invocation, and only for duplicates (the key is still held): a new key costs no read."""
-        prefix = self.target.settings.idempotency_prefix
+        prefix = self.target.settings.namespace
         found = []
         for o in outcomes:
             key = outcome_key(prefix, o) if o.status == SKIPPED and o.duplicate else None
