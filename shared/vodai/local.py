@@ -1,9 +1,23 @@
 """Running the handler on this machine: against the in-process emulator (default) or the cloud.
 
-Used by ``vodai invoke`` (and later replay). The emulator target needs no account: it makes
+Used by ``vodai invoke`` and ``vodai replay``. The emulator target needs no account: it makes
 one-off STS credentials, registers them with an in-process emulator, and signs real requests
 that the emulator verifies, exactly as the cloud would. Both targets run ``vodai.handler.run``,
 the code the FC handler runs.
+
+Which store and namespace each command records into (one rule: the namespace follows the VOD
+endpoint, :attr:`vodai.config.Settings.namespace`; the store is ``VODAI_IDEMPOTENCY_STORE`` when set):
+
+===========================  ===========================================  =======================
+command                      store when VODAI_IDEMPOTENCY_STORE is unset  namespace
+===========================  ===========================================  =======================
+invoke, invoke --via-http    a memory store for the run                   <prefix>:emulator
+invoke --cloud (--via-http)  SQLite under .vodai/                         <prefix>
+replay                       SQLite under .vodai/                         <prefix>:emulator
+replay --cloud               SQLite under .vodai/                         <prefix>
+serve, jobs                  SQLite under .vodai/                         from VODAI_VOD_ENDPOINT
+deployed function            SQLite under /tmp/vodai (set redis://)       <prefix>
+===========================  ===========================================  =======================
 """
 
 from __future__ import annotations
