@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set
 
 from ..deadletter import DeadLetter
+from ..deadletter.backends.jsonl import append_locked
 from .sources import REPLAYED_DIR, STDIN
 
 if TYPE_CHECKING:  # the runner uses the ledger: imported at run time only where needed
@@ -32,14 +33,7 @@ LEDGER_NAME = "dead-lettered-lines.txt"
 
 def _append_locked(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # as the dead-letter sink writes: lines never interleave
-        try:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    append_locked(path, data)
 
 
 def _letter_id(line: bytes) -> Optional[str]:
