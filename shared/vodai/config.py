@@ -8,6 +8,7 @@ A plain model filled from ``os.environ`` rather than pydantic-settings: the latt
 # annotation from its text when it creates the model classes, at every cold start.
 import os
 from typing import Dict, Iterable, List, Literal, Mapping, Optional
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -21,6 +22,10 @@ DEAD_LETTER_SCHEMES = ("file", "mns-queue", "mns-topic")
 OTHER_VARIABLES = frozenset({"VODAI_FUNCTION", "VODAI_PYTHON", "VODAI_EMULATOR_URL", "VODAI_EMULATOR_CALLBACK_AUTH_KEY"})
 #: Variables under this prefix belong to the test harness.
 TEST_PREFIX = "VODAI_TEST_"
+#: Suffix of the namespace of records made against anything but Alibaba Cloud's VOD (an emulator).
+EMULATOR_NAMESPACE = "emulator"
+#: Hosts under this domain are Alibaba Cloud's own endpoints (public, internal or VPC).
+CLOUD_DOMAIN = "aliyuncs.com"
 
 
 class Settings(BaseModel):
@@ -111,6 +116,25 @@ class Settings(BaseModel):
 
     def idempotency_url(self) -> Optional[str]:
         return self.idempotency_store.get_secret_value() if self.idempotency_store else None
+
+    @property
+    def target(self) -> Literal["cloud", "emulator"]:
+        """Where VOD jobs are submitted: ``cloud`` (no endpoint override, or one under
+        ``aliyuncs.com``) or ``emulator`` (any other VOD endpoint). MNS does not count: a real
+        VOD job is paid for wherever its JobId is published."""
+        if self.vod_endpoint is None:
+            return "cloud"
+        host = (urlsplit(self.vod_endpoint).hostname or "").lower()
+        return "cloud" if host == CLOUD_DOMAIN or host.endswith("." + CLOUD_DOMAIN) else "emulator"
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of job records and tracked jobs: ``VODAI_IDEMPOTENCY_PREFIX`` against the
+        cloud (where a deployed function has always kept them), ``<prefix>:emulator`` against
+        anything else, so that no local run can make a real upload look done."""
+        if self.target == "cloud":
+            return self.idempotency_prefix
+        return f"{self.idempotency_prefix}:{EMULATOR_NAMESPACE}"
 
     def tracking_url(self) -> Optional[str]:
         """``VODAI_TRACKING_STORE``, else the idempotency store's URL (None: both defaults)."""

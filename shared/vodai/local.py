@@ -1,9 +1,23 @@
 """Running the handler on this machine: against the in-process emulator (default) or the cloud.
 
-Used by ``vodai invoke`` (and later replay). The emulator target needs no account: it makes
+Used by ``vodai invoke`` and ``vodai replay``. The emulator target needs no account: it makes
 one-off STS credentials, registers them with an in-process emulator, and signs real requests
 that the emulator verifies, exactly as the cloud would. Both targets run ``vodai.handler.run``,
 the code the FC handler runs.
+
+Which store and namespace each command records into (one rule: the namespace follows the VOD
+endpoint, :attr:`vodai.config.Settings.namespace`; the store is ``VODAI_IDEMPOTENCY_STORE`` when set):
+
+===========================  ===========================================  =======================
+command                      store when VODAI_IDEMPOTENCY_STORE is unset  namespace
+===========================  ===========================================  =======================
+invoke, invoke --via-http    a memory store for the run                   <prefix>:emulator
+invoke --cloud (--via-http)  SQLite under .vodai/                         <prefix>
+replay                       SQLite under .vodai/                         <prefix>:emulator
+replay --cloud               SQLite under .vodai/                         <prefix>
+serve, jobs                  SQLite under .vodai/                         from VODAI_VOD_ENDPOINT
+deployed function            SQLite under /tmp/vodai (set redis://)       <prefix>
+===========================  ===========================================  =======================
 """
 
 from __future__ import annotations
@@ -16,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Sequence
 
 import requests
-from pydantic import SecretStr
 
 from .config import Settings
 from .credentials import Credentials
@@ -26,7 +39,6 @@ from .pipeline import Decided, InvocationResult
 from .routing.rules import RouteTable, load_table
 
 EMULATOR_URL = "http://emulator.vodai.local"
-EMULATOR_NAMESPACE = "emulator"
 # Values the emulator target fills in when the user has not set them: it needs no real templates.
 EMULATOR_DEFAULTS = {
     "ai_template_id": "emulator-ai-template",
@@ -80,26 +92,35 @@ class LocalTarget:
                    decided=decided)
 
 
-def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: Optional[str] = None) -> LocalTarget:
-    """The handler against a fresh in-process emulator.
+def emulator_variables(environ: Optional[Mapping[str, str]], url: str, *, store_url: Optional[str] = None) -> Dict[str, str]:
+    """The ``VODAI_*`` variables a run on a built-in emulator at ``url`` sets over the user's.
 
-    The idempotency store is ``VODAI_IDEMPOTENCY_STORE`` when set, else ``store_url``, else a new
-    memory store: ``vodai invoke``'s emulator lives for one run, and job records from earlier runs
-    would name jobs it never saw. ``vodai replay`` passes the default SQLite store instead, so that
-    replaying the same events twice submits nothing new.
+    The one rule for the emulator targets (``vodai invoke`` in process or ``--via-http``, ``vodai
+    replay``): VOD and MNS go to the emulator, which makes every record's namespace
+    ``<prefix>:emulator`` (:attr:`vodai.config.Settings.namespace`); templates and topic get
+    stand-ins when unset; the job store is ``VODAI_IDEMPOTENCY_STORE`` when set, else ``store_url``,
+    else a new memory store (an emulator that lives for one run knows no job of an earlier run).
+    """
+    env = os.environ if environ is None else environ
+    variables = {"VODAI_VOD_ENDPOINT": url, "VODAI_MNS_ENDPOINT": url}
+    for name, value in EMULATOR_DEFAULTS.items():
+        if not env.get("VODAI_" + name.upper(), "").strip():
+            variables["VODAI_" + name.upper()] = value
+    if not env.get("VODAI_IDEMPOTENCY_STORE", "").strip():
+        variables["VODAI_IDEMPOTENCY_STORE"] = store_url or "memory://" + secrets.token_hex(8)
+    return variables
+
+
+def emulator_target(environ: Optional[Mapping[str, str]] = None, *, store_url: Optional[str] = None) -> LocalTarget:
+    """The handler against a fresh in-process emulator, with the settings of
+    :func:`emulator_variables`. ``vodai replay`` passes the default SQLite store as ``store_url``,
+    so that replaying the same events twice submits nothing new.
     """
     from .clients.session import new_session
     from .emulator import EmulatorBackend, mount
 
-    base = Settings.from_env(environ)
-    overrides: Dict[str, Any] = {k: v for k, v in EMULATOR_DEFAULTS.items() if getattr(base, k) is None}
-    if base.idempotency_store is None:
-        # A SecretStr, as Settings holds it (model_copy does not validate: a plain str would break idempotency_url()).
-        overrides["idempotency_store"] = SecretStr(store_url or "memory://" + secrets.token_hex(8))
-    # Emulator job keys live under "<prefix>:emulator": an emulator "job" must never make a real
-    # upload look done in a store that the cloud also uses.
-    overrides["idempotency_prefix"] = f"{base.idempotency_prefix}:{EMULATOR_NAMESPACE}"
-    settings = base.model_copy(update={**overrides, "vod_endpoint": EMULATOR_URL, "mns_endpoint": EMULATOR_URL})
+    env = os.environ if environ is None else environ
+    settings = Settings.from_env({**env, **emulator_variables(env, EMULATOR_URL, store_url=store_url)})
     creds = LocalCredentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
     backend = EmulatorBackend()
     backend.add_credentials(creds.access_key_id, creds.access_key_secret, security_token=creds.security_token)

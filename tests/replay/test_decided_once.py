@@ -32,7 +32,7 @@ def test_an_invocation_on_decided_events_ends_as_one_that_decides_itself(sample,
     decided = decide_all(raw, settings=given.settings, routes=given.routes, context=context)
     begun = [o.to_dict() for _r, o, _e, _d in decided]
 
-    prefix = given.settings.idempotency_prefix
+    prefix = given.settings.namespace
     planned = plan(raw, settings=given.settings, routes=given.routes, context=context, decided=decided)
     assert [o.to_dict() for _r, o, _e, _d in decided] == begun  # the plan copies, leaves them alone
     assert _comparable(planned.outcomes) == _comparable(plan(raw, settings=given.settings, routes=given.routes,

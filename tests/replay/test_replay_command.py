@@ -104,18 +104,19 @@ def test_jsonl_with_events_dead_letters_and_unreadable_lines(sqlite_url, targets
     path.write_text("\n".join(lines) + "\n")
 
     result, doc = replay(str(path))
-    assert result.exit_code == 1  # an unreadable line did not reach a final outcome
-    assert _counts(doc) == {"submitted": 2, "skipped": 1, "unreadable": 1}
+    assert result.exit_code == 0, result.stderr  # the unreadable line is dead-lettered: a final outcome
+    assert _counts(doc) == {"submitted": 2, "skipped": 1, "dead_lettered": 1}
     [problem] = doc["Problems"]
-    assert (problem["Source"], problem["Line"], problem["Status"]) == ("mixed.jsonl", 4, "unreadable")
-    assert problem["Reason"].startswith("not JSON")
+    assert (problem["Source"], problem["Line"], problem["Status"]) == ("mixed.jsonl", 4, "dead_lettered")
+    assert problem["Reason"].startswith("not JSON") and problem["DeadLetterId"]
     by_line = {r["Line"]: r for r in doc["Outcomes"]}
     assert by_line[1]["Action"] == "SubmitAIImageJob" and by_line[2]["Action"] == "SubmitAIImageAuditJob"
     assert by_line[2]["FromDeadLetter"] and by_line[5]["Status"] == "skipped"
     assert len(targets[0].backend.jobs()) == 2
-    # Only the unreadable line goes to the failure file, as it was.
-    assert Path(doc["FailedFile"]).read_text() == "this is not json\n"
-    assert doc["FailedFile"].startswith(str(Path(".vodai") / "replay" / "failed-"))
+    assert doc["FailedFile"] is None and not list(Path(".vodai", "replay").glob("failed-*"))
+    # The letter replayed left the file; the events and the unreadable line stay, as the user wrote them.
+    assert path.read_text() == "\n".join(lines[:1] + lines[2:]) + "\n"
+    assert Path("replayed", "mixed.jsonl").read_text() == letter + "\n"
 
 
 def test_dry_run_calls_nothing_and_shows_each_decision(tmp_path, monkeypatch, targets):
@@ -176,7 +177,7 @@ def test_resubmit_uncertain_deletes_the_record_only_when_asked(sqlite_url, targe
     sample = EVENTS / "raw" / "video-cn-shanghai.json"
     target = open_target(cloud=False)
     [decision] = plan(sample.read_bytes(), settings=target.settings, routes=target.routes).outcomes
-    key = job_key(target.settings.idempotency_prefix, decision.action, decision.media_id, decision.template_id)
+    key = job_key(target.settings.namespace, decision.action, decision.media_id, decision.template_id)
     store = open_store(sqlite_url)
     now = time.time()
     assert store.claim(key, now=now, lock_until=now + 60, expires_at=now + 3600).acquired

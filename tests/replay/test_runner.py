@@ -289,7 +289,7 @@ def test_the_runner_reads_job_records_only_for_duplicates(monkeypatch, tmp_path)
     assert [o.status for r in results for o in r.outcomes] == [SUBMITTED, SUBMITTED]
     assert store.reads == []
 
-    keys = [job_key(target.settings.idempotency_prefix, d.action, d.media_id, d.template_id)
+    keys = [job_key(target.settings.namespace, d.action, d.media_id, d.template_id)
             for sample in (shanghai, beijing)
             for d in plan(sample.read_bytes(), settings=target.settings, routes=target.routes).outcomes]
     store.mark_uncertain(keys[1], reason="answer lost", now=0.0)

@@ -103,7 +103,7 @@ def harness(*, store: Any = None, tracking: Any = None, seed: int = 7, backend: 
     conf = settings(**setting_changes)
     context = LocalContext(credentials=LocalCredentials(AK, SECRET, TOKEN))
     store = store or open_store("memory://")
-    tracking = tracking or open_tracking("memory://", namespace=conf.idempotency_prefix)
+    tracking = tracking or open_tracking("memory://", namespace=conf.namespace)
     clock = clock or ManualClock()
     slept: List[float] = []
     deps = build(conf, context=context, session=session, store=store, tracking=tracking,

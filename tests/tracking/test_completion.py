@@ -96,7 +96,7 @@ def test_three_deliveries_and_a_concurrent_poll_publish_one_message(kind, tmp_pa
             assert o.duplicate and o.message_id in (None, message["Id"])
     tracked = tracking.get(job_id)
     assert (tracked.status, tracked.completion_message_id) == (SUCCESS, message["Id"])
-    assert store.get(notify_key("vodai", job_id)).status == COMPLETED
+    assert store.get(notify_key(h.deps.settings.namespace, job_id)).status == COMPLETED
     # Later deliveries and polls change nothing.
     assert h.deliver(event).status == SKIPPED and h.poll().jobs == [] and len(h.completions()) == 1
 
@@ -136,7 +136,7 @@ def test_a_crash_between_saving_and_publishing_publishes_the_saved_message_once(
     job_id, event = _audit_job(h)
     with pytest.raises(Crash):
         h.deliver(event, deps=h.with_deps(publisher=CrashingPublisher(h.deps.publisher)))
-    saved = h.deps.store.get(notify_key("vodai", job_id))
+    saved = h.deps.store.get(notify_key(h.deps.settings.namespace, job_id))
     assert saved.status == SUBMITTED and json.loads(saved.message)["JobId"] == job_id
     assert h.completions() == [] and h.deps.tracking.get(job_id).status == PENDING
     # While the dead invocation's lock lasts, the others keep off (and say so).
@@ -208,7 +208,7 @@ def test_a_permanent_publish_error_dead_letters_the_event_and_keeps_the_message(
     h.backend.faults.add(FaultRule("PublishMessage", "error", code="TopicNotExist", status=404, times=1))
     out = h.deliver(event)
     assert out.status == DEAD_LETTERED and out.error["Code"] == "TopicNotExist" and out.dead_letter_id
-    assert h.deps.store.get(notify_key("vodai", job_id)).status == SUBMITTED
+    assert h.deps.store.get(notify_key(h.deps.settings.namespace, job_id)).status == SUBMITTED
     assert h.deliver(event).status == OUT_COMPLETED and len(h.completions()) == 1  # the replay publishes it
 
 

@@ -191,7 +191,7 @@ def test_a_failed_publish_is_published_by_the_next_poll_from_the_saved_message()
     first = h.poll()
     [check] = first.jobs
     assert check.state == "failed" and "TopicNotExist" in check.reason
-    saved = h.deps.store.get(notify_key("vodai", job_id))
+    saved = h.deps.store.get(notify_key(h.deps.settings.namespace, job_id))
     assert saved.status == "SUBMITTED" and json.loads(saved.message)["JobId"] == job_id
     assert h.deps.tracking.get(job_id).status == PENDING
     h.clock.advance(30)

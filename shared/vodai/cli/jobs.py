@@ -94,7 +94,7 @@ def list_jobs(status, limit, as_json, env_vars):
         click.echo(json.dumps([j.to_dict() for j in found], ensure_ascii=False, indent=2))
         return
     console = _console()
-    console.print(render_jobs(found, title=f"vodai jobs ({status}): {len(found)} in {settings.idempotency_prefix}"))
+    console.print(render_jobs(found, title=f"vodai jobs ({status}): {len(found)} in {settings.namespace}"))
 
 
 # -- poll ------------------------------------------------------------------------------------------

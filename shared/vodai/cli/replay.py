@@ -45,11 +45,14 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     a directory (every *.json and *.jsonl below it, except expected.json), or - for JSONL on stdin.
 
     Job records persist in VODAI_IDEMPOTENCY_STORE (default: SQLite under .vodai/), so replaying
-    the same events twice submits nothing new: done jobs are skipped as duplicates. On the
-    emulator, job keys are kept apart from real ones (prefix "<prefix>:emulator").
+    the same events twice submits nothing new: done jobs are skipped as duplicates.
 
-    Prints a summary on stdout (--json: as JSON). Exit status 0 when every event reached a final
-    outcome (submitted, skipped, dead-lettered); otherwise 1, and the failed and unreadable items
+    Job records made on the emulator are kept apart from the cloud's (namespace "<prefix>:emulator").
+
+    A dead letter that reached a final outcome is moved to replayed/ beside its file (dead-lettered
+    again, only its new letter stays); a line that cannot be read is dead-lettered once, and later
+    replays skip it. Prints a summary on stdout (--json: as JSON). Exit status 0 when every event
+    reached a final outcome (submitted, skipped, dead-lettered); otherwise 1, and the failed items
     are written to .vodai/replay/failed-<UTC time>.jsonl, which `vodai replay` reads back.
     """
     from rich.console import Console
@@ -84,8 +87,12 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     finally:
         getattr(target, "close", lambda: None)()
 
-    summary = rp.Summary(results, prefix=target.settings.idempotency_prefix, target="cloud" if cloud else "emulator",
+    summary = rp.Summary(results, prefix=target.settings.namespace, target="cloud" if cloud else "emulator",
                          dry_run=dry_run, interrupted=runner.interrupted)
+    if not dry_run:
+        moved = rp.retire_replayed(results)
+        if moved:
+            click.echo(f"vodai: {moved} dead letters replayed: moved to {rp.REPLAYED_DIR}/ beside their files", err=True)
     if not dry_run and summary.retry_results:
         path = rp.write_failures(summary.retry_results)
         if path is not None:

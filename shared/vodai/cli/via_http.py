@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from .. import handler
 from ..credentials import Credentials
 from ..exceptions import InvocationError
-from ..local import EMULATOR_DEFAULTS
+from ..local import emulator_variables
 from ..local_context import LocalContext, LocalCredentials
 from ..pipeline import InvocationResult
 from ..runtime.headers import headers_from_context
@@ -75,10 +75,9 @@ class HttpTarget:
             fixed = LocalCredentials("STS.emulator" + secrets.token_hex(6), secrets.token_urlsafe(24), secrets.token_urlsafe(32))
             backend = EmulatorBackend()
             backend.add_credentials(fixed.access_key_id, fixed.access_key_secret, security_token=fixed.security_token)
-            for name, value in EMULATOR_DEFAULTS.items():
-                os.environ.setdefault("VODAI_" + name.upper(), value)
             emulator = _Server(emulator_app(backend))
-            os.environ["VODAI_VOD_ENDPOINT"] = os.environ["VODAI_MNS_ENDPOINT"] = emulator.url
+            # The same settings as the in-process emulator: its namespace, and a store of its own.
+            os.environ.update(emulator_variables(os.environ, emulator.url))
             backend.create_topic(os.environ["VODAI_CALLBACK_TOPIC"])
             source = _constant(fixed)
         elif credentials is not None:

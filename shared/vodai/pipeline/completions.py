@@ -101,7 +101,7 @@ def find_job(decision: Complete, region: Optional[str], deps: Dependencies) -> O
     templates = [s.audit_template_id, *(r.audit_template_id for r in deps.routes.regions.values())]
     # None last: a job submitted without TemplateId (the account's default template).
     for template in [*dict.fromkeys(t for t in templates if t), None]:
-        record = deps.store.get(job_key(s.idempotency_prefix, SUBMIT_AI_IMAGE_AUDIT_JOB, decision.media_id, template), now=now)
+        record = deps.store.get(job_key(s.namespace, SUBMIT_AI_IMAGE_AUDIT_JOB, decision.media_id, template), now=now)
         if record is None or record.job_id != decision.job_id:
             continue
         body = tc.message_body(record.message)

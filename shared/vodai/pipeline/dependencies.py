@@ -59,7 +59,7 @@ def tracking_for(settings: Settings, store: Optional[IdempotencyStore] = None) -
     """The tracking store: ``VODAI_TRACKING_STORE``, else the idempotency store's URL, else its
     default; when an idempotency store *object* was handed in without any URL configured (tests),
     the tracking store follows that object (its SQLite file, or a memory store tied to it)."""
-    namespace = settings.idempotency_prefix
+    namespace = settings.namespace
     url = settings.tracking_url()
     if url is None and store is not None:
         path = getattr(store, "path", None)

@@ -46,7 +46,7 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
     """Submit ``decision``'s job once, publish its JobId, and say how it ended in ``out``.
     ``check_media``: first ask VOD whether the media exists and is uploaded (HTTP callbacks)."""
     s = deps.settings
-    key = job_key(s.idempotency_prefix, decision.action, decision.media_id, decision.template_id)
+    key = job_key(s.namespace, decision.action, decision.media_id, decision.template_id)
     now = deps.clock()
     claim = deps.store.claim(key, now=now, lock_until=inv.lock_until, expires_at=now + s.idempotency_ttl)
     if not claim.acquired:

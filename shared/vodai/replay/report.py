@@ -45,7 +45,8 @@ def _key(outcome: Outcome, prefix: str) -> Optional[str]:
 
 def needs_retry(result: ItemResult) -> bool:
     """The item did not reach a final outcome: it belongs in the failure file."""
-    return result.item.unreadable or result.error is not None or any(o.status not in _DONE for o in result.outcomes)
+    unsettled = result.item.unreadable and not result.outcomes  # a settled line has its outcome
+    return unsettled or result.error is not None or any(o.status not in _DONE for o in result.outcomes)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Summary:
         self.rows = [row for r in results for row in self._rows(r)]
 
     def _rows(self, result: ItemResult) -> List[Row]:
-        if result.item.unreadable:
+        if result.item.unreadable and not result.outcomes:
             return [Row(result, UNREADABLE, reason=result.item.error)]
         if result.error is not None:
             return [Row(result, FAILED, reason=result.error)]

@@ -30,8 +30,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
+from ..deadletter import DeadLetter
 from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
-from ..pipeline import PLANNED, SKIPPED, Decided, InvocationResult, Outcome, decide_all, plan, submits
+from ..pipeline import DEAD_LETTERED, PLANNED, SKIPPED, Decided, Dependencies, InvocationResult, Outcome, build, decide_all, plan, submits
+from .settle import LineLedger
 from .sources import Item
 
 log = logging.getLogger("vodai.replay")
@@ -163,7 +165,8 @@ class ItemResult:
 class Runner:
     def __init__(self, target, *, concurrency: int = 4, rate: float = 0.0, dry_run: bool = False,
                  resubmit_uncertain: bool = False, bucket: Optional[TokenBucket] = None,
-                 store: Optional[IdempotencyStore] = None, workers: Optional[int] = None) -> None:
+                 store: Optional[IdempotencyStore] = None, workers: Optional[int] = None,
+                 ledger: Optional[LineLedger] = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         if workers is not None and workers < 1:
@@ -179,6 +182,8 @@ class Runner:
         self.dry_run = dry_run
         self.resubmit_uncertain = resubmit_uncertain
         self._idempotency_store = store
+        self.ledger = ledger or LineLedger()
+        self._dead_letters: Optional[Dependencies] = None
         self._locks = KeyLocks()
         self._takes_decided = bool(getattr(target, "takes_decided", False))
         self.interrupted = False
@@ -273,6 +278,12 @@ class Runner:
     def run_one(self, item: Item, position: int) -> ItemResult:
         result = ItemResult(item, position)
         if item.raw is None:  # unreadable
+            if item.text is not None and not self.dry_run:  # a line: settled once; a file that cannot be read: retried
+                try:
+                    result.outcomes = [self._dead_letter_line(item)]
+                except Exception as exc:  # e.g. the sink is down: the line stays for the next replay
+                    log.warning("%s: %s: %s", item.origin, type(exc).__name__, exc)
+                    result.error = f"{type(exc).__name__}: {exc}"
             return result
         if self.stopping.is_set():
             result.error = INTERRUPTED
@@ -286,7 +297,7 @@ class Runner:
                 result.outcomes = plan(item.raw, settings=settings, routes=self.target.routes, decided=decided,
                                        context=context).outcomes
                 return result
-            keys = decided_keys(decided, settings.idempotency_prefix)
+            keys = decided_keys(decided, settings.namespace)
             self.bucket.acquire(max(1, len(decided)))
             if self.stopping.is_set():
                 result.error = INTERRUPTED
@@ -305,6 +316,24 @@ class Runner:
             result.error = f"{type(exc).__name__}: {exc}"
         return result
 
+    def _dead_letter_line(self, item: Item) -> Outcome:
+        """An unreadable line's one final outcome: dead-lettered, holding the line as it was, the first
+        time any replay reads it; skipped as settled every later time (:class:`LineLedger`)."""
+        assert item.text is not None
+        digest = self.ledger.digest(item.text)
+        with self.ledger.lock:
+            if self.ledger.has(digest):
+                return Outcome(0, SKIPPED, reason=f"{item.error}: dead-lettered by an earlier replay")
+            if self._dead_letters is None:
+                self._dead_letters = build(self.target.settings, context=self.target.new_context(),
+                                           session=getattr(self.target, "session", None), routes=self.target.routes)
+            deps = self._dead_letters
+            letter = DeadLetter.of(reason=f"replay of {item.origin}: {item.error}", outcome={}, raw=item.text,
+                                   request_id=None)
+            deps.dead_letters.write(letter, deps.secrets)
+            self.ledger.add(digest)
+        return Outcome(0, DEAD_LETTERED, reason=item.error, dead_letter_id=letter.dead_letter_id)
+
     def _resubmit_uncertain(self, keys: Sequence[str], result: ItemResult) -> None:
         for key in keys:
             record = self.store.get(key)
@@ -317,7 +346,7 @@ class Runner:
     def _uncertain_duplicates(self, outcomes: Sequence[Outcome]) -> List[str]:
         """The keys of the duplicates skipped because their record is UNCERTAIN. Looked up after the
         invocation, and only for duplicates (the key is still held): a new key costs no read."""
-        prefix = self.target.settings.idempotency_prefix
+        prefix = self.target.settings.namespace
         found = []
         for o in outcomes:
             key = outcome_key(prefix, o) if o.status == SKIPPED and o.duplicate else None

@@ -8,7 +8,8 @@ Inputs:
 - a JSONL file (``.jsonl``, ``.ndjson``): one item per non-blank line, either an event (any JSON value)
   or a dead letter (:meth:`DeadLetter.is_dead_letter`), whose ``Event`` is decoded and replayed. A line
   that is not JSON becomes an *unreadable* item naming ``file:line``.
-- a directory: every ``*.json`` and ``*.jsonl`` below it, sorted, except ``expected.json``.
+- a directory: every ``*.json`` and ``*.jsonl`` below it, sorted, except ``expected.json`` and what is
+  in a ``replayed/`` folder (letters already replayed, moved there by :mod:`vodai.replay.settle`).
 - ``-``: standard input, read as JSONL.
 
 Everything is read before anything runs, so a replay never reads a file that it is appending to
@@ -30,6 +31,8 @@ from ..exceptions import SourceError
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 DIRECTORY_PATTERNS = ("*.json", "*.jsonl")
 SKIPPED_NAMES = frozenset({"expected.json"})
+#: Folders of letters already replayed, below a directory replayed (see vodai.replay.settle).
+REPLAYED_DIR = "replayed"
 STDIN = "-"
 
 
@@ -77,7 +80,8 @@ def read_sources(paths: Iterable[str], *, stdin: Optional[BinaryIO] = None) -> L
 
 def _directory_files(directory: Path) -> List[Path]:
     found = {f for pattern in DIRECTORY_PATTERNS for f in directory.rglob(pattern) if f.is_file()}
-    return sorted(f for f in found if f.name not in SKIPPED_NAMES)
+    # Letters already replayed (vodai.replay.settle) are history, not input.
+    return sorted(f for f in found if f.name not in SKIPPED_NAMES and REPLAYED_DIR not in f.relative_to(directory).parts[:-1])
 
 
 def read_file(path: Path) -> List[Item]:

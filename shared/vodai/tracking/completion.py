@@ -97,7 +97,7 @@ def publish_completion(job: TrackedJob, result: JobResult, deps: Any, *, deadlin
     """Publish ``job``'s completion once. ``deps`` is a :class:`vodai.pipeline.Dependencies` (its
     settings, idempotency store, tracking store, publisher, retry policy, clock, sleep, rand)."""
     s = deps.settings
-    key = notify_key(s.idempotency_prefix, job.job_id)
+    key = notify_key(s.namespace, job.job_id)
     now = deps.clock()
     claim = deps.store.claim(key, now=now, lock_until=lock_until, expires_at=now + s.idempotency_ttl)
     record = claim.record

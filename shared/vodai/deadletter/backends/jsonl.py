@@ -12,6 +12,19 @@ from ...exceptions import DeadLetterError
 from ..base import DeadLetter, DeadLetterSink
 
 
+def append_locked(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` in one write under an exclusive lock, then fsync: lines from
+    concurrent processes never interleave (a replay moving letters takes the same lock)."""
+    with open(path, "ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class JsonlDirectorySink(DeadLetterSink):
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
@@ -24,15 +37,7 @@ class JsonlDirectorySink(DeadLetterSink):
         path = self.path_for_today()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # One write under an exclusive lock: lines from concurrent processes never interleave.
-            with open(path, "a", encoding="utf-8") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    handle.write(line)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            append_locked(path, line.encode("utf-8"))
         except OSError as exc:
             raise DeadLetterError(f"cannot write dead letter to {path}: {exc.strerror}") from None
         return str(path)
