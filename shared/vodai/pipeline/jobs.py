@@ -51,6 +51,10 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
         return _held(claim.record, key, event, decision, out, deps, inv)
     record = claim.record
     if record.job_id is None:
+        if not inv.allows_call(s.connect_timeout + s.read_timeout):
+            # Too late to learn a submit's answer: leave the event for the redelivery untouched.
+            deps.store.release(key, now=deps.clock())
+            return not_processed(out, inv, s.connect_timeout + s.read_timeout)
         try:
             response = _submit(decision, deps, inv, out)
         except UncertainSubmit as exc:
@@ -74,6 +78,15 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
         out.job_id, out.request_id, out.republished = record.job_id, record.request_id, True
         fields = None
     return _publish(record, key, decision.action, out, deps, inv, fields)
+
+
+def not_processed(out: oc.Outcome, inv: Invocation, needed: float) -> oc.Outcome:
+    """``out`` as an event whose call was not started for lack of time: failed (retryable), so
+    the platform delivers it again; nothing was sent, so nothing is unknown about it."""
+    out.status = oc.FAILED
+    out.reason = (f"not processed: {max(0.0, inv.deadline.remaining()):.2f} s left before the invocation's deadline, "
+                  f"a call may need {min(needed, inv.budget / 2):.2f} s (connect + read timeout); left for redelivery")
+    return out
 
 
 def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
