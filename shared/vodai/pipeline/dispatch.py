@@ -122,14 +122,16 @@ def decide_record(record: Record, settings: Settings, routes: RouteTable,
 def _decide(record: Record, settings: Settings, routes: RouteTable,
             context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
     out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape)
+    # Checked first: no log line or message could carry a lone surrogate.
+    where = lone_surrogate_at([record.body, record.source_id, record.region])
+    if where is None:
+        out.source_id = record.source_id
     if record.error is not None:
         out.reason = f"malformed event: {record.error}"
         return out, None, None
-    where = lone_surrogate_at([record.body, record.source_id, record.region])
     if where is not None:
         out.reason = f"malformed event: {_field_of(where)}: holds a lone surrogate (\\ud800-\\udfff), not Unicode text"
         return out, None, None
-    out.source_id = record.source_id
     try:
         event = parse_event(record.body)
     except EventError as exc:
