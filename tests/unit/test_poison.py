@@ -236,3 +236,19 @@ def test_any_delivery_ends_in_one_outcome_per_record(raw):
     first_letter = len(sink.lines)
     result = dispatch(raw, deps, context=context)
     _check(raw, result, sink, deps, first_letter=first_letter)
+
+
+@pytest.mark.parametrize("event", [{"EventType": "FileUploadComplete"}, None, b"\xff\xfe", b"[" * 1000 + b"]" * 1000],
+                         ids=["dict", "None", "not UTF-8", "nested 1,000 deep"])
+def test_the_handler_answers_poison_with_its_outcome(event):
+    from vodai import handler
+    from vodai.local_context import LocalContext, LocalCredentials
+
+    handler.reset()
+    context = LocalContext(credentials=LocalCredentials(*SECRETS_OWNER))
+    answer = json.loads(handler.handle(event, context))
+    assert answer["Counts"] == {DEAD_LETTERED: 1}
+    handler.reset()
+
+
+SECRETS_OWNER = (CREDS.access_key_id, CREDS.access_key_secret, CREDS.security_token)
