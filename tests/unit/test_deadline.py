@@ -6,7 +6,7 @@ import json
 
 from unit.test_pipeline import CREDS, _target
 
-from vodai.exceptions import TransportError
+from vodai.exceptions import TransportError, VodApiError
 from vodai.local_context import LocalContext, LocalCredentials, LocalFunction
 from vodai.pipeline import DEAD_LETTERED, FAILED, SKIPPED, SUBMITTED, dispatch
 
@@ -98,3 +98,30 @@ def test_the_first_submit_starts_even_when_the_timeouts_exceed_the_invocation():
     result = dispatch(_batch(3), deps, context=context)
     assert result.outcomes[0].status == SUBMITTED
     assert len(backend.jobs()) == len([o for o in result.outcomes if o.status == SUBMITTED])
+
+
+class ThrottledOnceVod(SlowVod):
+    """VOD refusing the first call (Throttling: definite, retryable) after it took most of the time."""
+
+    def __init__(self, vod, clock: FakeClock, took: float) -> None:
+        super().__init__(vod, clock)
+        self.took, self.sends = took, 0
+
+    def send(self, prepared, action, *, timeout=None):
+        self.sends += 1
+        if self.sends == 1:
+            self.clock.now += self.took
+            raise VodApiError("Throttling", "Request was denied due to request throttling.", status=503,
+                              retryable=True, action=action)
+        return super().send(prepared, action, timeout=timeout)
+
+
+def test_no_retry_starts_without_time_to_learn_its_answer():
+    backend, deps, context, clock = _slow_target()
+    vod = ThrottledOnceVod(deps.vod.vod, clock, took=3.2)  # 4.5 s budget: 1.3 s left, a call needs 1.5 s
+    deps = dataclasses.replace(deps, vod=vod)
+    raw = _batch(1)
+    [outcome] = dispatch(raw, deps, context=context).outcomes
+    assert (outcome.status, vod.sends, backend.jobs()) == (FAILED, 1, [])
+    [outcome] = dispatch(raw, deps, context=context).outcomes  # the redelivery
+    assert outcome.status == SUBMITTED and len(backend.jobs()) == 1

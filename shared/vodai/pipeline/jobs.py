@@ -147,6 +147,11 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
         if ambiguous:
             policy = replace(policy, max_attempts=policy.max_attempts * AMBIGUOUS_ATTEMPTS_FACTOR)
         wait = next_delay(policy, attempt, inv.deadline, deps.rand)
+        call = deps.settings.connect_timeout + deps.settings.read_timeout
+        if wait is not None and not ambiguous and not inv.allows_call(wait + call):
+            # A fresh attempt could not learn its answer in time; a resend after an ambiguous
+            # failure repeats its nonce, so it cannot pay twice and may still learn the outcome.
+            wait = None
         if wait is None:
             if ambiguous:
                 raise UncertainSubmit(
