@@ -18,6 +18,10 @@ from .redaction import check_secret
 ENV_PREFIX = "VODAI_"
 STORE_SCHEMES = ("sqlite", "redis", "rediss", "unix", "memory")
 DEAD_LETTER_SCHEMES = ("file", "mns-queue", "mns-topic")
+# FC 3.0's payload limits per invocation (fc-runtime reference): read as KiB and MiB, so that no
+# delivery FC accepted is ever refused here.
+ASYNC_PAYLOAD_LIMIT = 128 * 1024
+SYNC_PAYLOAD_LIMIT = 32 * 1024 * 1024
 #: ``VODAI_*`` variables that are not settings: read by bootstrap, the runtime shim and the CLI.
 OTHER_VARIABLES = frozenset({"VODAI_FUNCTION", "VODAI_PYTHON", "VODAI_EMULATOR_URL", "VODAI_EMULATOR_CALLBACK_AUTH_KEY"})
 #: Variables under this prefix belong to the test harness.
@@ -78,6 +82,10 @@ class Settings(BaseModel):
     #: Backoff: full jitter over base * 2^n, capped.
     retry_base_delay: float = Field(0.2, gt=0)
     retry_max_delay: float = Field(5.0, gt=0)
+    #: Largest delivery on_upload parses, in bytes; a larger one is dead-lettered unparsed. FC 3.0
+    #: takes up to 128 KB per asynchronous invocation (how the events trigger invokes on_upload)
+    #: and 32 MB per synchronous one: raise it to 33554432 for synchronous invocations.
+    max_delivery_bytes: int = Field(ASYNC_PAYLOAD_LIMIT, gt=0)
     #: Where dead letters go: a directory (default .vodai/dead-letters), mns-queue://NAME, mns-topic://NAME.
     dead_letters: Optional[str] = None
 

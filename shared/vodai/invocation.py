@@ -21,6 +21,17 @@ class Invocation:
     request_id: Optional[str]
     deadline: Deadline
     lock_until: float
+    #: Seconds from the start to the deadline: the function's timeout less the margin.
+    budget: float = 0.0
+
+    def allows_call(self, seconds: float) -> bool:
+        """Whether a call that may take ``seconds`` (connect + read timeout) can still start.
+
+        A call started later could outlive the invocation and leave its outcome unknown. When the
+        timeouts are longer than the whole invocation, half of it is asked instead: otherwise no
+        call could ever start, and a redelivery would have no more time than this one.
+        """
+        return self.deadline.allows(min(seconds, self.budget / 2))
 
 
 def invocation(context: Any, settings: Settings, started: float, clock: Callable[[], float]) -> Invocation:
@@ -46,4 +57,5 @@ def invocation(context: Any, settings: Settings, started: float, clock: Callable
     margin = min(DEADLINE_MARGIN, timeout / 10)
     # FC has no remaining-time call: the lock lasts until FC must have ended this invocation.
     lock_seconds = settings.idempotency_lock_seconds or timeout + 1.0
-    return Invocation(fc_context.request_id(context), Deadline(started + timeout - margin, clock), started + lock_seconds)
+    return Invocation(fc_context.request_id(context), Deadline(started + timeout - margin, clock), started + lock_seconds,
+                      timeout - margin)

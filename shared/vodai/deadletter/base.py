@@ -10,19 +10,34 @@ A dead letter is one JSON object:
 ``Event`` is the envelope piece the record came from (one CloudEvent of a batch, the whole MNS
 notification, the raw body), so a replay sees what was delivered. Signatures, tokens and secrets
 are scrubbed from it before it is written.
+
+A piece too large to keep (over ``EVENT_KEPT_MAX`` characters, e.g. a delivery refused for its
+size) or nested too deep to walk is kept as ``"EventEncoding": "excerpt"``: its first
+``EXCERPT_CHARS`` characters as ``Event``, with ``EventBytes`` and ``EventSha256`` of the whole, so
+a letter stays small and the original can still be recognised; such a letter cannot be replayed.
 """
 
 from __future__ import annotations
 
 import abc
 import base64
+import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Iterable, Optional
 
+from ..jsontext import too_deep
 from ..redaction import MASK, redact
+
+# Larger events are kept as an excerpt: VOD's events are under 2 KiB even in their envelopes.
+EVENT_KEPT_MAX = 32 * 1024
+EXCERPT_CHARS = 4096
+EXCERPT = "excerpt"
+# Deeper events are kept as an excerpt (scrub and json.dumps recurse).
+EVENT_MAX_DEPTH = 64
 
 # Keys whose values never leave vodai, wherever they appear in an event (case-insensitive).
 SECRET_KEYS = frozenset(
@@ -51,20 +66,42 @@ def scrub(value: Any) -> Any:
     return value
 
 
+_SECRET_PAIR = re.compile(
+    r'("(?:' + "|".join(re.escape(k) for k in sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE
+)
+
+
+def excerpt(data: Any) -> tuple:
+    """(Event, EventEncoding, EventBytes, EventSha256) keeping only the start of ``data`` (bytes or
+    text), its secret-bearing JSON fields masked, with the size and digest of the whole."""
+    whole = bytes(data) if isinstance(data, (bytes, bytearray)) else str(data).encode("utf-8", "surrogatepass")
+    head = whole[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+    head = _SECRET_PAIR.sub(lambda m: f'{m.group(1)}"{MASK}"', head)
+    return head, EXCERPT, len(whole), hashlib.sha256(whole).hexdigest()
+
+
 def encode_event(raw: Any) -> tuple:
-    """(Event, EventEncoding) for the piece a record came from."""
+    """(Event, EventEncoding, EventBytes, EventSha256) for the piece a record came from; the last
+    two are None unless the piece is kept only as an excerpt."""
     if isinstance(raw, (bytes, bytearray)):
+        if len(raw) > EVENT_KEPT_MAX:
+            return excerpt(raw)
         try:
             text = bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
-            return base64.b64encode(bytes(raw)).decode("ascii"), "base64"
+            return base64.b64encode(bytes(raw)).decode("ascii"), "base64", None, None
         try:
-            return scrub(json.loads(text)), "json"
-        except ValueError:
-            return text, "text"
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            return text, "text", None, None
+        return (scrub(value), "json", None, None) if not too_deep(value, EVENT_MAX_DEPTH) else excerpt(raw)
     if isinstance(raw, str):
-        return raw, "text"
-    return scrub(raw), "json"
+        return (raw, "text", None, None) if len(raw) <= EVENT_KEPT_MAX else excerpt(raw)
+    if too_deep(raw, EVENT_MAX_DEPTH):
+        return f"(JSON nested deeper than {EVENT_MAX_DEPTH} levels: not kept)", EXCERPT, None, None
+    value = scrub(raw)
+    text = json.dumps(value, ensure_ascii=False)
+    return (value, "json", None, None) if len(text) <= EVENT_KEPT_MAX else excerpt(text)
 
 
 def decode_event(event: Any, encoding: str) -> bytes:
@@ -94,14 +131,17 @@ class DeadLetter:
     event_encoding: str = "json"
     request_id: Optional[str] = None
     function: str = "on_upload"
+    # Set when ``event`` is only an excerpt: the size and sha256 of the whole piece.
+    event_bytes: Optional[int] = None
+    event_sha256: Optional[str] = None
     # A new letter gets a new id and the time it was written.
     dead_letter_id: str = field(default_factory=_new_id)
     time: str = field(default_factory=_now_text)
 
     @classmethod
     def of(cls, *, reason: str, outcome: dict, raw: Any, request_id: Optional[str]) -> DeadLetter:
-        event, encoding = encode_event(raw)
-        return cls(reason, outcome, event, encoding, request_id)
+        event, encoding, size, digest = encode_event(raw)
+        return cls(reason, outcome, event, encoding, request_id, event_bytes=size, event_sha256=digest)
 
     def to_json(self, secrets: Iterable[str] = ()) -> str:
         doc = {
@@ -114,7 +154,16 @@ class DeadLetter:
             "Event": self.event,
             "EventEncoding": self.event_encoding,
         }
-        return redact(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), secrets)
+        if self.event_sha256 is not None:
+            doc["EventBytes"], doc["EventSha256"] = self.event_bytes, self.event_sha256
+        text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON's \\ud800 escapes allow one) has no UTF-8 form: escape it as
+            # JSON does, so the letter is still the delivered text.
+            text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
+        return redact(text, secrets)
 
     @staticmethod
     def is_dead_letter(doc: Any) -> bool:

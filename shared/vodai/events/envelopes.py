@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from ..exceptions import EventError
+from ..jsontext import too_deep
 
 # How deep envelopes may nest (a list of CloudEvents holding base64 bodies is 3).
 MAX_DEPTH = 4
+# How deep one record's JSON may nest: VOD's events with their envelopes are under 10 levels; far
+# deeper input would exhaust the interpreter's recursion limit in whatever walks it next.
+MAX_JSON_DEPTH = 64
 _ARN_REGION = re.compile(r"^acs:[a-z0-9-]+:([a-z]{2,3}-[a-z0-9-]+):")
 
 
@@ -54,28 +58,54 @@ class _Hints:
     region_source: Optional[str] = None
     source_id: Optional[str] = None
 
-    def with_region(self, region: Optional[str], source: str) -> _Hints:
-        # The outermost envelope that names a region wins: it is the delivery's own claim.
-        if self.region or not region:
+    def with_region(self, region: Any, source: str) -> _Hints:
+        # The outermost envelope that names a region wins: it is the delivery's own claim. Only
+        # text names one (a number or an object there says nothing about the region).
+        if self.region or not region or not isinstance(region, str):
             return self
         return _Hints(region, source, self.source_id)
 
-    def with_id(self, source_id: Optional[str]) -> _Hints:
-        if self.source_id or not source_id:
+    def with_id(self, source_id: Any) -> _Hints:
+        if self.source_id or not source_id or not isinstance(source_id, (str, int)) or isinstance(source_id, bool):
             return self
         return _Hints(self.region, self.region_source, str(source_id))
 
 
-def unwrap(raw: bytes, *, region: Optional[str] = None, region_source: str = "query") -> List[Record]:
-    """Every event in ``raw`` (the bytes a function receives), in order.
+def unwrap(raw: bytes, *, region: Optional[str] = None, region_source: str = "query",
+           max_bytes: Optional[int] = None) -> List[Record]:
+    """Every event in ``raw`` (the bytes a function receives), in order; never raises.
 
-    ``region`` is a region the delivery carries outside the bytes, e.g. the ``region`` query
-    parameter of an HTTP callback URL.
+    Parameters
+    ----------
+    raw : bytes
+        The delivery. Text is taken as its UTF-8 bytes; anything else (FC hands a handler bytes)
+        becomes one record with an error.
+    region : str, optional
+        A region the delivery carries outside the bytes, e.g. the ``region`` query parameter of an
+        HTTP callback URL.
+    region_source : str
+        Where ``region`` came from, for the outcome.
+    max_bytes : int, optional
+        A larger delivery becomes one record with an error, without being parsed.
+
+    Returns
+    -------
+    list of Record
+        One per event found; a piece that cannot be read is a record carrying its error.
     """
     hints = _Hints().with_region(region, region_source)
     records: List[Record] = []
     if isinstance(raw, str):
-        raw = raw.encode("utf-8")
+        raw = raw.encode("utf-8", "surrogatepass")
+    elif isinstance(raw, memoryview):
+        raw = raw.tobytes()
+    elif raw is not None and not isinstance(raw, (bytes, bytearray)):
+        error = EventError("event", f"expected the delivery's bytes, got {type(raw).__name__}")
+        return [Record(0, "raw", error=error, raw=None)]
+    if max_bytes is not None and raw is not None and len(raw) > max_bytes:
+        error = EventError("delivery", f"{len(raw)} bytes, over the limit of {max_bytes} "
+                                       "(VODAI_MAX_DELIVERY_BYTES); not parsed")
+        return [Record(0, "raw", error=error, raw=raw)]
     if not raw or not raw.strip():
         return [Record(0, "raw", error=EventError("body", "empty"), raw=raw)]
     try:
@@ -83,7 +113,10 @@ def unwrap(raw: bytes, *, region: Optional[str] = None, region_source: str = "qu
     except EventError as exc:
         # The original bytes, untouched: a dead letter keeps exactly what was delivered.
         return [Record(0, "raw", error=exc, raw=raw)]
-    _walk(value, "raw", hints, records, depth=0)
+    try:
+        _walk(value, "raw", hints, records, depth=0)
+    except RecursionError:
+        return [Record(0, "raw", error=EventError("body", "nested too deep"), raw=raw)]
     return records
 
 
@@ -94,10 +127,14 @@ def _decode_text(data: Any, field_name: str) -> Any:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
             raise EventError(field_name, "not UTF-8 text") from None
-    else:
+    elif isinstance(data, str):
         text = data
+    else:
+        raise EventError(field_name, f"expected JSON text, got {type(data).__name__}")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise EventError(field_name, "JSON nested too deep") from None
     except ValueError:
         pass
     compact = "".join(text.split())
@@ -106,8 +143,33 @@ def _decode_text(data: Any, field_name: str) -> Any:
         if not compact:
             raise ValueError
         return json.loads(decoded.decode("utf-8"))
+    except RecursionError:
+        raise EventError(field_name, "JSON nested too deep") from None
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise EventError(field_name, "neither JSON nor base64 of JSON") from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate_at(value: Any) -> Optional[str]:
+    """Where ``value`` (parsed JSON) holds a lone surrogate (JSON's ``\\ud800`` escapes allow
+    one; UTF-8 cannot encode it, so no log line or message could carry it): a key path, or None."""
+    stack: List[tuple] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = key if isinstance(key, str) and not _SURROGATE.search(key) else "(a key)"
+                if name == "(a key)":
+                    return f"{path}.{name}" if path else name
+                stack.append((child, f"{path}.{name}" if path else name))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+    return None
 
 
 def _get(obj: dict, *names: str) -> Any:
@@ -133,7 +195,10 @@ def _walk(value: Any, shape: str, hints: _Hints, out: List[Record], depth: int) 
         )
         return
 
-    if "EventType" in value:
+    if too_deep(value, MAX_JSON_DEPTH):
+        error = EventError("body", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        out.append(Record(len(out), shape, error=error, raw=value))
+    elif "EventType" in value:
         out.append(Record(len(out), shape, body=value, region=hints.region, region_source=hints.region_source,
                           source_id=hints.source_id, raw=value))
     elif "specversion" in value and "data" in value:
@@ -201,7 +266,8 @@ def _http_trigger(event: dict, hints: _Hints, out: List[Record], depth: int) -> 
     region = next((v for k, v in query.items() if k.lower() == "region"), None) if isinstance(query, dict) else None
     if isinstance(region, list):
         region = region[0] if region else None
-    hints = hints.with_region(region, "query").with_id((event.get("requestContext") or {}).get("requestId"))
+    context = event.get("requestContext")
+    hints = hints.with_region(region, "query").with_id(context.get("requestId") if isinstance(context, dict) else None)
     body = event.get("body")
     if event.get("isBase64Encoded") and isinstance(body, str):
         try:

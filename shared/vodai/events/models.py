@@ -28,7 +28,8 @@ _TIME = re.compile(
 
 def json_in_text(value: Any) -> Any:
     """The value of JSON held in a string (VOD nests JSON in strings: Extend, Data, AIImageResult);
-    empty text is None, text that is not JSON and anything else are returned as they are."""
+    empty text is None, text that is not JSON and anything else are returned as they are.
+    JSON nested too deep to read raises ValueError (a validation error where a model reads it)."""
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
@@ -37,6 +38,8 @@ def json_in_text(value: Any) -> Any:
             return None
         try:
             return json.loads(text)
+        except RecursionError:
+            raise ValueError("JSON nested too deep") from None
         except ValueError:
             return value
     return value

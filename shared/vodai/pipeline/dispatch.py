@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 from .. import context as fc_context
 from ..config import Settings
 from ..deadletter import DeadLetter, DeadLetterError
-from ..events.envelopes import Record, unwrap
+from ..events.envelopes import Record, lone_surrogate_at, unwrap
 from ..events.models import AIMediaAuditComplete, VodEvent, parse_event
 from ..exceptions import ConfigError, EventError, ParameterError
 from ..invocation import Invocation, invocation
@@ -54,7 +54,8 @@ def dispatch(
     outcomes become the result's (whose ``duration_ms`` then leaves out the deciding)."""
     inv = invocation(context, deps.settings, deps.clock() if started is None else started, deps.clock)
     result = oc.InvocationResult(inv.request_id)
-    for item in unwrap(raw, region=region_hint) if decided is None else decided:
+    limit = deps.settings.max_delivery_bytes
+    for item in unwrap(raw, region=region_hint, max_bytes=limit) if decided is None else decided:
         begun = time.perf_counter()
         if isinstance(item, Record):
             record = item
@@ -78,7 +79,7 @@ def dispatch(
 
 
 def _decide_each(raw: bytes, settings: Settings, routes: RouteTable, context: Any, region_hint: Optional[str]):
-    for record in unwrap(raw, region=region_hint):
+    for record in unwrap(raw, region=region_hint, max_bytes=settings.max_delivery_bytes):
         yield (record, *decide_record(record, settings, routes, context))
 
 
@@ -107,10 +108,30 @@ def plan(raw: bytes, *, settings: Settings, routes: RouteTable, context: Any = N
 
 def decide_record(record: Record, settings: Settings, routes: RouteTable,
                   context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
-    """The pure part: parse, resolve the region, route. A dead-letter or skip outcome, or a decision."""
-    out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape, source_id=record.source_id)
+    """The pure part: parse, resolve the region, route. A dead-letter or skip outcome, or a decision.
+
+    Never raises: this part does no I/O, so whatever fails in it fails on the record's content,
+    and the record is dead-lettered (with the error's type) while the rest of its batch goes on."""
+    try:
+        return _decide(record, settings, routes, context)
+    except Exception as exc:  # poison that slipped past the checks: it must not stop the batch
+        out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape)
+        out.reason = f"malformed event: could not be read ({type(exc).__name__})"
+        return out, None, None
+
+
+def _decide(record: Record, settings: Settings, routes: RouteTable,
+            context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
+    out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape)
+    # Checked first: no log line or message could carry a lone surrogate.
+    where = lone_surrogate_at([record.body, record.source_id, record.region])
+    if where is None:
+        out.source_id = record.source_id
     if record.error is not None:
         out.reason = f"malformed event: {record.error}"
+        return out, None, None
+    if where is not None:
+        out.reason = f"malformed event: {_field_of(where)}: holds a lone surrogate (\\ud800-\\udfff), not Unicode text"
         return out, None, None
     try:
         event = parse_event(record.body)
@@ -142,6 +163,13 @@ def decide_record(record: Record, settings: Settings, routes: RouteTable,
         out.reason = "invalid request: VODAI_CALLBACK_TOPIC: not set"
         return out, event, None
     return out, event, decision
+
+
+def _field_of(path: str) -> str:
+    """The field named by a path into ``[body, source id, region]`` (at most 200 characters)."""
+    head, _, rest = path.partition("]")
+    field = {"[0": rest.lstrip(".") or "body", "[1": "the envelope's message id", "[2": "the envelope's region"}.get(head, path)
+    return field if len(field) <= 200 else field[:197] + "..."
 
 
 def _dead_letter(record: Record, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> None:

@@ -53,6 +53,10 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
         return _held(claim.record, key, event, decision, out, deps, inv)
     record = claim.record
     if record.job_id is None:
+        if not inv.allows_call(s.connect_timeout + s.read_timeout):
+            # Too late to learn a submit's answer: leave the event for the redelivery untouched.
+            deps.store.release(key, now=deps.clock())
+            return not_processed(out, inv, s.connect_timeout + s.read_timeout)
         if check_media:
             try:
                 problem = media_problem(event, decision, deps, inv)
@@ -86,6 +90,15 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
         out.job_id, out.request_id, out.republished = record.job_id, record.request_id, True
         fields = None
     return _publish(record, key, decision.action, out, deps, inv, fields)
+
+
+def not_processed(out: oc.Outcome, inv: Invocation, needed: float) -> oc.Outcome:
+    """``out`` as an event whose call was not started for lack of time: failed (retryable), so
+    the platform delivers it again; nothing was sent, so nothing is unknown about it."""
+    out.status = oc.FAILED
+    out.reason = (f"not processed: {max(0.0, inv.deadline.remaining()):.2f} s left before the invocation's deadline, "
+                  f"a call may need {min(needed, inv.budget / 2):.2f} s (connect + read timeout); left for redelivery")
+    return out
 
 
 def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
@@ -149,6 +162,11 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
         if ambiguous:
             policy = replace(policy, max_attempts=policy.max_attempts * AMBIGUOUS_ATTEMPTS_FACTOR)
         wait = next_delay(policy, attempt, inv.deadline, deps.rand)
+        call = deps.settings.connect_timeout + deps.settings.read_timeout
+        if wait is not None and not ambiguous and not inv.allows_call(wait + call):
+            # A fresh attempt could not learn its answer in time; a resend after an ambiguous
+            # failure repeats its nonce, so it cannot pay twice and may still learn the outcome.
+            wait = None
         if wait is None:
             if ambiguous:
                 raise UncertainSubmit(

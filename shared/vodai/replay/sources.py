@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, List, Optional
 
 from ..deadletter import DeadLetter, decode_event
+from ..deadletter.base import EXCERPT
 from ..exceptions import SourceError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -131,6 +132,10 @@ def read_jsonl(data: bytes, source: str) -> List[Item]:
 def _dead_letter_item(source: str, line: Optional[int], doc: dict, text: bytes) -> Item:
     encoding = doc.get("EventEncoding") or "json"
     letter_id = str(doc.get("DeadLetterId"))
+    if encoding == EXCERPT:
+        return Item(source, line, error=f"dead letter {letter_id}: keeps only an excerpt of its event "
+                                        f"({doc.get('EventBytes')} bytes, sha256 {doc.get('EventSha256')}): not replayable",
+                    text=text, dead_letter_id=letter_id)
     if encoding not in ("json", "text", "base64"):
         return Item(source, line, error=f"dead letter {letter_id}: unknown EventEncoding {encoding!r}", text=text,
                     dead_letter_id=letter_id)
