@@ -80,7 +80,7 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
         return _run_job(event, decision, out, deps, inv)
     except IdempotencyError as exc:
         out.status = oc.FAILED
-        if out.attempts == 0:
+        if not out.attempts:
             done = "nothing was submitted"
         elif out.job_id:
             done = f"JobId {out.job_id} was submitted but not recorded; a redelivery re-sends the same signed request"
