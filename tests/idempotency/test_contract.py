@@ -172,3 +172,13 @@ def test_records_lists_a_prefix_by_status(store):
     store.mark_uncertain("vodai:A:m2:", reason="lost", now=now)
     assert [r.key for r in store.records("vodai", status="UNCERTAIN")] == ["vodai:A:m2:"]
     assert sorted(r.key for r in store.records("vodai")) == ["vodai:A:m1:", "vodai:A:m2:"]
+
+
+def test_resolve_gives_an_uncertain_record_its_job_and_nothing_else(store):
+    now = time.time()
+    store.claim("vodai:A:m1:", now=now, lock_until=now + 60, expires_at=now + DAY)
+    assert store.resolve("vodai:A:m1:", job_id="j1", how="test", now=now).status == INPROGRESS  # not uncertain: kept
+    store.mark_uncertain("vodai:A:m1:", reason="lost", now=now)
+    done = store.resolve("vodai:A:m1:", job_id="j1", how="an event", now=now)
+    assert (done.status, done.job_id) == (COMPLETED, "j1") and "an event" in done.reason
+    assert not store.claim("vodai:A:m1:", now=now + 1, lock_until=now + 60, expires_at=now + DAY).acquired

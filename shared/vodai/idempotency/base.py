@@ -116,6 +116,11 @@ class IdempotencyStore(abc.ABC):
         caller compares the returned nonce with its own to learn whether it still holds the key)."""
 
     @abc.abstractmethod
+    def resolve(self, key: str, *, job_id: str, how: str, now: float) -> Record:
+        """UNCERTAIN -> COMPLETED with the JobId a later signal revealed (``how`` says which); any
+        other record is left as it is."""
+
+    @abc.abstractmethod
     def records(self, prefix: str, *, status: Optional[str] = None) -> List[Record]:
         """Every live record under ``prefix`` (of ``status`` only, when given), for listings such as
         ``vodai jobs list --status uncertain``; reads the whole prefix, so not for the hot path."""
@@ -166,6 +171,11 @@ class TransitionStore(IdempotencyStore):
         assert after is not None  # prepare never deletes
         return after
 
+    def resolve(self, key, *, job_id, how, now):
+        after = self._apply(key, "resolve", now, job_id=job_id, how=how)[1]
+        assert after is not None  # resolve never deletes
+        return after
+
     def complete(self, key, *, message_id, now):
         return self._apply(key, "complete", now, message_id=message_id)[1]
 
@@ -206,6 +216,11 @@ def transition(record: Optional[Record], op: str, now: float, **kw) -> Optional[
         if record.status != INPROGRESS or record.job_id is not None or record.nonce != kw["expected_nonce"]:
             return record  # another attempt took the key over: the caller sees a nonce not its own
         record.nonce, record.timestamp, record.digest = kw["nonce"], kw["timestamp"], kw["digest"]
+    elif op == "resolve":
+        if record.status != UNCERTAIN or record.job_id is not None:
+            return record
+        record.status, record.job_id = COMPLETED, kw["job_id"]
+        record.reason = f"{record.reason} [resolved: {kw['how']}]"
     elif op == "save_job":
         record.status, record.job_id, record.request_id, record.message = SUBMITTED, kw["job_id"], kw["request_id"], kw["message"]
     elif op == "complete":
