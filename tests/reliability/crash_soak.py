@@ -26,7 +26,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 HERE = Path(__file__).resolve().parent
 AK, SECRET, TOKEN = "STS.crash-soak", "crash-soak-secret-Qw7", "crash-soak-token-Lp3"
@@ -178,6 +178,7 @@ def run_crash_soak(uploads: int, kills: int, store: str, seed: int, workdir: Pat
     """Run the crash soak; ``store``: ``redis`` (a real redis-server, with an outage) or ``sqlite``."""
     sys.path.insert(0, str(HERE.parent))
     from _servers import emulator_server
+
     from vodai.events import samples
 
     rng = random.Random(seed)

@@ -2,7 +2,6 @@
 processes killed with SIGKILL, a real redis-server stopped and started mid-run, and SQLite."""
 
 import pytest
-
 from conftest import require_binary
 
 from .crash_soak import run_crash_soak

@@ -5,7 +5,6 @@ so VOD refuses a second copy (SignatureNonceUsed) and an upload never gets two p
 import dataclasses
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,9 +12,10 @@ import time
 
 import pytest
 import requests
+from _servers import emulator_server
 from click.testing import CliRunner
-
 from conftest import EVENTS
+
 from vodai.cli import main as cli
 from vodai.clients import new_session
 from vodai.config import Settings
@@ -28,36 +28,23 @@ from vodai.idempotency.backends.sqlite import SqliteStore
 from vodai.local_context import LocalContext, LocalCredentials
 from vodai.pipeline import DEAD_LETTERED, FAILED, build, dispatch
 
-from _servers import emulator_server
-
-from .test_crash_points import AK, FC_INVOKE, SECRET, TOKEN, TOPIC, _context, _env, _record, _wait_for
+from .test_crash_points import AK, FC_INVOKE, SECRET, TOKEN, TOPIC, BlackHole, _context, _env, _record, _wait_for, redeliver_after_lock
 
 URL = "http://emulator.crash"
 EVENT = EVENTS / "raw" / "video-cn-shanghai.json"
 
 
-class AnswerEater:
+class AnswerEater(BlackHole):
     """A VOD endpoint that forwards each request to ``upstream`` and never answers: the request is
     processed (the job exists) and the caller waits for an answer that never comes."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.forwarded = threading.Event()
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
+    def connected(self, conn):
+        threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
 
     def _forward(self, conn):
         data = b""
@@ -74,10 +61,6 @@ class AnswerEater:
         requests.request(method, self.upstream + target, headers=headers, data=b"", timeout=30)
         self.forwarded.set()  # processed upstream; the answer is dropped
 
-    def close(self):
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 @pytest.mark.e2e
@@ -96,12 +79,7 @@ def test_killed_between_claim_and_answer_then_redelivered_makes_no_second_job(tm
             assert _record(store)["status"] == "INPROGRESS"
         finally:
             eater.close()
-        time.sleep(1.2)  # the dead invocation's lock (1 s) runs out, as FC's timeout would
-        redelivered = subprocess.run([sys.executable, str(FC_INVOKE), str(EVENT), _context()],
-                                     env=_env(server.url, server.url, store, tmp_path),
-                                     capture_output=True, text=True, timeout=120)
-        assert redelivered.returncode == 0, redelivered.stderr
-        [outcome] = json.loads(redelivered.stdout)["Outcomes"]
+        outcome = redeliver_after_lock(EVENT, server.url, store, tmp_path)
         assert len(server.jobs()) == 1  # the identical request was refused: no second paid job
         assert outcome["Status"] == DEAD_LETTERED and "SignatureNonceUsed" in outcome["Reason"]
         assert _record(store)["status"] == UNCERTAIN and _record(store)["nonce"]
