@@ -8,6 +8,7 @@ The mix (per the issue): 10% throttling, 5% server errors and 2% connection rese
 
 from __future__ import annotations
 
+
 import json
 import random
 import tempfile
@@ -18,12 +19,12 @@ from typing import List
 
 from vodai.clients import new_session
 from vodai.config import Settings
+from vodai.local_context import LocalContext, LocalCredentials
 from vodai.deadletter.backends.jsonl import JsonlDirectorySink
 from vodai.emulator import EmulatorBackend, mount
 from vodai.emulator.faults import FaultRule
 from vodai.events import samples
 from vodai.idempotency import open_store
-from vodai.local_context import LocalContext, LocalCredentials
 from vodai.pipeline import FINAL, build, dispatch
 
 AK, SECRET, TOKEN = "STS.soak-key", "soak-secret-Zq81", "soak-sts-token-Jx42"

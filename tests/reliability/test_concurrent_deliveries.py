@@ -8,6 +8,7 @@ import os
 import uuid
 
 import pytest
+
 from _redis import redis_server
 from _servers import emulator_server
 from conftest import EVENTS
