@@ -17,7 +17,8 @@ help:
 	@echo "make events - regenerate the sample events in events/"
 	@echo "make package - build build/package and build/vodai.zip for deployment"
 	@echo "make demo-upload - watch an upload become a job and its result, all local"
-	@echo "make soak   - the long soak: 20,000 uploads through the pipeline with faults (SOAK_UPLOADS=N)"
+	@echo "make soak   - the long soak: 20,000 uploads through the pipeline with faults (SOAK_UPLOADS=N),"
+	@echo "              then the crash soak: 500 uploads, 5 SIGKILLs, a Redis outage, on Redis and SQLite"
 	@echo "make bench  - benchmarks against the official SDKs: bench/results/latest.{md,json}, README figures (BENCH_ARGS=...)"
 
 $(VENV)/.installed: pyproject.toml
@@ -54,10 +55,15 @@ lint: install
 test: lint $(VENV312)/.installed
 	VODAI_TEST_PY312=$(if $(wildcard $(VENV312)/bin/python),$(abspath $(VENV312))/bin/python,) $(PY) -m pytest
 
-# The long soak: 20,000 uploads with faults, duplicates and malformed events (SOAK_UPLOADS to change).
+# The long soak: 20,000 uploads with faults, duplicates and malformed events (SOAK_UPLOADS to change);
+# then the crash mode: worker processes killed with SIGKILL at random moments and a real redis-server
+# stopped mid-run, on Redis and on SQLite (CRASH_UPLOADS, CRASH_KILLS to change).
 SOAK_UPLOADS ?= 20000
+CRASH_UPLOADS ?= 500
+CRASH_KILLS ?= 5
 soak: install
 	$(PY) tests/reliability/soak.py --uploads $(SOAK_UPLOADS)
+	$(PY) tests/reliability/crash_soak.py --uploads $(CRASH_UPLOADS) --kills $(CRASH_KILLS)
 
 # The local end-to-end demo: emulator + functions as servers, an upload becomes a job and its result.
 demo-upload: install

@@ -22,6 +22,7 @@
 
     Outside VodaiError, each a subclass of the built-in error its callers already catch:
     UncertainSubmit (Exception)   a submit may have created a job whose JobId never reached us
+    TakenOver (Exception)         another invocation took the job key over after this one's lock ran out
     PackagingError (Exception)    ``vodai package`` could not build the package
     SourceError (Exception)       a replay input path does not exist
     FunctionNotFound (LookupError) the runtime shim has no such function
@@ -194,6 +195,11 @@ class PollFailed(VodaiError):
 
 class UncertainSubmit(Exception):
     """The submit may have created a job whose JobId never reached us."""
+
+
+class TakenOver(Exception):
+    """Another invocation claimed the job key after this one's lock ran out (internal to the
+    pipeline: the event ends as a retryable ``failed`` outcome)."""
 
 
 class CallbackAuthError(VodaiError):

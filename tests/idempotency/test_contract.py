@@ -178,3 +178,34 @@ def test_bad_store_url_names_the_setting_without_echoing_it(url):
     with pytest.raises(StoreUrlError) as info:
         open_store(url)
     assert info.value.setting == "VODAI_IDEMPOTENCY_STORE"
+
+
+def test_prepare_keeps_the_request_identity_and_only_for_the_holder(store):
+    now = time.time()
+    store.claim("vodai:A:m1:", now=now, lock_until=now + 60, expires_at=now + DAY)
+    kept = store.prepare("vodai:A:m1:", nonce="n1", timestamp="2026-01-01T00:00:00Z", digest="d1", expected_nonce=None,
+                         now=now)
+    assert (kept.nonce, kept.timestamp, kept.digest) == ("n1", "2026-01-01T00:00:00Z", "d1")
+    # Another attempt that still expects no nonce has been overtaken: the record keeps n1.
+    assert store.prepare("vodai:A:m1:", nonce="n2", timestamp="t", digest="d", expected_nonce=None, now=now).nonce == "n1"
+    # A claim after the lock ran out reads the nonce to re-send.
+    assert store.claim("vodai:A:m1:", now=now + 61, lock_until=now + 120, expires_at=now + DAY).record.nonce == "n1"
+
+
+def test_records_lists_a_prefix_by_status(store):
+    now = time.time()
+    for key in ("vodai:A:m1:", "vodai:A:m2:", "other:A:m3:"):
+        store.claim(key, now=now, lock_until=now + 60, expires_at=now + DAY)
+    store.mark_uncertain("vodai:A:m2:", reason="lost", now=now)
+    assert [r.key for r in store.records("vodai", status="UNCERTAIN")] == ["vodai:A:m2:"]
+    assert sorted(r.key for r in store.records("vodai")) == ["vodai:A:m1:", "vodai:A:m2:"]
+
+
+def test_resolve_gives_an_uncertain_record_its_job_and_nothing_else(store):
+    now = time.time()
+    store.claim("vodai:A:m1:", now=now, lock_until=now + 60, expires_at=now + DAY)
+    assert store.resolve("vodai:A:m1:", job_id="j1", how="test", now=now).status == INPROGRESS  # not uncertain: kept
+    store.mark_uncertain("vodai:A:m1:", reason="lost", now=now)
+    done = store.resolve("vodai:A:m1:", job_id="j1", how="an event", now=now)
+    assert (done.status, done.job_id) == (COMPLETED, "j1") and "an event" in done.reason
+    assert not store.claim("vodai:A:m1:", now=now + 1, lock_until=now + 60, expires_at=now + DAY).acquired

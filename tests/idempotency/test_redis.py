@@ -233,3 +233,29 @@ def test_redis_py_is_loaded_only_when_a_redis_store_is_opened(url, oracle):
                          env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [False, True, True]
+
+
+def test_warns_at_start_when_redis_does_not_persist(caplog):
+    from vodai.idempotency.backends.redis import RedisStore
+
+    with redis_server() as url:  # started with appendonly no and save ""
+        with caplog.at_level("WARNING", logger="vodai.idempotency"):
+            RedisStore(client=redis.Redis.from_url(url))
+        [warning] = [r.getMessage() for r in caplog.records if r.name == "vodai.idempotency"]
+        assert "no persistence" in warning and "appendonly yes" in warning
+    with redis_server("--appendonly", "yes") as url:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="vodai.idempotency"):
+            RedisStore(client=redis.Redis.from_url(url))
+        assert [r for r in caplog.records if r.name == "vodai.idempotency"] == []
+
+
+def test_a_server_that_refuses_config_is_no_error(caplog):
+    from vodai.idempotency.backends.redis import RedisStore
+
+    # A managed Redis may rename CONFIG away; the store cannot tell and says nothing.
+    with redis_server("--rename-command", "CONFIG", "") as url:
+        with caplog.at_level("WARNING", logger="vodai.idempotency"):
+            store = RedisStore(client=redis.Redis.from_url(url))
+        assert [r for r in caplog.records if r.name == "vodai.idempotency"] == []
+        store.claim("k", now=1.0, lock_until=2.0, expires_at=0.0)

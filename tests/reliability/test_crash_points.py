@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from _servers import emulator_server
 from conftest import EVENTS, ROOT
 
@@ -46,6 +45,10 @@ class BlackHole:
                 return
             self.conns.append(conn)
             self.accepted.set()
+            self.connected(conn)
+
+    def connected(self, conn):
+        """Called for each connection accepted; a subclass may read from it (the default does not)."""
 
     def close(self):
         for c in self.conns:
@@ -85,6 +88,17 @@ def _context() -> str:
                        "credentials": {"access_key_id": AK, "access_key_secret": SECRET, "security_token": TOKEN}})
 
 
+def redeliver_after_lock(event: Path, url: str, store: Path, tmp_path: Path) -> dict:
+    """Once the dead invocation's lock (1 s) has run out, as FC's timeout would: deliver ``event``
+    again to a process whose VOD and MNS are ``url``; its one outcome."""
+    time.sleep(1.2)
+    redelivered = subprocess.run([sys.executable, str(FC_INVOKE), str(event), _context()],
+                                 env=_env(url, url, store, tmp_path), capture_output=True, text=True, timeout=120)
+    assert redelivered.returncode == 0, redelivered.stderr
+    [outcome] = json.loads(redelivered.stdout)["Outcomes"]
+    return outcome
+
+
 @pytest.mark.e2e
 def test_killed_between_submit_and_publish_then_redelivered(tmp_path):
     event = EVENTS / "raw" / "video-cn-shanghai.json"
@@ -106,12 +120,7 @@ def test_killed_between_submit_and_publish_then_redelivered(tmp_path):
             assert crashed.returncode == -signal.SIGKILL
             assert server.topic_messages(TOPIC) == []
 
-            time.sleep(1.2)  # the dead invocation's lock (1 s) runs out, as FC's timeout would
-            redelivered = subprocess.run([sys.executable, str(FC_INVOKE), str(event), _context()],
-                                         env=_env(server.url, server.url, store, tmp_path),
-                                         capture_output=True, text=True, timeout=120)
-            assert redelivered.returncode == 0, redelivered.stderr
-            [outcome] = json.loads(redelivered.stdout)["Outcomes"]
+            outcome = redeliver_after_lock(event, server.url, store, tmp_path)
             assert (outcome["Status"], outcome["JobId"], outcome.get("Republished")) == ("submitted", original, True)
             assert [j["JobId"] for j in server.jobs()] == [original]  # nothing submitted again
             [message] = server.topic_messages(TOPIC)

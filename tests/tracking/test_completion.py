@@ -306,3 +306,25 @@ def test_a_job_that_cannot_be_tracked_fails_and_its_redelivery_tracks_it_without
     assert (job.status, job.action, job.region, job.media_id, job.media_type, job.template_id) == (
         PENDING, "SubmitAIImageJob", "cn-shanghai", "vid-1", "video", "tpl-ai")
     assert job.source == {k: jobid_message[k] for k in ("EventType", "EventTime", "RequestId")}
+
+
+def test_an_uncertain_audit_submit_is_resolved_by_its_completion_event():
+    from vodai.emulator.faults import FaultRule
+    from vodai.idempotency import UNCERTAIN
+
+    h = harness()
+    h.backend.set_lifecycle("SubmitAIImageAuditJob", "at_once", suggestion="pass")
+    h.backend.faults.add(FaultRule(operation="SubmitAIImageAuditJob", kind="lost", times=1))
+    [lost] = h.upload("image", "ap-southeast-1")
+    assert lost.status == DEAD_LETTERED and "submit outcome unknown" in lost.reason
+    [job] = h.backend.jobs()
+    prefix = h.deps.settings.namespace
+    [record] = h.deps.store.records(prefix, status=UNCERTAIN)
+
+    out = h.deliver(h.audit_event(job["JobId"]))
+    assert out.status == OUT_COMPLETED
+    [message] = h.completions()
+    assert message["JobId"] == job["JobId"]  # the JobId that was never learned is published
+    resolved = h.deps.store.get(record.key)
+    assert (resolved.status, resolved.job_id) == (COMPLETED, job["JobId"]) and "resolved" in resolved.reason
+    assert h.deps.store.records(prefix, status=UNCERTAIN) == []

@@ -152,8 +152,11 @@ class ThrottledVod:
     def __init__(self):
         self.sent = 0
 
-    def prepare(self, action, region, params):
-        return (action, region, params)
+    def stamp(self):
+        return f"nonce-{self.sent}", "2026-01-01T00:00:00Z"
+
+    def prepare(self, action, region, params, *, nonce=None, timestamp=None):
+        return (action, region, params, nonce)
 
     def send(self, prepared, action, timeout=None):
         self.sent += 1

@@ -290,7 +290,7 @@ class CallbackApp:
         timestamp = (header(headers, TIMESTAMP_HEADER) or "").strip()
         signature = (header(headers, SIGNATURE_HEADER) or "").strip().lower()
         digest = hashlib.sha256(f"{url}|{timestamp}|{signature}|".encode() + body).hexdigest()
-        return f"{self.settings.idempotency_prefix}:callback-seen:{digest}"
+        return f"{self.settings.namespace}:callback-seen:{digest}"
 
     def _mark_seen(self, key: str, environ: dict, received_at: float) -> Optional[_Reply]:
         timestamp = int((header(_headers(environ), TIMESTAMP_HEADER) or "0").strip())

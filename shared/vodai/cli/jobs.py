@@ -1,6 +1,8 @@
 """``vodai jobs``: the jobs vodai follows to their result (vodai.tracking).
 
-    vodai jobs list [--status pending|done|success|fail|lost|all] [--json]   the tracked jobs (local store)
+    vodai jobs list [--status pending|done|success|fail|lost|uncertain|all] [--json]
+                                                                           the tracked jobs (local store), and
+                                                                           the UNCERTAIN submits (never resubmitted)
     vodai jobs poll [--cloud] [--limit N]                                  one poll; the summary as JSON
     vodai jobs watch [--interval S] [--once] [--cloud]                     poll until every job is done
 
@@ -27,7 +29,7 @@ from ..exceptions import VodaiError
 from ..logs import outcome_lines
 from .options import profile_option
 
-STATUS_CHOICES = ("pending", "done", "success", "fail", "lost", "all")
+STATUS_CHOICES = ("pending", "done", "success", "fail", "lost", "uncertain", "all")
 
 
 @click.group()
@@ -85,16 +87,54 @@ def _deps(settings, cloud: bool, profile: Optional[str]):
 def list_jobs(status, limit, as_json, env_vars):
     """The tracked jobs in the local store, newest first."""
     settings = _settings(env_vars)
-    store = _store(settings)
     try:
-        found = store.jobs(status=None if status == "all" else status, limit=limit)
+        found = [] if status == "uncertain" else _store(settings).jobs(status=None if status == "all" else status,
+                                                                       limit=limit)
+        uncertain = _uncertain(settings) if status in ("uncertain", "all") else []
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps([j.to_dict() for j in found], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([j.to_dict() for j in found] + [uncertain_dict(r) for r in uncertain],
+                              ensure_ascii=False, indent=2))
         return
     console = _console()
-    console.print(render_jobs(found, title=f"vodai jobs ({status}): {len(found)} in {settings.namespace}"))
+    if status != "uncertain":
+        console.print(render_jobs(found, title=f"vodai jobs ({status}): {len(found)} in {settings.namespace}"))
+    if uncertain or status == "uncertain":
+        console.print(render_uncertain(uncertain, title=f"uncertain submits (never resubmitted automatically): "
+                                                        f"{len(uncertain)}"))
+
+
+def _uncertain(settings) -> List:
+    """The UNCERTAIN records of the idempotency store (submits that may have made a job whose JobId was lost)."""
+    from ..idempotency import UNCERTAIN, default_url
+    from ..pipeline.dependencies import shared_store
+
+    return shared_store(settings.idempotency_url() or default_url()).records(settings.namespace,
+                                                                             status=UNCERTAIN)
+
+
+def uncertain_dict(record) -> dict:
+    """An UNCERTAIN record as ``vodai jobs list --json`` shows it (PascalCase, like the tracked jobs)."""
+    from ..tracking.base import iso
+
+    _prefix, action, media_id, template_id = (record.key.split(":", 3) + ["", "", ""])[:4]
+    return {"Status": "uncertain", "Key": record.key, "Action": action, "MediaId": media_id,
+            "TemplateId": template_id or None, "SignatureNonce": record.nonce, "SignedAt": record.timestamp,
+            "Reason": record.reason, "UpdatedAt": iso(record.updated_at)}
+
+
+def render_uncertain(records: List, *, title: str):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("action", "media", "signed at", "nonce", "reason"):
+        table.add_column(col, overflow="fold", no_wrap=col == "media")
+    for record in records:
+        row = uncertain_dict(record)
+        table.add_row(*(escape(str(row[k] or "")) for k in ("Action", "MediaId", "SignedAt", "SignatureNonce", "Reason")))
+    return table
 
 
 # -- poll ------------------------------------------------------------------------------------------

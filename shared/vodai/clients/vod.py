@@ -7,6 +7,7 @@ parameter (as the legacy SDK does) so one endpoint can serve several regions.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from typing import Callable, Dict, Iterable, Optional, Tuple
@@ -37,6 +38,14 @@ def vod_endpoint(region: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _host(base_url: str) -> str:
     return urlsplit(base_url).netloc
+
+
+def request_digest(action: str, region: str, params: Dict[str, str]) -> str:
+    """sha256 of what a request asks for (action, region, parameters; not who signs it or when):
+    kept with the nonce so a re-sent request can be told from a different one."""
+    query = {k: str(v) for k, v in params.items() if v is not None}
+    query.update(Action=action, RegionId=region)
+    return hashlib.sha256(canonical_query(query).encode("utf-8")).hexdigest()
 
 
 class VodClient:
@@ -108,8 +117,25 @@ class VodClient:
         return self.call("GetImageInfo", region, {"ImageId": image_id}, timeout=timeout)
 
     # -- the request --------------------------------------------------------------
-    def prepare(self, action: str, region: str, params: Dict[str, str]) -> requests.PreparedRequest:
-        """The signed request for ``action``; pure apart from the clock and nonce."""
+    def stamp(self) -> Tuple[str, str]:
+        """A fresh (signature nonce, timestamp) pair for :meth:`prepare`."""
+        return self._nonce(), self._clock()
+
+    def prepare(self, action: str, region: str, params: Dict[str, str], *, nonce: Optional[str] = None,
+                timestamp: Optional[str] = None) -> requests.PreparedRequest:
+        """The signed request for ``action``; pure apart from the clock and nonce.
+
+        Parameters
+        ----------
+        action, region, params
+            What to call, where, with which parameters.
+        nonce, timestamp
+            The signature nonce and timestamp (``2017-03-20T07:49:17Z``) to sign with, to rebuild a
+            request sent before (VOD then refuses it as ``SignatureNonceUsed`` if the first copy
+            was processed); fresh ones when None.
+        """
+        nonce = nonce or self._nonce()
+        timestamp = timestamp or self._clock()
         base = self.endpoint or vod_endpoint(region)
         host = _host(base)
         query = {k: str(v) for k, v in params.items() if v is not None}
@@ -123,8 +149,8 @@ class VodClient:
                 access_key_id=self.credentials.access_key_id,
                 access_key_secret=self.credentials.access_key_secret,
                 security_token=self.credentials.security_token,
-                timestamp=self._clock(),
-                nonce=self._nonce(),
+                timestamp=timestamp,
+                nonce=nonce,
             )
             # Sent exactly as signed (RFC 3986, sorted): the canonical form, Signature included.
             encoded = canonical_query(query)
@@ -133,8 +159,8 @@ class VodClient:
                 "host": host,
                 "x-acs-action": action,
                 "x-acs-version": API_VERSION,
-                "x-acs-date": self._clock(),
-                "x-acs-signature-nonce": self._nonce(),
+                "x-acs-date": timestamp,
+                "x-acs-signature-nonce": nonce,
                 "x-acs-content-sha256": acs3.EMPTY_BODY_SHA256,
             }
             if self.credentials.security_token:

@@ -4,10 +4,15 @@ One record per job key (prefix + action + media id + template id: what makes a j
 job, never a code name). Its life:
 
     (absent) --claim--> INPROGRESS --save_job--> SUBMITTED --complete--> COMPLETED
-                             |                       |
-                          release                 release (keeps the JobId; lock dropped)
-                             v                       v
+                          |  ^   |                   |
+                   prepare|__|  release           release (keeps the JobId; lock dropped)
+                                 v                   v
                          (absent)             SUBMITTED, claimable at once
+
+``prepare`` stores what identifies the signed submit request (its nonce, timestamp and a digest
+of its parameters) *before* the request leaves. Every later attempt for the key (a retry, a
+redelivery after a crash or an expired lock) re-sends that identical request, so VOD's nonce
+check refuses a second copy (SignatureNonceUsed) instead of creating a second paid job.
 
 A claim succeeds when the record is absent, or when it is not COMPLETED and its lock has
 expired (a crashed or timed-out invocation never leaves a record stuck: its lock runs out).
@@ -21,7 +26,7 @@ import abc
 import json
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .. import jsontext
 
@@ -53,6 +58,10 @@ class Record:
     message: Optional[str] = None
     reason: Optional[str] = None
     updated_at: float = 0.0
+    # The submit request as signed before it left (None until prepared): re-sent identically.
+    nonce: Optional[str] = None
+    timestamp: Optional[str] = None
+    digest: Optional[str] = None
 
     def to_json(self) -> str:
         # Not asdict: the fields are flat, so its deep copy would only cost.
@@ -101,6 +110,23 @@ class IdempotencyStore(abc.ABC):
         """INPROGRESS -> SUBMITTED with the JobId and the message to publish."""
 
     @abc.abstractmethod
+    def prepare(self, key: str, *, nonce: str, timestamp: str, digest: str, expected_nonce: Optional[str],
+                now: float) -> Record:
+        """Store the submit request's identity on an INPROGRESS record whose nonce is still
+        ``expected_nonce`` (what the caller last saw); otherwise the record is left as it is (the
+        caller compares the returned nonce with its own to learn whether it still holds the key)."""
+
+    @abc.abstractmethod
+    def resolve(self, key: str, *, job_id: str, how: str, now: float) -> Record:
+        """UNCERTAIN -> COMPLETED with the JobId a later signal revealed (``how`` says which); any
+        other record is left as it is."""
+
+    @abc.abstractmethod
+    def records(self, prefix: str, *, status: Optional[str] = None) -> List[Record]:
+        """Every live record under ``prefix`` (of ``status`` only, when given), for listings such as
+        ``vodai jobs list --status uncertain``; reads the whole prefix, so not for the hot path."""
+
+    @abc.abstractmethod
     def complete(self, key: str, *, message_id: Optional[str], now: float) -> Record:
         """SUBMITTED -> COMPLETED."""
 
@@ -146,6 +172,17 @@ class TransitionStore(IdempotencyStore):
     def save_job(self, key, *, job_id, request_id, message, now):
         return self._apply(key, "save_job", now, job_id=job_id, request_id=request_id, message=message)[1]
 
+    def prepare(self, key, *, nonce, timestamp, digest, expected_nonce, now):
+        after = self._apply(key, "prepare", now, nonce=nonce, timestamp=timestamp, digest=digest,
+                            expected_nonce=expected_nonce)[1]
+        assert after is not None  # prepare never deletes
+        return after
+
+    def resolve(self, key, *, job_id, how, now):
+        after = self._apply(key, "resolve", now, job_id=job_id, how=how)[1]
+        assert after is not None  # resolve never deletes
+        return after
+
     def complete(self, key, *, message_id, now):
         return self._apply(key, "complete", now, message_id=message_id)[1]
 
@@ -157,6 +194,13 @@ class TransitionStore(IdempotencyStore):
 
     def mark_seen(self, key, *, now, expires_at):
         return self._apply(key, "seen", now, expires_at=expires_at)[0] is None
+
+
+def listed(records, prefix: str, status: Optional[str], now: float) -> List[Record]:
+    """``records`` under ``prefix``, live by ``now``, of ``status`` (any when None), oldest first."""
+    found = [r for r in records if r.key.startswith(prefix + ":") and not r.expired(now)
+             and (status is None or r.status == status)]
+    return sorted(found, key=lambda r: r.updated_at)
 
 
 def first_claim(key: str, *, now: float, lock_until: float, expires_at: float) -> Record:
@@ -181,11 +225,21 @@ def transition(record: Optional[Record], op: str, now: float, **kw) -> Optional[
         return record if record is not None else Record(kw["key"], SEEN, 0.0, kw["expires_at"], 1, updated_at=now)
     if record is None:
         raise KeyError(kw.get("key", "?"))
-    if op == "save_job":
+    if op == "prepare":
+        if record.status != INPROGRESS or record.job_id is not None or record.nonce != kw["expected_nonce"]:
+            return record  # another attempt took the key over: the caller sees a nonce not its own
+        record.nonce, record.timestamp, record.digest = kw["nonce"], kw["timestamp"], kw["digest"]
+    elif op == "resolve":
+        if record.status != UNCERTAIN or record.job_id is not None:
+            return record
+        record.status, record.job_id = COMPLETED, kw["job_id"]
+        record.reason = f"{record.reason} [resolved: {kw['how']}]"
+    elif op == "save_job":
         record.status, record.job_id, record.request_id, record.message = SUBMITTED, kw["job_id"], kw["request_id"], kw["message"]
     elif op == "complete":
         record.status, record.message_id, record.lock_until = COMPLETED, kw["message_id"], 0.0
     elif op == "release":
+        # Only after a definite refusal (the prepared request created nothing): forget it all.
         if record.job_id is None and record.status == INPROGRESS:
             return None
         record.lock_until = 0.0

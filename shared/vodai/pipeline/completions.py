@@ -8,7 +8,8 @@ Which jobs: the ones vodai submitted. A job vodai tracks is found by its JobId. 
 before tracking existed is still recognised by the submit's own idempotency record (key
 ``prefix:SubmitAIImageAuditJob:<MediaId>:<template>``, for each audit template configured, while
 that record lives: ``VODAI_IDEMPOTENCY_TTL``); it is tracked from that record and its completion is
-published. Any other JobId (an audit someone else submitted in the same account) is skipped with a
+published. An UNCERTAIN submit (its answer was lost) for that media and template is resolved by the
+event: its record takes the JobId the event names. Any other JobId (an audit someone else submitted in the same account) is skipped with a
 reason: the callback topic carries vodai's jobs only.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..events.models import AIMediaAuditComplete
-from ..idempotency import job_key
+from ..idempotency import UNCERTAIN, job_key
 from ..invocation import Invocation
 from ..routing.decision import Complete
 from ..routing.rules import SUBMIT_AI_IMAGE_AUDIT_JOB
@@ -101,7 +102,13 @@ def find_job(decision: Complete, region: Optional[str], deps: Dependencies) -> O
     templates = [s.audit_template_id, *(r.audit_template_id for r in deps.routes.regions.values())]
     # None last: a job submitted without TemplateId (the account's default template).
     for template in [*dict.fromkeys(t for t in templates if t), None]:
-        record = deps.store.get(job_key(s.namespace, SUBMIT_AI_IMAGE_AUDIT_JOB, decision.media_id, template), now=now)
+        key = job_key(s.namespace, SUBMIT_AI_IMAGE_AUDIT_JOB, decision.media_id, template)
+        record = deps.store.get(key, now=now)
+        if record is not None and record.status == UNCERTAIN and record.job_id is None:
+            # The submit whose answer was lost made this job: the completion names it. Resolved,
+            # so a redelivered upload is a duplicate of it, and its completion is published.
+            record = deps.store.resolve(key, job_id=decision.job_id, how=f"AIMediaAuditComplete named JobId "
+                                        f"{decision.job_id}", now=now)
         if record is None or record.job_id != decision.job_id:
             continue
         body = tc.message_body(record.message)

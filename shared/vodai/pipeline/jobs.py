@@ -5,6 +5,11 @@ Why each step is where it is:
 - An event that came by HTTP callback (an unsigned body) has its media checked with VOD before
   the submit (vodai.pipeline.media); one that names no uploaded media is dead-lettered.
 - Retryable errors are retried with backoff and full jitter inside the invocation's deadline.
+- Before the submit request leaves, its nonce and timestamp are stored on the claim; every later
+  attempt for the key (a retry, a redelivery after a crash, an expired lock or a store outage)
+  re-sends that identical request, so VOD can never create a second job for it.
+- A store error ends the event as a retryable outcome (nothing is submitted when the store cannot
+  be reached before the submit).
 - After an *ambiguous* failure (the request may have been processed: a read timeout, a connection
   lost after sending) the identical signed request is sent again, same nonce. If VOD processed the
   first copy it refuses the second with SignatureNonceUsed instead of creating a second job; vodai
@@ -19,15 +24,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Optional
+from datetime import UTC, datetime
+from typing import Optional, Tuple
 
 from .. import jsontext
+from ..clients.vod import request_digest
 from ..events.models import VodEvent
-from ..exceptions import ApiError, TransportError, UncertainSubmit, VodApiError
+from ..exceptions import ApiError, IdempotencyError, TakenOver, TransportError, UncertainSubmit, VodApiError
 from ..idempotency import COMPLETED, UNCERTAIN, Record, job_key
 from ..invocation import Invocation
 from ..retry import is_retryable_api_error, next_delay, retry_call
 from ..routing.decision import Submit
+from ..timestamps import ISO_SECONDS
 from ..tracking import TrackedJob, TrackingError
 from . import outcome as oc
 from .dependencies import Dependencies
@@ -39,18 +47,55 @@ NONCE_USED = "SignatureNonceUsed"
 # refuses a reused nonce), so it may go on longer than ordinary retries before vodai gives up and
 # calls the submit uncertain (a person then has to look). Still bounded by the deadline.
 AMBIGUOUS_ATTEMPTS_FACTOR = 3
+# VOD refuses a request signed more than 15 minutes ago; past that (less a margin for clock skew)
+# a re-sent request can no longer tell whether its first copy created a job.
+SIGNATURE_WINDOW = 15 * 60
+SIGNATURE_WINDOW_MARGIN = 60
+TIMESTAMP_ERRORS = "InvalidTimeStamp"
 
 
 def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation, *,
             check_media: bool = False) -> oc.Outcome:
-    """Submit ``decision``'s job once, publish its JobId, and say how it ended in ``out``.
-    ``check_media``: first ask VOD whether the media exists and is uploaded (HTTP callbacks)."""
+    """Claim, submit, save, publish and complete one job; a store error ends it as a retryable outcome.
+
+    Parameters
+    ----------
+    event, decision
+        The parsed event and the :class:`Submit` routing made of it.
+    out
+        The outcome begun for the event; filled in and returned.
+    deps, inv
+        What the pipeline calls out to, and what the invocation's events share.
+    check_media
+        First ask VOD whether the media exists and is uploaded (events that came by HTTP callback).
+
+    Returns
+    -------
+    oc.Outcome
+        Submitted, skipped, dead-lettered, or failed (retryable: the platform delivers it again).
+    """
+    try:
+        return _run_job(event, decision, out, deps, inv, check_media)
+    except IdempotencyError as exc:
+        out.status = oc.FAILED
+        if not out.attempts:
+            done = "nothing was submitted"
+        elif out.job_id:
+            done = f"JobId {out.job_id} was submitted but not recorded; a redelivery re-sends the same signed request"
+        else:
+            done = "a redelivery re-sends the same signed request (same nonce), so no second job"
+        out.reason = f"idempotency store error: {exc}; {done}; retryable"
+        return out
+
+
+def _run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependencies, inv: Invocation,
+             check_media: bool) -> oc.Outcome:
     s = deps.settings
     key = job_key(s.namespace, decision.action, decision.media_id, decision.template_id)
     now = deps.clock()
     claim = deps.store.claim(key, now=now, lock_until=inv.lock_until, expires_at=now + s.idempotency_ttl)
     if not claim.acquired:
-        return _held(claim.record, key, event, decision, out, deps, inv)
+        return _held(claim.record, key, event, decision, out, deps, inv, check_media)
     record = claim.record
     if record.job_id is None:
         if not inv.allows_call(s.connect_timeout + s.read_timeout):
@@ -68,10 +113,13 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
                 out.status, out.reason = oc.DEAD_LETTERED, problem
                 return out
         try:
-            response = _submit(decision, deps, inv, out)
+            response = _submit(key, record, decision, deps, inv, out)
         except UncertainSubmit as exc:
             deps.store.mark_uncertain(key, reason=str(exc), now=deps.clock())
             out.status, out.reason = oc.DEAD_LETTERED, f"submit outcome unknown: {exc}"
+            return out
+        except TakenOver as exc:
+            out.status, out.reason = oc.FAILED, str(exc)
             return out
         except ApiError as exc:
             deps.store.release(key, now=deps.clock())
@@ -101,7 +149,8 @@ def not_processed(out: oc.Outcome, inv: Invocation, needed: float) -> oc.Outcome
     return out
 
 
-def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> oc.Outcome:
+def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Dependencies, inv: Invocation,
+          check_media: bool = False) -> oc.Outcome:
     """Someone has this key: done before, uncertain, or in progress right now."""
     if record.status == COMPLETED:
         out.status, out.duplicate = oc.SKIPPED, True
@@ -119,7 +168,7 @@ def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Depe
             deps.sleep(0.2)
             current = deps.store.get(key, now=deps.clock())
             if current is None or current.status in (COMPLETED, UNCERTAIN) or current.claimable(deps.clock()):
-                return run_job(event, decision, out, deps, inv)
+                return run_job(event, decision, out, deps, inv, check_media=check_media)
     if policy == "drop":
         out.status, out.duplicate = oc.SKIPPED, True
         out.reason = "duplicate: the same job is being submitted by another invocation right now (dropped)"
@@ -129,32 +178,67 @@ def _held(record: Record, key: str, event, decision, out: oc.Outcome, deps: Depe
     return out
 
 
-def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outcome) -> dict:
+def _window_passed(timestamp: Optional[str], now: float) -> bool:
+    """Whether VOD would now refuse a request signed at ``timestamp`` as expired."""
+    try:
+        signed = datetime.strptime(timestamp or "", ISO_SECONDS).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return True
+    return now - signed > SIGNATURE_WINDOW - SIGNATURE_WINDOW_MARGIN
+
+
+def _stamp(key: str, expected_nonce: Optional[str], digest: str, deps: Dependencies) -> Tuple[str, str]:
+    """A fresh nonce and timestamp, stored on the claim before the request they sign leaves."""
+    nonce, timestamp = deps.vod.stamp()
+    stored = deps.store.prepare(key, nonce=nonce, timestamp=timestamp, digest=digest, expected_nonce=expected_nonce,
+                                now=deps.clock())
+    if stored.nonce != nonce:
+        raise TakenOver(f"concurrent duplicate: another invocation took job {key} over; retry later")
+    return nonce, timestamp
+
+
+def _submit(key: str, record: Record, decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outcome) -> dict:
     """The submit's own retry loop, not :func:`~vodai.retry.retry_call`: after an ambiguous failure
-    it must resend the *identical* signed request (same nonce, so VOD refuses a second job), after a
-    definite refusal a fresh one, and an ambiguous failure lengthens its policy mid-way."""
-    prepared = deps.vod.prepare(decision.action, decision.region, decision.params)
-    ambiguous = False  # an attempt may have been processed: resend the identical request only
+    it must resend the *identical* signed request (the nonce and timestamp stored on the claim, so
+    VOD refuses a second job), after a definite refusal a fresh one, and an ambiguous failure
+    lengthens its policy mid-way."""
+    action, media = decision.action, decision.media_id
+    digest = request_digest(action, decision.region, decision.params)
+    if record.nonce is not None:
+        # An earlier attempt (crashed, timed out, or cut off by a store error) prepared this
+        # request and may have sent it: only the identical request may go now.
+        if _window_passed(record.timestamp, deps.clock()):
+            raise UncertainSubmit(
+                f"{action} for {media}: an earlier attempt's request (nonce {record.nonce}, signed "
+                f"{record.timestamp}) may have created a job and is past VOD's 15-minute window, so re-sending "
+                "it cannot tell; not resubmitted (check VOD for the job, then `vodai replay --resubmit-uncertain`)")
+        nonce, timestamp = record.nonce, record.timestamp
+        ambiguous = True
+    else:
+        nonce, timestamp = _stamp(key, None, digest, deps)
+        ambiguous = False  # an attempt may have been processed: resend the identical request only
+    prepared = deps.vod.prepare(action, decision.region, decision.params, nonce=nonce, timestamp=timestamp)
     attempt = 0
     while True:
         attempt += 1
         out.attempts = attempt
         timeout = (deps.settings.connect_timeout, inv.deadline.bound(deps.settings.read_timeout))
         try:
-            return deps.vod.send(prepared, decision.action, timeout=timeout)
+            return deps.vod.send(prepared, action, timeout=timeout)
         except VodApiError as exc:
-            if exc.code == NONCE_USED and ambiguous:
+            if ambiguous and (exc.code == NONCE_USED or exc.code.startswith(TIMESTAMP_ERRORS)):
                 raise UncertainSubmit(
-                    f"{decision.action} for {decision.media_id}: an earlier attempt reached VOD but its answer "
-                    "was lost; not resubmitted, to avoid paying twice (check VOD for the job, then "
-                    "`vodai replay --resubmit-uncertain`)"
+                    f"{action} for {media}: an earlier copy of this request (nonce {nonce}) reached VOD but "
+                    f"its answer was lost ({exc.code}); not resubmitted, to avoid paying twice (check VOD for "
+                    "the job, then `vodai replay --resubmit-uncertain`)"
                 ) from None
             if not exc.retryable:
                 raise
             error: ApiError = exc
             if not ambiguous:
                 # A definite refusal: the next attempt is a fresh request (new nonce, new time).
-                prepared = deps.vod.prepare(decision.action, decision.region, decision.params)
+                nonce, timestamp = _stamp(key, nonce, digest, deps)
+                prepared = deps.vod.prepare(action, decision.region, decision.params, nonce=nonce, timestamp=timestamp)
         except TransportError as exc:
             ambiguous = ambiguous or exc.ambiguous
             error = exc
@@ -170,8 +254,7 @@ def _submit(decision: Submit, deps: Dependencies, inv: Invocation, out: oc.Outco
         if wait is None:
             if ambiguous:
                 raise UncertainSubmit(
-                    f"{decision.action} for {decision.media_id}: no answer after {attempt} attempts "
-                    f"({error.code}); a job may exist"
+                    f"{action} for {media}: no answer after {attempt} attempts ({error.code}); a job may exist"
                 ) from None
             raise error
         deps.sleep(wait)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Dict, Optional, Tuple
 
-from ..base import Record, TransitionStore, transition
+from ..base import Record, TransitionStore, listed, transition
 
 
 def _copy(record: Optional[Record]) -> Optional[Record]:
@@ -43,3 +44,7 @@ class MemoryStore(TransitionStore):
     def delete(self, key):
         with self._lock:
             self._records.pop(key, None)
+
+    def records(self, prefix, *, status=None):
+        with self._lock:
+            return [r.copy() for r in listed(self._records.values(), prefix, status, time.time())]

@@ -10,13 +10,33 @@ can never both succeed. Every command touches one key, so a Redis cluster takes 
 
 from __future__ import annotations
 
+import logging
+import time
+
 import redis
 
 from ...exceptions import IdempotencyError, RedisUrlError, StoreUrlError
 from ...redisclient import KeptInRedis, Raw, RedisClient, Write, as_text, expiry_ms, live, transact
-from ..base import Claim, Record, TransitionStore, first_claim, transition
+from ..base import Claim, Record, TransitionStore, first_claim, listed, transition
 
 MAX_CONFLICT_RETRIES = 64
+
+log = logging.getLogger("vodai.idempotency")
+
+
+def persistence_warning(client: RedisClient) -> str | None:
+    """Why this Redis would lose the job records on a restart (neither AOF nor RDB snapshots are
+    on), or None when it persists or cannot tell (a managed Redis may refuse CONFIG, or the
+    server is not reachable yet: the store's first command reports that)."""
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly")
+        save = client.config_get("save").get("save")
+    except (redis.RedisError, AttributeError):
+        return None
+    if appendonly is None or save is None or as_text(appendonly) != "no" or (as_text(save) or "").strip():
+        return None
+    return ("the Redis idempotency store has no persistence (appendonly no, save \"\"): a restart forgets "
+            "every job record and their uploads are submitted again; turn on AOF (appendonly yes) or RDB (save)")
 
 
 class RedisStore(KeptInRedis, TransitionStore):
@@ -37,6 +57,9 @@ class RedisStore(KeptInRedis, TransitionStore):
             self._keep_in(url, client)
         except RedisUrlError as exc:
             raise StoreUrlError(str(exc)) from None
+        warning = persistence_warning(self._client)
+        if warning:
+            log.warning("vodai: %s", warning)
 
     def claim(self, key, *, now, lock_until, expires_at):
         fresh = first_claim(key, now=now, lock_until=lock_until, expires_at=expires_at)
@@ -74,6 +97,21 @@ class RedisStore(KeptInRedis, TransitionStore):
         except redis.RedisError as exc:
             raise _fail(exc) from None
         return live(raw, now, Record.from_json)
+
+    def records(self, prefix, *, status=None):
+        found = []
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + ":*"
+        try:
+            for key in self._client.scan_iter(match=pattern, count=500):
+                text = as_text(self._client.get(key))
+                try:
+                    if text is not None:
+                        found.append(Record.from_json(text))
+                except (ValueError, TypeError):
+                    continue  # another kind of value under the prefix (not a job record)
+        except redis.RedisError as exc:
+            raise _fail(exc) from None
+        return listed(found, prefix, status, time.time())
 
     def delete(self, key):
         try:

@@ -17,7 +17,7 @@ from typing import Dict, Optional, Tuple
 
 from ...exceptions import IdempotencyError
 from ...sqlitedb import KeptInDatabase, open_database
-from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, first_claim, transition
+from ..base import COMPLETED, UNCERTAIN, Claim, Record, TransitionStore, first_claim, listed, transition
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vodai_jobs (key TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)"
 # Records this store wrote last, for the compare-and-set: one per job in progress. A job that
@@ -131,6 +131,17 @@ class SqliteStore(KeptInDatabase, TransitionStore):
             except sqlite3.Error as exc:
                 raise IdempotencyError(f"sqlite store {self.path}: {exc}") from None
         return Record.from_json(row[0]) if row else None
+
+    def records(self, prefix, *, status=None):
+        now = time.time()
+        # Keys are "prefix:...": a range scan of the primary key (";" follows ":" in ASCII).
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT record FROM vodai_jobs WHERE key >= ? AND key < ?",
+                                        (prefix + ":", prefix + ";")).fetchall()
+            except sqlite3.Error as exc:
+                raise IdempotencyError(f"sqlite store {self.path}: {exc}") from None
+        return listed((Record.from_json(row[0]) for row in rows), prefix, status, now)
 
     def delete(self, key):
         with self._lock:
