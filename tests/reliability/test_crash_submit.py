@@ -127,7 +127,7 @@ def test_store_unreachable_before_the_submit_submits_nothing_and_fails_retryably
     result = dispatch(EVENT.read_bytes(), deps, context=context)
     [outcome] = result.outcomes
     assert outcome.status == FAILED and result.failed
-    assert "idempotency store error" in outcome.reason and "nothing was submitted" in outcome.reason
+    assert "VODAI_IDEMPOTENCY_STORE: store error" in outcome.reason and "nothing was submitted" in outcome.reason
     assert backend.jobs() == []
     assert '"Status":"failed"' in capfd.readouterr().err  # its outcome line
 
@@ -137,7 +137,7 @@ def test_store_failing_during_the_submit_never_makes_a_second_job(tmp_path):
     backend, deps, context = _target(store)
     store.failing = {"save_job"}  # VOD made the job; its JobId cannot be saved
     [first] = dispatch(EVENT.read_bytes(), deps, context=context).outcomes
-    assert first.status == FAILED and "idempotency store error" in first.reason
+    assert first.status == FAILED and "VODAI_IDEMPOTENCY_STORE: store error" in first.reason
     assert len(backend.jobs()) == 1
     store.failing = set()
     time.sleep(1.1)  # the lock (1 s) runs out

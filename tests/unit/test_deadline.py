@@ -34,8 +34,11 @@ class SlowVod:
     def __init__(self, vod, clock: FakeClock) -> None:
         self.vod, self.clock = vod, clock
 
-    def prepare(self, action, region, params):
-        return self.vod.prepare(action, region, params)
+    def stamp(self):
+        return self.vod.stamp()
+
+    def prepare(self, action, region, params, **signed_with):
+        return self.vod.prepare(action, region, params, **signed_with)
 
     def send(self, prepared, action, *, timeout=None):
         answer = self.vod.send(prepared, action, timeout=timeout)

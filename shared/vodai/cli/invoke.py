@@ -150,6 +150,11 @@ def invoke(events, event_opts, env_vars, cloud, profile, via_http, table, log_js
         for name, result in results:
             doc = result.to_dict()
             click.echo(json.dumps({"Event": name, **doc} if len(results) > 1 else doc, ensure_ascii=False, indent=2))
+    failed = [o for _, result in results for o in result.outcomes if o.status == "failed"]
+    if failed:
+        # The outcome lines say it all, but a person reading the terminal gets the gist in one line.
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        click.echo(f"Error: {len(failed)} event(s) failed, retryable: {failed[0].reason}{more}", err=True)
     if any(result.failed for _, result in results):
         sys.exit(1)
 

@@ -118,7 +118,8 @@ def uncertain_dict(record) -> dict:
     """An UNCERTAIN record as ``vodai jobs list --json`` shows it (PascalCase, like the tracked jobs)."""
     from ..tracking.base import iso
 
-    _prefix, action, media_id, template_id = (record.key.split(":", 3) + ["", "", ""])[:4]
+    # From the right: the namespace itself may hold a colon (``vodai:emulator``).
+    _namespace, action, media_id, template_id = ([""] * 3 + record.key.rsplit(":", 3))[-4:]
     return {"Status": "uncertain", "Key": record.key, "Action": action, "MediaId": media_id,
             "TemplateId": template_id or None, "SignatureNonce": record.nonce, "SignedAt": record.timestamp,
             "Reason": record.reason, "UpdatedAt": iso(record.updated_at)}

@@ -84,7 +84,7 @@ def run_job(event: VodEvent, decision: Submit, out: oc.Outcome, deps: Dependenci
             done = f"JobId {out.job_id} was submitted but not recorded; a redelivery re-sends the same signed request"
         else:
             done = "a redelivery re-sends the same signed request (same nonce), so no second job"
-        out.reason = f"idempotency store error: {exc}; {done}; retryable"
+        out.reason = f"VODAI_IDEMPOTENCY_STORE: store error: {exc}; {done}; retryable"
         return out
 
 
