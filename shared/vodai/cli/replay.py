@@ -35,9 +35,18 @@ from .options import profile_option
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
 @click.option("--env-vars", type=click.Path(exists=True, dir_okay=False),
               help="JSON file of environment variables (SAM format or flat), as for invoke.")
+@click.option("--to-queue", metavar="NAME", help="Send the events to MNS queue NAME (the one that triggers on_upload) "
+              "in batches of 16 instead of running them here; --rate bounds the messages per second.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --to-queue: record what was sent in FILE, so a run stopped in the middle resumes "
+                   "where it stopped without sending again what it sent.")
+@click.option("--emulator-url", envvar="VODAI_EMULATOR_URL", default=None, metavar="URL",
+              help="Without --cloud, the running `vodai emulator` whose queues mns-queue:// and --to-queue use "
+                   "(or VODAI_EMULATOR_URL; default http://127.0.0.1:9100).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each outcome's JSON line on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr.")
-def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars, quiet, verbose):
+def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars,
+           to_queue, checkpoint, emulator_url, quiet, verbose):
     """Run events again through the on_upload pipeline, as invoke does, idempotently.
 
     PATH is an event file (.json, any delivery shape), a JSONL file (.jsonl: one event or dead
@@ -65,10 +74,15 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
         from .invoke import FUNCTION, load_env_vars
 
         os.environ.update(load_env_vars(env_vars, FUNCTION))
+    if checkpoint and not to_queue:
+        raise click.BadParameter("--checkpoint goes with --to-queue", param_hint="--checkpoint")
     try:
         items = rp.read_sources(paths)  # "-" reads sys.stdin.buffer
     except rp.SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
+    if to_queue:
+        _fan_out(items, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
+                 checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
     try:
         target = rp.open_target(cloud=cloud, profile=profile)
     except VodaiError as exc:
@@ -126,3 +140,47 @@ def _run(runner, items, console, show_progress):
     with Progress(*columns, console=console, disable=not show_progress) as progress:
         task = progress.add_task("replay", total=len(items))
         return runner.run(items, on_result=lambda _result: progress.advance(task))
+
+
+def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
+    """``--to-queue``: the readable items go to ``queue``; exits 0 when every one was sent."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..fanout import fan_out
+    from ..replay.queues import open_queue_client
+
+    try:
+        client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+    except VodaiError as exc:
+        raise click.ClickException(str(exc)) from None
+    unreadable = [i for i in items if i.raw is None]
+    pairs = [(i.dead_letter_id or i.origin, i.raw.decode("utf-8", "replace")) for i in items if i.raw is not None]
+    where = "the cloud" if cloud else client.endpoint
+    click.echo(f"vodai: sending {len(pairs)} events to queue {queue} on {where}", err=True)
+    err = Console(stderr=True)
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("sent {task.fields[sent]}  failed {task.fields[failed]}  {task.fields[rate]:.0f}/s"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=no_progress or not err.is_terminal) as progress:
+        task = progress.add_task(f"to {queue}", total=len(pairs), sent=0, failed=0, rate=0.0)
+
+        def show(report):
+            progress.update(task, completed=report.sent + report.failed + report.skipped, sent=report.sent,
+                            failed=report.failed, rate=report.rate)
+
+        report = fan_out(pairs, sender=client, queue=queue, rate=rate or None,
+                         checkpoint=Path(checkpoint) if checkpoint else None, progress=show)
+    report.failed += len(unreadable)
+    report.failures.extend((i.origin, i.error or "unreadable") for i in unreadable)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        click.echo(f"sent {report.sent}, failed {report.failed}, already sent {report.skipped}"
+                   f" (resent after a stop: {report.resent}), {report.rate:.0f} messages/s")
+        for item_id, reason in report.failures[:20]:
+            click.echo(f"  failed {item_id}: {reason}")
+    sys.exit(0 if report.failed == 0 else 1)
