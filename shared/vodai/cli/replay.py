@@ -43,15 +43,24 @@ from .options import profile_option
 @click.option("--emulator-url", envvar="VODAI_EMULATOR_URL", default=None, metavar="URL",
               help="Without --cloud, the running `vodai emulator` whose queues mns-queue:// and --to-queue use "
                    "(or VODAI_EMULATOR_URL; default http://127.0.0.1:9100).")
+@click.option("--retry-delay", type=click.IntRange(1, 43200), default=None, metavar="SECONDS",
+              help="With mns-queue://: a message whose event failed is visible again after SECONDS "
+                   "(ChangeMessageVisibility) instead of the queue's visibility timeout.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each outcome's JSON line on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr.")
 def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars,
-           to_queue, checkpoint, emulator_url, quiet, verbose):
+           to_queue, checkpoint, emulator_url, retry_delay, quiet, verbose):
     """Run events again through the on_upload pipeline, as invoke does, idempotently.
 
     PATH is an event file (.json, any delivery shape), a JSONL file (.jsonl: one event or dead
     letter per line, e.g. .vodai/dead-letters/*.jsonl or an earlier .vodai/replay/failed-*.jsonl),
-    a directory (every *.json and *.jsonl below it, except expected.json), or - for JSONL on stdin.
+    a directory (every *.json and *.jsonl below it, except expected.json), or - for JSONL on stdin,
+    or mns-queue://NAME to drain an MNS queue (a dead-letter queue): each message that reached a
+    final outcome is deleted, one that failed stays in the queue and is visible again later
+    (--retry-delay). Without --cloud the queue is the running emulator's (--emulator-url).
+
+    With --to-queue NAME the events are not run here but sent to queue NAME, the one whose
+    trigger runs on_upload in FC (--rate, --checkpoint FILE to resume an interrupted run).
 
     Job records persist in VODAI_IDEMPOTENCY_STORE (default: SQLite under .vodai/), so replaying
     the same events twice submits nothing new: done jobs are skipped as duplicates.
@@ -76,8 +85,16 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
         os.environ.update(load_env_vars(env_vars, FUNCTION))
     if checkpoint and not to_queue:
         raise click.BadParameter("--checkpoint goes with --to-queue", param_hint="--checkpoint")
+    from ..replay.queues import queue_name
+
+    queues = [queue_name(p) for p in paths if p.startswith("mns-queue:")]
+    if queues:
+        if len(queues) != len(paths) or None in queues:
+            raise click.BadParameter("mns-queue://NAME cannot be mixed with files, and needs a NAME", param_hint="PATH")
+        if to_queue or dry_run:
+            raise click.BadParameter("mns-queue:// does not take --to-queue or --dry-run yet", param_hint="PATH")
     try:
-        items = rp.read_sources(paths)  # "-" reads sys.stdin.buffer
+        items = [] if queues else rp.read_sources(paths)  # "-" reads sys.stdin.buffer
     except rp.SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
     if to_queue:
@@ -88,26 +105,29 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
     where = "the cloud" if cloud else "the built-in emulator"
-    click.echo(f"vodai: replaying {len(items)} items on {where}{' (dry run)' if dry_run else ''}", err=True)
-
     err = Console(stderr=True)
     show_progress = not no_progress and err.is_terminal
     runner = rp.Runner(target, concurrency=concurrency, rate=rate, dry_run=dry_run, resubmit_uncertain=resubmit_uncertain)
     try:
         with outcome_lines(quiet):
-            results = _run(runner, items, err, show_progress)
-    except VodaiError as exc:  # the store cannot be opened: nothing has run
+            if queues:
+                results = _drain(runner, queues, cloud=cloud, profile=profile, emulator_url=emulator_url,
+                                 retry_delay=retry_delay, where=where)
+            else:
+                click.echo(f"vodai: replaying {len(items)} items on {where}{' (dry run)' if dry_run else ''}", err=True)
+                results = _run(runner, items, err, show_progress)
+    except VodaiError as exc:  # the store or the queue cannot be opened: nothing has run
         raise click.ClickException(str(exc)) from None
     finally:
         getattr(target, "close", lambda: None)()
 
     summary = rp.Summary(results, prefix=target.settings.namespace, target="cloud" if cloud else "emulator",
                          dry_run=dry_run, interrupted=runner.interrupted)
-    if not dry_run:
+    if not dry_run and not queues:
         moved = rp.retire_replayed(results)
         if moved:
             click.echo(f"vodai: {moved} dead letters replayed: moved to {rp.REPLAYED_DIR}/ beside their files", err=True)
-    if not dry_run and summary.retry_results:
+    if not dry_run and summary.retry_results and not queues:
         path = rp.write_failures(summary.retry_results)
         if path is not None:
             summary.failed_file = str(path)
@@ -184,3 +204,25 @@ def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as
         for item_id, reason in report.failures[:20]:
             click.echo(f"  failed {item_id}: {reason}")
     sys.exit(0 if report.failed == 0 else 1)
+
+
+def _drain(runner, queues, *, cloud, profile, emulator_url, retry_delay, where):
+    """mns-queue:// sources: every queue drained in turn; their results, for the summary."""
+    from ..replay.drain import drain_queue
+    from ..replay.queues import open_queue_client
+
+    client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+    results = []
+    for queue in queues:
+        click.echo(f"vodai: draining queue {queue} ({client.endpoint}) on {where}", err=True)
+        report = drain_queue(client, queue, runner, retry_delay=retry_delay)
+        results.extend(report.results)
+        click.echo(f"vodai: queue {queue}: {report.deleted} messages settled and deleted, {report.kept} failed and "
+                   f"left in the queue (visible again later){_not_deleted(report)}", err=True)
+        if runner.interrupted:
+            break
+    return results
+
+
+def _not_deleted(report) -> str:
+    return f", {len(report.not_deleted)} settled but not deleted in time" if report.not_deleted else ""
