@@ -63,21 +63,41 @@ def _text(root: ElementTree.Element, name: str) -> Optional[str]:
     return node.text if node is not None else None
 
 
-class MnsPublisher:
+class _MnsClient:
+    """What every MNS client has: credentials, a session, the endpoint, timeouts and the clock."""
+
+    DEFAULT_TIMEOUT: Tuple[float, float] = (3.05, 10.0)
+
     def __init__(
         self,
         credentials: Credentials,
         session: requests.Session,
         *,
         endpoint: str,
-        timeout: Tuple[float, float] = (3.05, 10.0),
+        timeout: Optional[Tuple[float, float]] = None,
         clock: Callable[[], str] = http_date_now,
     ) -> None:
         self.credentials = credentials
         self.session = session
         self.endpoint = endpoint.rstrip("/")
-        self.timeout = timeout
+        self.timeout = timeout or self.DEFAULT_TIMEOUT
         self._clock = clock
+
+    def _error(self, response: requests.Response, root: Optional[ElementTree.Element], action: str) -> MnsApiError:
+        """The MnsApiError of an error answer (``root``: its parsed XML, None if it had none)."""
+        code = (root is not None and (_text(root, "Code") or _text(root, "ErrorCode"))) or f"HTTP{response.status_code}"
+        message = (root is not None and (_text(root, "Message") or _text(root, "ErrorMessage"))) or response.reason or "no message"
+        return MnsApiError(
+            code,
+            redact(message, self.credentials.secrets()),
+            status=response.status_code,
+            request_id=(root is not None and _text(root, "RequestId")) or response.headers.get("x-mns-request-id"),
+            retryable=is_retryable(code, response.status_code),
+            action=action,
+        )
+
+
+class MnsPublisher(_MnsClient):
 
     def prepare(self, topic: str, body: str, tag: Optional[str] = None) -> requests.PreparedRequest:
         """A signed PublishMessage request to ``topic``."""
@@ -133,15 +153,7 @@ class MnsPublisher:
         except ElementTree.ParseError:
             root = None
         if response.status_code >= 300 or root is None or _text(root, "MessageId") is None:
-            code = (root is not None and _text(root, "Code")) or f"HTTP{response.status_code}"
-            raise MnsApiError(
-                code,
-                redact((root is not None and _text(root, "Message")) or response.reason or "no message", self.credentials.secrets()),
-                status=response.status_code,
-                request_id=(root is not None and _text(root, "RequestId")) or request_id,
-                retryable=is_retryable(code, response.status_code),
-                action=action,
-            )
+            raise self._error(response, root, action)
         return {
             "MessageId": _text(root, "MessageId"),
             "MessageBodyMD5": _text(root, "MessageBodyMD5"),
@@ -154,27 +166,14 @@ MAX_BATCH = 16
 _FIELD = re.compile(rb"<([A-Za-z]+)>([^<]*)</\1>")
 
 
-class MnsQueueClient:
+class MnsQueueClient(_MnsClient):
     """The MNS queue message API: batch send, receive, delete and change visibility.
 
     Bodies are sent and read as text, not base64 (FC's queue trigger hands the body to the
     function as it is stored; the official SDK's default base64 would reach it encoded).
     """
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        session: requests.Session,
-        *,
-        endpoint: str,
-        timeout: Tuple[float, float] = (3.05, 35.0),
-        clock: Callable[[], str] = http_date_now,
-    ) -> None:
-        self.credentials = credentials
-        self.session = session
-        self.endpoint = endpoint.rstrip("/")
-        self.timeout = timeout
-        self._clock = clock
+    DEFAULT_TIMEOUT = (3.05, 35.0)  # a receive may wait up to 30 s (waitseconds)
 
     def batch_send(self, queue: str, bodies: Sequence[str]) -> List[dict]:
         """BatchSendMessage of ``bodies`` (1 to 16 texts) to ``queue``.
@@ -199,13 +198,8 @@ class MnsQueueClient:
         MnsApiError
             The whole request failed.
         """
-        if not 1 <= len(bodies) <= MAX_BATCH:
-            raise ParameterError("bodies", f"{len(bodies)} messages; MNS takes 1 to {MAX_BATCH} per batch")
-        xml = (
-            '<?xml version="1.0" encoding="UTF-8"?><Messages xmlns="http://mns.aliyuncs.com/doc/v1/">'
-            + "".join(f"<Message><MessageBody>{escape(b)}</MessageBody></Message>" for b in bodies)
-            + "</Messages>"
-        ).encode("utf-8")
+        xml = _batch_xml("Messages", [f"<Message><MessageBody>{escape(b)}</MessageBody></Message>" for b in bodies],
+                         "bodies")
         response = self._call("POST", self._messages(queue), xml, "BatchSendMessage")
         if response.status_code == 500 and b"<Messages" in response.content:
             return _items(response.content)  # a partial failure: some sent, some not
@@ -225,13 +219,8 @@ class MnsQueueClient:
     def delete(self, queue: str, receipt_handles: Sequence[str]) -> List[dict]:
         """BatchDeleteMessage; returns the handles that were not deleted (ReceiptHandle,
         ErrorCode, ErrorMessage: their visibility timeout had ended), [] when all were."""
-        if not 1 <= len(receipt_handles) <= MAX_BATCH:
-            raise ParameterError("receipt_handles", f"{len(receipt_handles)} handles; MNS takes 1 to {MAX_BATCH} per batch")
-        xml = (
-            '<?xml version="1.0" encoding="UTF-8"?><ReceiptHandles xmlns="http://mns.aliyuncs.com/doc/v1/">'
-            + "".join(f"<ReceiptHandle>{escape(h)}</ReceiptHandle>" for h in receipt_handles)
-            + "</ReceiptHandles>"
-        ).encode("utf-8")
+        xml = _batch_xml("ReceiptHandles", [f"<ReceiptHandle>{escape(h)}</ReceiptHandle>" for h in receipt_handles],
+                         "receipt_handles")
         response = self._call("DELETE", self._messages(queue), xml, "BatchDeleteMessage")
         if response.status_code == 404 and b"<Errors" in response.content:
             return _items(response.content)
@@ -273,16 +262,15 @@ class MnsQueueClient:
             root = ElementTree.fromstring(response.content) if response.content else None
         except ElementTree.ParseError:
             root = None
-        code = (root is not None and (_text(root, "Code") or _text(root, "ErrorCode"))) or f"HTTP{response.status_code}"
-        message = (root is not None and _text(root, "Message")) or response.reason or "no message"
-        raise MnsApiError(
-            code,
-            redact(message, self.credentials.secrets()),
-            status=response.status_code,
-            request_id=(root is not None and _text(root, "RequestId")) or response.headers.get("x-mns-request-id"),
-            retryable=is_retryable(code, response.status_code),
-            action=action,
-        )
+        raise self._error(response, root, action)
+
+
+def _batch_xml(root: str, elements: Sequence[str], argument: str) -> bytes:
+    """A batch request's document: ``elements`` (1 to 16, else ParameterError naming ``argument``)."""
+    if not 1 <= len(elements) <= MAX_BATCH:
+        raise ParameterError(argument, f"{len(elements)} given; MNS takes 1 to {MAX_BATCH} per batch request")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="http://mns.aliyuncs.com/doc/v1/">'
+            + "".join(elements) + f"</{root}>").encode("utf-8")
 
 
 def _items(content: bytes) -> List[dict]:
