@@ -104,9 +104,19 @@ def test_same_signature_checks_as_topics(session, backend: EmulatorBackend):
     assert len(backend.queue_messages(QUEUE)) == 1
 
 
-def test_only_send_is_served(session):
-    response = session.get(f"https://123456.mns.cn-shanghai.aliyuncs.com/queues/{QUEUE}/messages")
+@pytest.mark.parametrize("method,path", [("PATCH", f"/queues/{QUEUE}/messages"), ("GET", f"/topics/{TOPIC}/messages"),
+                                         ("GET", f"/queues/{QUEUE}")])
+def test_only_the_message_api_is_served(session, method: str, path: str):
+    response = session.request(method, f"https://123456.mns.cn-shanghai.aliyuncs.com{path}")
     assert (response.status_code, mns_error(response)["Code"]) == (400, "InvalidRequestURL")
+
+
+def test_a_deleted_message_cannot_be_deleted_twice(session, backend: EmulatorBackend):
+    mns_send(session, queue_message_xml("body"), queue=QUEUE)
+    (message,) = backend.receive_from_queue(QUEUE, 16)
+    assert backend.delete_from_queue(QUEUE, message["ReceiptHandle"])
+    assert not backend.delete_from_queue(QUEUE, message["ReceiptHandle"])  # gone
+    assert backend.queue_messages(QUEUE) == []
 
 
 def test_request_log(session, backend: EmulatorBackend):

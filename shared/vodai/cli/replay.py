@@ -35,14 +35,32 @@ from .options import profile_option
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is off anyway when stderr is not a terminal).")
 @click.option("--env-vars", type=click.Path(exists=True, dir_okay=False),
               help="JSON file of environment variables (SAM format or flat), as for invoke.")
+@click.option("--to-queue", metavar="NAME", help="Send the events to MNS queue NAME (the one that triggers on_upload) "
+              "in batches of 16 instead of running them here; --rate bounds the messages per second.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --to-queue: record what was sent in FILE, so a run stopped in the middle resumes "
+                   "where it stopped without sending again what it sent.")
+@click.option("--emulator-url", envvar="VODAI_EMULATOR_URL", default=None, metavar="URL",
+              help="Without --cloud, the running `vodai emulator` whose queues mns-queue:// and --to-queue use "
+                   "(or VODAI_EMULATOR_URL; default http://127.0.0.1:9100).")
+@click.option("--retry-delay", type=click.IntRange(1, 43200), default=None, metavar="SECONDS",
+              help="With mns-queue://: a message whose event failed is visible again after SECONDS "
+                   "(ChangeMessageVisibility) instead of the queue's visibility timeout.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each outcome's JSON line on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr.")
-def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars, quiet, verbose):
+def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain, as_json, no_progress, env_vars,
+           to_queue, checkpoint, emulator_url, retry_delay, quiet, verbose):
     """Run events again through the on_upload pipeline, as invoke does, idempotently.
 
     PATH is an event file (.json, any delivery shape), a JSONL file (.jsonl: one event or dead
     letter per line, e.g. .vodai/dead-letters/*.jsonl or an earlier .vodai/replay/failed-*.jsonl),
-    a directory (every *.json and *.jsonl below it, except expected.json), or - for JSONL on stdin.
+    a directory (every *.json and *.jsonl below it, except expected.json), or - for JSONL on stdin,
+    or mns-queue://NAME to drain an MNS queue (a dead-letter queue): each message that reached a
+    final outcome is deleted, one that failed stays in the queue and is visible again later
+    (--retry-delay). Without --cloud the queue is the running emulator's (--emulator-url).
+
+    With --to-queue NAME the events are not run here but sent to queue NAME, the one whose
+    trigger runs on_upload in FC (--rate, --checkpoint FILE to resume an interrupted run).
 
     Job records persist in VODAI_IDEMPOTENCY_STORE (default: SQLite under .vodai/), so replaying
     the same events twice submits nothing new: done jobs are skipped as duplicates.
@@ -65,35 +83,51 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
         from .invoke import FUNCTION, load_env_vars
 
         os.environ.update(load_env_vars(env_vars, FUNCTION))
+    if checkpoint and not to_queue:
+        raise click.BadParameter("--checkpoint goes with --to-queue", param_hint="--checkpoint")
+    from ..replay.queues import queue_name
+
+    queues = [queue_name(p) for p in paths if p.startswith("mns-queue:")]
+    if queues:
+        if len(queues) != len(paths) or None in queues:
+            raise click.BadParameter("mns-queue://NAME cannot be mixed with files, and needs a NAME", param_hint="PATH")
+        if to_queue or dry_run:
+            raise click.BadParameter("mns-queue:// does not take --to-queue or --dry-run yet", param_hint="PATH")
     try:
-        items = rp.read_sources(paths)  # "-" reads sys.stdin.buffer
+        items = [] if queues else rp.read_sources(paths)  # "-" reads sys.stdin.buffer
     except rp.SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
+    if to_queue:
+        _fan_out(items, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
+                 checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
     try:
         target = rp.open_target(cloud=cloud, profile=profile)
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
     where = "the cloud" if cloud else "the built-in emulator"
-    click.echo(f"vodai: replaying {len(items)} items on {where}{' (dry run)' if dry_run else ''}", err=True)
-
     err = Console(stderr=True)
     show_progress = not no_progress and err.is_terminal
     runner = rp.Runner(target, concurrency=concurrency, rate=rate, dry_run=dry_run, resubmit_uncertain=resubmit_uncertain)
     try:
         with outcome_lines(quiet):
-            results = _run(runner, items, err, show_progress)
-    except VodaiError as exc:  # the store cannot be opened: nothing has run
+            if queues:
+                results = _drain(runner, queues, cloud=cloud, profile=profile, emulator_url=emulator_url,
+                                 retry_delay=retry_delay, where=where)
+            else:
+                click.echo(f"vodai: replaying {len(items)} items on {where}{' (dry run)' if dry_run else ''}", err=True)
+                results = _run(runner, items, err, show_progress)
+    except VodaiError as exc:  # the store or the queue cannot be opened: nothing has run
         raise click.ClickException(str(exc)) from None
     finally:
         getattr(target, "close", lambda: None)()
 
     summary = rp.Summary(results, prefix=target.settings.namespace, target="cloud" if cloud else "emulator",
                          dry_run=dry_run, interrupted=runner.interrupted)
-    if not dry_run:
+    if not dry_run and not queues:
         moved = rp.retire_replayed(results)
         if moved:
             click.echo(f"vodai: {moved} dead letters replayed: moved to {rp.REPLAYED_DIR}/ beside their files", err=True)
-    if not dry_run and summary.retry_results:
+    if not dry_run and summary.retry_results and not queues:
         path = rp.write_failures(summary.retry_results)
         if path is not None:
             summary.failed_file = str(path)
@@ -126,3 +160,69 @@ def _run(runner, items, console, show_progress):
     with Progress(*columns, console=console, disable=not show_progress) as progress:
         task = progress.add_task("replay", total=len(items))
         return runner.run(items, on_result=lambda _result: progress.advance(task))
+
+
+def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
+    """``--to-queue``: the readable items go to ``queue``; exits 0 when every one was sent."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..fanout import fan_out
+    from ..replay.queues import open_queue_client
+
+    try:
+        client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+    except VodaiError as exc:
+        raise click.ClickException(str(exc)) from None
+    unreadable = [i for i in items if i.raw is None]
+    pairs = [(i.dead_letter_id or i.origin, i.raw.decode("utf-8", "replace")) for i in items if i.raw is not None]
+    where = "the cloud" if cloud else client.endpoint
+    click.echo(f"vodai: sending {len(pairs)} events to queue {queue} on {where}", err=True)
+    err = Console(stderr=True)
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("sent {task.fields[sent]}  failed {task.fields[failed]}  {task.fields[rate]:.0f}/s"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=no_progress or not err.is_terminal) as progress:
+        task = progress.add_task(f"to {queue}", total=len(pairs), sent=0, failed=0, rate=0.0)
+
+        def show(report):
+            progress.update(task, completed=report.sent + report.failed + report.skipped, sent=report.sent,
+                            failed=report.failed, rate=report.rate)
+
+        report = fan_out(pairs, sender=client, queue=queue, rate=rate or None,
+                         checkpoint=Path(checkpoint) if checkpoint else None, progress=show)
+    report.failed += len(unreadable)
+    report.failures.extend((i.origin, i.error or "unreadable") for i in unreadable)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        click.echo(f"sent {report.sent}, failed {report.failed}, already sent {report.skipped}"
+                   f" (resent after a stop: {report.resent}), {report.rate:.0f} messages/s")
+        for item_id, reason in report.failures[:20]:
+            click.echo(f"  failed {item_id}: {reason}")
+    sys.exit(0 if report.failed == 0 else 1)
+
+
+def _drain(runner, queues, *, cloud, profile, emulator_url, retry_delay, where):
+    """mns-queue:// sources: every queue drained in turn; their results, for the summary."""
+    from ..replay.drain import drain_queue
+    from ..replay.queues import open_queue_client
+
+    client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+    results = []
+    for queue in queues:
+        click.echo(f"vodai: draining queue {queue} ({client.endpoint}) on {where}", err=True)
+        report = drain_queue(client, queue, runner, retry_delay=retry_delay)
+        results.extend(report.results)
+        click.echo(f"vodai: queue {queue}: {report.deleted} messages settled and deleted, {report.kept} failed and "
+                   f"left in the queue (visible again later){_not_deleted(report)}", err=True)
+        if runner.interrupted:
+            break
+    return results
+
+
+def _not_deleted(report) -> str:
+    return f", {len(report.not_deleted)} settled but not deleted in time" if report.not_deleted else ""

@@ -72,6 +72,9 @@ UPLOAD_MEDIA_TYPES = samples.MEDIA_TYPES
 EXTEND_MAX_BYTES = 512
 DEFAULT_ACCOUNT_ID = samples.ACCOUNT_ID
 STATE_VERSION = 1
+# MNS queue attributes: VisibilityTimeout 1..43200 seconds, 30 by default.
+DEFAULT_VISIBILITY_TIMEOUT = 30
+MAX_VISIBILITY_TIMEOUT = 43200
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 
 # Alibaba rejects timestamps more than 15 minutes off, so a nonce only has to be
@@ -99,6 +102,10 @@ def utc_timestamp(epoch: float) -> str:
 
 def new_request_id() -> str:
     return str(uuid.uuid4()).upper()
+
+
+def _receipt_handle() -> str:
+    return uuid.uuid4().hex.upper()
 
 
 class EmulatorBackend:
@@ -133,6 +140,8 @@ class EmulatorBackend:
         self._credentials: dict[str, Credentials] = {}
         self._topics: dict[str, list[dict[str, Any]]] = {}
         self._queues: dict[str, list[dict[str, Any]]] = {}
+        # Per queue: the VisibilityTimeout (seconds) a received message stays invisible for.
+        self._queue_visibility: dict[str, int] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
         # (due time, job id) of every after_seconds job still processing: tick() looks at
         # these only, so a request never walks all the jobs.
@@ -196,9 +205,21 @@ class EmulatorBackend:
         with self._lock:
             return sorted(self._topics)
 
-    def create_queue(self, name: str) -> None:
+    def create_queue(self, name: str, *, visibility_timeout: Optional[int] = None) -> None:
+        """Create queue ``name`` (kept if it exists); ``visibility_timeout`` sets its
+        VisibilityTimeout in seconds (MNS's default, 30, for a new queue without one)."""
+        if visibility_timeout is not None and not 1 <= visibility_timeout <= MAX_VISIBILITY_TIMEOUT:
+            raise ValueError(f"visibility_timeout: {visibility_timeout} is not between 1 and {MAX_VISIBILITY_TIMEOUT}")
         with self._lock:
             self._queues.setdefault(name, [])
+            if visibility_timeout is not None or name not in self._queue_visibility:
+                self._queue_visibility[name] = visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT
+
+    def visibility_timeout(self, name: str) -> int:
+        """Queue ``name``'s VisibilityTimeout in seconds; KeyError for an unknown queue."""
+        with self._lock:
+            self._queues[name]  # noqa: B018 - KeyError for an unknown queue
+            return self._queue_visibility.get(name, DEFAULT_VISIBILITY_TIMEOUT)
 
     def has_queue(self, name: str) -> bool:
         with self._lock:
@@ -507,10 +528,65 @@ class EmulatorBackend:
             "Priority": priority,
             "EnqueueTime": now,
             "NextVisibleTime": now + delay_seconds * 1000,
+            "DequeueCount": 0,
+            "FirstDequeueTime": None,
+            "ReceiptHandle": None,
         }
         with self._lock:
             self._queues[queue].append(message)
         return dict(message)
+
+    def receive_from_queue(self, queue: str, count: int = 1) -> list[dict[str, Any]]:
+        """Receive up to ``count`` visible messages of ``queue`` (highest priority, then oldest,
+        first): each becomes invisible for the queue's VisibilityTimeout and gets a new
+        ReceiptHandle (the one before stops working). KeyError for an unknown queue."""
+        now = int(self.clock.now() * 1000)
+        with self._lock:
+            timeout_ms = self._queue_visibility.get(queue, DEFAULT_VISIBILITY_TIMEOUT) * 1000
+            visible = [m for m in self._queues[queue] if m["NextVisibleTime"] <= now]
+            visible.sort(key=lambda m: (m["Priority"], m["EnqueueTime"]))
+            received = []
+            for message in visible[:count]:
+                message["DequeueCount"] = message.get("DequeueCount", 0) + 1
+                if message.get("FirstDequeueTime") is None:
+                    message["FirstDequeueTime"] = now
+                message["NextVisibleTime"] = now + timeout_ms
+                message["ReceiptHandle"] = _receipt_handle()
+                received.append(dict(message))
+            return received
+
+    def delete_from_queue(self, queue: str, receipt_handle: str) -> bool:
+        """Delete the message whose current ReceiptHandle is ``receipt_handle``; False when no
+        message has it, or its visibility timeout has ended (MNS's "message not exist").
+        KeyError for an unknown queue."""
+        with self._lock:
+            messages = self._queues[queue]
+            index = self._handle_index(messages, receipt_handle)
+            if index is None:
+                return False
+            del messages[index]
+            return True
+
+    def change_visibility(self, queue: str, receipt_handle: str, seconds: int) -> Optional[dict[str, Any]]:
+        """Make the message of ``receipt_handle`` visible again ``seconds`` from now; returns
+        its new ReceiptHandle and NextVisibleTime, or None as :meth:`delete_from_queue`."""
+        now = int(self.clock.now() * 1000)
+        with self._lock:
+            messages = self._queues[queue]
+            index = self._handle_index(messages, receipt_handle)
+            if index is None:
+                return None
+            message = messages[index]
+            message["NextVisibleTime"] = now + seconds * 1000
+            message["ReceiptHandle"] = _receipt_handle()
+            return {"ReceiptHandle": message["ReceiptHandle"], "NextVisibleTime": message["NextVisibleTime"]}
+
+    def _handle_index(self, messages: list[dict[str, Any]], receipt_handle: str) -> Optional[int]:  # lock held
+        now = int(self.clock.now() * 1000)
+        for index, message in enumerate(messages):
+            if message.get("ReceiptHandle") == receipt_handle:
+                return index if message["NextVisibleTime"] > now else None
+        return None
 
     def queue_messages(self, name: str) -> list[dict[str, Any]]:
         """Messages sent to queue ``name``, oldest first; KeyError for an unknown queue."""
@@ -796,6 +872,7 @@ class EmulatorBackend:
                 "clock": self.clock.now(),
                 "topics": copy.deepcopy(self._topics),
                 "queues": copy.deepcopy(self._queues),
+                "queue_visibility": dict(self._queue_visibility),
                 "media": copy.deepcopy(self._media),
                 "jobs": copy.deepcopy(self._jobs),
                 "requests": copy.deepcopy(list(self._requests)),
@@ -825,6 +902,7 @@ class EmulatorBackend:
             faults = [parse_fault(r) for r in data.get("faults") or []]
             topics = {str(k): list(v) for k, v in (data.get("topics") or {}).items()}
             queues = {str(k): list(v) for k, v in (data.get("queues") or {}).items()}
+            queue_visibility = {str(k): int(v) for k, v in (data.get("queue_visibility") or {}).items()}
             media = {str(k): dict(v) for k, v in (data.get("media") or {}).items()}
             jobs = {str(k): dict(v) for k, v in (data.get("jobs") or {}).items()}
             region_actions = {str(r): set(a) for r, a in (data.get("region_actions") or {}).items()}
@@ -839,6 +917,7 @@ class EmulatorBackend:
             self.param_max_lengths = dict(data.get("param_max_lengths") or {})
             self.account_id = str(data.get("account_id") or self.account_id)
             self._topics, self._queues = topics, queues
+            self._queue_visibility = queue_visibility
             self._media, self._jobs = media, jobs
             self._index_timed()
             self._requests = deque(data.get("requests") or [], maxlen=REQUEST_LOG_SIZE)

@@ -8,6 +8,7 @@ bad request answers 400 ``{"error": "..."}``):
 =========================================  ===============================================
 ``POST /_emulator/reset``                   forget activity, keep configuration
 ``GET|POST /_emulator/topics``, ``queues``  list (with message counts) / create ``{"name"}``
+                                            (a queue also ``"visibility_timeout"``, seconds)
 ``GET .../topics/<name>/messages``          messages (also ``queues/<name>/messages``)
 ``POST .../topics/<name>/messages``         publish ``{"body", "tag", "attributes"}`` (runs triggers)
 ``GET|POST /_emulator/media``               media records / seed one without an event
@@ -35,6 +36,7 @@ in its main loop, as it does for any connection it drops.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from typing import Any, Callable, Optional
@@ -94,9 +96,16 @@ def create_app(backend: EmulatorBackend) -> Flask:
 
     @app.post("/_emulator/queues")
     def create_queue():
-        name = _name_from(_json_body())
-        backend.create_queue(name)
-        return jsonify({"name": name})
+        data = _json_body()
+        name = _name_from(data)
+        timeout = data.get("visibility_timeout")
+        if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)):
+            raise _BadRequest('expected {"name": "<name>", "visibility_timeout": <seconds>}')
+        try:
+            backend.create_queue(name, visibility_timeout=timeout)
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None
+        return jsonify({"name": name, "visibility_timeout": backend.visibility_timeout(name)})
 
     @app.get("/_emulator/topics/<name>/messages")
     def topic_messages(name: str):
@@ -408,6 +417,9 @@ def _raw_path() -> str:
     return path
 
 
+_MNS_HEADER = re.compile(rb"\r\nX-Mns-[A-Za-z-]+:")
+
+
 def _abortable_channel_class():
     """waitress's HTTPChannel whose tasks turn a :class:`ConnectionAbort` into a dropped
     connection (imported late: waitress is only needed to serve)."""
@@ -415,6 +427,11 @@ def _abortable_channel_class():
     from waitress.task import WSGITask
 
     class _AbortableTask(WSGITask):
+        def build_response_header(self) -> bytes:
+            # waitress capitalizes header names; MNS sends its own in lower case, and the
+            # official MNS SDK looks ``x-mns-request-id`` up case-sensitively.
+            return _MNS_HEADER.sub(lambda m: m.group(0).lower(), super().build_response_header())
+
         def service(self) -> None:
             try:
                 super().service()

@@ -95,6 +95,12 @@ def read_file(path: Path) -> List[Item]:
     return [_file_item(str(path), data)]
 
 
+def item_from_bytes(source: str, data: bytes) -> Item:
+    """One item from an input's whole bytes (a file, a queue message): the event as it is, or the
+    event of the one dead letter it holds."""
+    return _file_item(source, data)
+
+
 def _file_item(source: str, data: bytes) -> Item:
     """A whole file is one event, unless it is exactly one dead letter."""
     try:
