@@ -228,6 +228,10 @@ class SourceError(Exception):
     """An input path that does not exist (a usage error: nothing has run yet)."""
 
 
+class BackfillError(VodaiError):
+    """A backfill that cannot start: a bad window or media list (the message names the option)."""
+
+
 class FunctionNotFound(LookupError):
     """The requested function is not in the registry (or its file is missing)."""
 
