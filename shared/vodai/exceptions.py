@@ -18,6 +18,7 @@
     ├── HandoffError              a callback could not be handed off to the events topic
     ├── InvocationFailed          on_upload: an event hit a retryable error, so FC redelivers
     ├── PollFailed                track_jobs: no VOD call of the poll worked
+    ├── BackfillError             ``vodai backfill`` cannot start: a bad window or media list (names the option)
     └── InvocationError           ``vodai invoke --via-http``: the function failed without a result
 
     Outside VodaiError, each a subclass of the built-in error its callers already catch:
