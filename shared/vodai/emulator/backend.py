@@ -9,6 +9,7 @@ Every method takes the lock and hands out copies, so callers never see half-upda
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import heapq
@@ -23,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 from vodai.events import samples
@@ -143,6 +144,8 @@ class EmulatorBackend:
         # The newest requests only: a long replay or soak must not grow the emulator without bound.
         self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._nonces: dict[tuple[str, str], float] = {}
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._callbacks: dict[str, CallbackConfig] = {}
         self._subscriptions: list[Subscription] = []
         self._trigger_credentials: Optional[Credentials] = None
@@ -750,6 +753,26 @@ class EmulatorBackend:
                 return False
             self._nonces[key] = now
             return True
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count one request in flight while the block runs (its injected latency included)."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def peak_in_flight(self, *, reset: bool = False) -> int:
+        """The most requests served at the same time (since the last reset); ``reset`` starts over."""
+        with self._lock:
+            peak = self._peak_in_flight
+            if reset:
+                self._peak_in_flight = self._in_flight
+            return peak
 
     def record_request(
         self,
