@@ -95,8 +95,13 @@ class Settings(BaseModel):
     tracking_store: Optional[SecretStr] = None
     #: Seconds after its submission a job that VOD does not know is given up as lost.
     tracking_lost_after: float = Field(3600.0, gt=0)
-    #: Pending jobs checked per poll (the least recently checked first).
+    #: Pending jobs read from the store per page (the least recently checked first); a timer run
+    #: works through pages until its budget is spent or every pending job was checked.
     tracking_poll_limit: int = Field(200, ge=1, le=10000)
+    #: Seconds one track_jobs run may spend; default: the function's timeout less the invocation margin.
+    tracking_budget: Optional[float] = Field(None, gt=0)
+    #: VOD lookups (GetAIImageJobs of 10 JobIds, GetAIMediaAuditJob of one) in flight at once.
+    tracking_concurrency: int = Field(8, ge=1, le=64)
 
     # -- the HTTP-callback function (functions/vod_callback) ---------------------------------
     #: The callback URL exactly as configured in VOD's console (it is part of the signature).

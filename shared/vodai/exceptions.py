@@ -18,6 +18,7 @@
     ├── HandoffError              a callback could not be handed off to the events topic
     ├── InvocationFailed          on_upload: an event hit a retryable error, so FC redelivers
     ├── PollFailed                track_jobs: no VOD call of the poll worked
+    ├── BackfillError             ``vodai backfill`` cannot start: a bad window or media list (names the option)
     └── InvocationError           ``vodai invoke --via-http``: the function failed without a result
 
     Outside VodaiError, each a subclass of the built-in error its callers already catch:
@@ -232,6 +233,10 @@ class PackagingError(Exception):
 
 class SourceError(Exception):
     """An input path that does not exist (a usage error: nothing has run yet)."""
+
+
+class BackfillError(VodaiError):
+    """A backfill that cannot start: a bad window or media list (the message names the option)."""
 
 
 class FunctionNotFound(LookupError):

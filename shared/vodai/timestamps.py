@@ -57,3 +57,18 @@ def utc_millis_text(epoch: float) -> str:
 
 def utc_now_millis() -> str:
     return utc_millis_text(time.time())
+
+
+def parse_utc(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (``2024-05-01``, ``2024-05-01T08:00:00Z``, with an
+    offset); a time without a zone is UTC.
+
+    Raises
+    ------
+    ValueError
+        ``text`` is not an ISO 8601 date or time.
+    """
+    parsed = datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

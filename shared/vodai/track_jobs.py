@@ -1,5 +1,10 @@
 """The FC entry point behind ``functions/track_jobs/index.py`` (a Timer trigger): one poll per call.
 
+A poll works through the pending jobs in pages of ``VODAI_TRACKING_POLL_LIMIT`` until each was
+checked or ``VODAI_TRACKING_BUDGET`` (default: the function's timeout less a margin) is spent,
+``VODAI_TRACKING_CONCURRENCY`` lookups at a time; its summary and its ``PollDone`` log line
+report the backlog left (:mod:`vodai.tracking.poller`).
+
 FC's timer sends ``{"triggerTime": "...", "triggerName": "...", "payload": "..."}``; the payload may
 be JSON ``{"Limit": N}`` to check at most N pending jobs this time, and anything else in the event
 is ignored. The result is the poll's JSON summary. The invocation fails (so FC's metrics and

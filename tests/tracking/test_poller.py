@@ -29,7 +29,7 @@ def _upload_spaced(h, media, region, count):
 
 
 def test_23_pending_jobs_in_one_region_are_three_calls_of_10_10_3():
-    h = harness()
+    h = harness(tracking_concurrency=1)  # one lookup at a time: the calls in the order the jobs wait
     h.backend.set_lifecycle("SubmitAIImageJob", "after_queries=1")  # the first query sees Processing
     shanghai = _upload_spaced(h, "video", "cn-shanghai", 23)
     beijing = _upload_spaced(h, "video", "cn-beijing", 2)
@@ -57,7 +57,7 @@ def test_23_pending_jobs_in_one_region_are_three_calls_of_10_10_3():
 
 
 def test_a_bounded_poll_checks_the_least_recently_seen_first():
-    h = harness()
+    h = harness(tracking_concurrency=1)
     h.backend.set_lifecycle("SubmitAIImageJob", "after_queries=1")
     ids = _upload_spaced(h, "video", "cn-shanghai", 23)
     asked = []
@@ -145,6 +145,7 @@ def test_no_call_starts_when_the_deadline_is_near():
     before = len(h.backend.requests_log())
     summary = h.poll(started=h.clock() - 59.5)  # FC's default 60 s timeout is almost used up
     assert summary.counts() == {"deferred": 13} and summary.calls == {}
+    assert (summary.stopped, summary.backlog) == ("budget", 13)
     assert len(h.backend.requests_log()) == before
     assert not summary.all_calls_failed
 

@@ -24,6 +24,7 @@ _COMMANDS = {
     "demo-upload": "vodai.cli.demo:demo_upload",
     "generate-event": "vodai.cli.generate_event:generate_event",
     "replay": "vodai.cli.replay:replay",
+    "backfill": "vodai.cli.backfill:backfill",
     "jobs": "vodai.cli.jobs:jobs",
 }
 

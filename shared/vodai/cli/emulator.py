@@ -487,10 +487,16 @@ def media() -> None:
 @_media_options
 @url_option
 @json_option
+@click.option("--created", default=None, metavar="TIME",
+              help="Its CreationTime, ISO 8601 UTC (e.g. 2024-05-01T08:00:00Z; default now): what SearchMedia lists by.")
 def media_add(media_type: str, region: str, media_id: Optional[str], extend: Optional[str],
-              file_name: Optional[str], size: Optional[int], url: str, as_json: bool) -> None:
-    """Record a media as uploaded without delivering any event (e.g. for --strict-media)."""
-    record = _call(url, "POST", "media", _media_payload(media_type, region, media_id, extend, file_name, size))
+              file_name: Optional[str], size: Optional[int], created: Optional[str], url: str, as_json: bool) -> None:
+    """Record a media as uploaded without delivering any event (e.g. for --strict-media, or a
+    library that `vodai backfill` lists)."""
+    payload = _media_payload(media_type, region, media_id, extend, file_name, size)
+    if created is not None:
+        payload["created"] = created
+    record = _call(url, "POST", "media", payload)
     if as_json:
         _echo_json(record)
     else:

@@ -26,6 +26,8 @@ from .transport import prepared, send
 
 API_VERSION = "2017-03-21"
 MAX_JOB_IDS = 10
+#: SearchMedia's largest PageSize (VOD's limit).
+MAX_SEARCH_PAGE_SIZE = 100
 
 
 def vod_endpoint(region: str) -> str:
@@ -115,6 +117,42 @@ class VodClient:
         if not image_id:
             raise ValueError("ImageId: required")
         return self.call("GetImageInfo", region, {"ImageId": image_id}, timeout=timeout)
+
+    def search_media(self, region: str, *, search_type: str, match: Optional[str] = None,
+                     sort_by: str = "CreationTime:Asc", page_size: int = MAX_SEARCH_PAGE_SIZE,
+                     scroll_token: Optional[str] = None, page_no: Optional[int] = None,
+                     timeout: Optional[Tuple[float, float]] = None) -> dict:
+        """One page of ``SearchMedia``: ``MediaList`` (each with ``MediaType``, ``MediaId``,
+        ``CreationTime`` and a ``Video``, ``Audio``, ``Image`` or ``AttachedMedia`` object),
+        ``Total`` and the ``ScrollToken`` to pass for the next page.
+
+        Parameters
+        ----------
+        region : str
+            The VOD region whose media are searched (media are regional).
+        search_type : str
+            ``video``, ``audio``, ``image`` or ``attached``.
+        match : str, optional
+            VOD's search protocol, e.g. ``CreationTime = ('2024-01-01T00:00:00Z','2024-02-01T00:00:00Z')``.
+        sort_by : str
+            One sort field when traversing with ``scroll_token`` (VOD's rule).
+        page_size : int
+            1 to 100 (VOD's limit).
+        scroll_token : str, optional
+            The previous page's ``ScrollToken``: the only way past the first 5,000 results.
+        """
+        if search_type not in ("video", "audio", "image", "attached"):
+            raise ValueError(f"SearchType: video, audio, image or attached, not {search_type!r}")
+        if not 1 <= page_size <= MAX_SEARCH_PAGE_SIZE:
+            raise ValueError(f"PageSize: between 1 and {MAX_SEARCH_PAGE_SIZE}, got {page_size}")
+        params: Dict[str, str] = {"SearchType": search_type, "SortBy": sort_by, "PageSize": str(page_size)}
+        if match:
+            params["Match"] = match
+        if scroll_token:
+            params["ScrollToken"] = scroll_token
+        if page_no is not None:
+            params["PageNo"] = str(page_no)
+        return self.call("SearchMedia", region, params, timeout=timeout)
 
     # -- the request --------------------------------------------------------------
     def stamp(self) -> Tuple[str, str]:

@@ -9,6 +9,7 @@ Every method takes the lock and hands out copies, so callers never see half-upda
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import heapq
@@ -23,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 from vodai.events import samples
@@ -54,9 +55,9 @@ from .lifecycle import (
 # the Chinese reference also lists the audit action in cn-shanghai/cn-beijing, so tests
 # and later issues may widen it.
 DEFAULT_REGION_ACTIONS: dict[str, set[str]] = {
-    "cn-shanghai": {"SubmitAIImageJob", "GetAIImageJobs", "GetVideoInfo", "GetImageInfo"},
-    "cn-beijing": {"SubmitAIImageJob", "GetAIImageJobs", "GetVideoInfo", "GetImageInfo"},
-    "ap-southeast-1": {"SubmitAIImageAuditJob", "GetAIMediaAuditJob", "GetVideoInfo", "GetImageInfo"},
+    "cn-shanghai": {"SubmitAIImageJob", "GetAIImageJobs", "GetVideoInfo", "GetImageInfo", "SearchMedia"},
+    "cn-beijing": {"SubmitAIImageJob", "GetAIImageJobs", "GetVideoInfo", "GetImageInfo", "SearchMedia"},
+    "ap-southeast-1": {"SubmitAIImageAuditJob", "GetAIMediaAuditJob", "GetVideoInfo", "GetImageInfo", "SearchMedia"},
 }
 # A media's Status once its upload completed (GetVideoInfo's / GetImageInfo's values).
 UPLOADED_STATUS = {"video": "UploadSucc", "audio": "UploadSucc", "image": "Normal", "attached": "Normal"}
@@ -147,9 +148,13 @@ class EmulatorBackend:
         # these only, so a request never walks all the jobs.
         self._timed: list[tuple[float, str]] = []
         self._media: dict[str, dict[str, Any]] = {}
+        # SearchMedia's ScrollTokens: token -> how many results the pages before it held.
+        self._scrolls: dict[str, tuple[list[str], int]] = {}
         # The newest requests only: a long replay or soak must not grow the emulator without bound.
         self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._nonces: dict[tuple[str, str], float] = {}
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._callbacks: dict[str, CallbackConfig] = {}
         self._subscriptions: list[Subscription] = []
         self._trigger_credentials: Optional[Credentials] = None
@@ -370,9 +375,11 @@ class EmulatorBackend:
         extend: Union[Mapping[str, Any], str, None] = None,
         file_name: Optional[str] = None,
         size: Optional[int] = None,
+        created: Optional[float] = None,
     ) -> dict[str, Any]:
         """Record a media as uploaded (no event); returns the record, whose ``Event`` is the
-        body VOD sends for it. ``media_type``: video, audio, image or attached."""
+        body VOD sends for it. ``media_type``: video, audio, image or attached; ``created``: its
+        CreationTime (epoch seconds; default now), e.g. a library uploaded before deployment."""
         if media_type not in UPLOAD_MEDIA_TYPES:
             raise ValueError(f"media type {media_type!r}: use one of {', '.join(UPLOAD_MEDIA_TYPES)}")
         if not isinstance(region, str) or not _REGION.match(region):
@@ -388,7 +395,7 @@ class EmulatorBackend:
             )
             if len(extend_text.encode("utf-8")) > EXTEND_MAX_BYTES:
                 raise ValueError(f"Extend: at most {EXTEND_MAX_BYTES} bytes (VOD's UserData limit)")
-        now = self.clock.now()
+        now = self.clock.now() if created is None else float(created)
         body = samples.body(
             media_type,
             region=region,
@@ -447,6 +454,37 @@ class EmulatorBackend:
             "Event": record["Event"],
             "Delivery": delivery,
         }
+
+    def search_media(self, region: str, media_types: Sequence[str], *, since: Optional[float] = None,
+                     until: Optional[float] = None, descending: bool = False) -> list[str]:
+        """The ids of the media of ``region`` with one of ``media_types`` created in
+        [since, until), ordered by CreationTime then MediaId (what SearchMedia pages through)."""
+        low = utc_timestamp(since) if since is not None else ""
+        high = utc_timestamp(until) if until is not None else None
+        with self._lock:  # CreationTime is fixed-width UTC text: it sorts and compares as time
+            found = [(r["CreationTime"], r["MediaId"]) for r in self._media.values()
+                     if r["Region"] == region and r["MediaType"] in media_types
+                     and r["CreationTime"] >= low and (high is None or r["CreationTime"] < high)]
+        found.sort(reverse=descending)
+        return [media_id for _, media_id in found]
+
+    def open_scroll(self, media_ids: Sequence[str], position: int) -> str:
+        """A new SearchMedia ScrollToken (32 hex characters): the results from ``position`` on.
+        Every page gets a token of its own, so a page asked for again is the same page."""
+        token = uuid.uuid4().hex
+        with self._lock:
+            self._scrolls[token] = (media_ids if isinstance(media_ids, list) else list(media_ids), position)
+        return token
+
+    def scroll(self, token: str) -> Optional[tuple[list[str], int]]:
+        """The results a ScrollToken stands for and its position, or None for one never given."""
+        with self._lock:
+            return self._scrolls.get(token)
+
+    def media_records(self, media_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The records of ``media_ids`` that still exist, in that order."""
+        with self._lock:
+            return [copy.deepcopy(self._media[i]) for i in media_ids if i in self._media]
 
     def media(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -792,6 +830,26 @@ class EmulatorBackend:
             self._nonces[key] = now
             return True
 
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count one request in flight while the block runs (its injected latency included)."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def peak_in_flight(self, *, reset: bool = False) -> int:
+        """The most requests served at the same time (since the last reset); ``reset`` starts over."""
+        with self._lock:
+            peak = self._peak_in_flight
+            if reset:
+                self._peak_in_flight = self._in_flight
+            return peak
+
     def record_request(
         self,
         *,
@@ -851,6 +909,7 @@ class EmulatorBackend:
             self._jobs.clear()
             self._timed.clear()
             self._media.clear()
+            self._scrolls.clear()
             self._requests.clear()
             self._nonces.clear()
         self.deliveries.clear()

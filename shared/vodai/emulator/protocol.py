@@ -29,7 +29,8 @@ def handle(
     passes one that stops at the caller's read timeout).
     """
     layer = mns if request.path.startswith(MNS_PATH_PREFIXES) else vod
-    fault = backend.faults.draw(layer.operation(request))
-    if fault is not None and fault.latency > 0:
-        (sleep or time.sleep)(fault.latency)
-    return layer.handle(backend, request, fault=fault)
+    with backend.serving():
+        fault = backend.faults.draw(layer.operation(request))
+        if fault is not None and fault.latency > 0:
+            (sleep or time.sleep)(fault.latency)
+        return layer.handle(backend, request, fault=fault)

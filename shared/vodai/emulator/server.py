@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, jsonify
 from flask import request as flask_request
 
+from ..timestamps import parse_utc
 from .backend import EmulatorBackend
 from .callbacks import CallbackConfig, CallbackSpecError, parse_subscription
 from .faults import FaultSpecError, parse_fault
@@ -339,7 +340,7 @@ class _BadRequest(Exception):
 
 _UPLOAD_SHAPE = (
     '{"media_type": "video|audio|image|attached", "region": "cn-shanghai", '
-    '"media_id": null, "extend": null, "file_name": null, "size": null}'
+    '"media_id": null, "extend": null, "file_name": null, "size": null, "created": null}'
 )
 
 
@@ -361,7 +362,7 @@ def _name_from(data: Any) -> str:
 
 
 def _upload_args(data: dict) -> dict:
-    allowed = {"media_type", "media", "region", "media_id", "extend", "file_name", "size"}
+    allowed = {"media_type", "media", "region", "media_id", "extend", "file_name", "size", "created"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise _BadRequest(f"unknown field(s) {', '.join(unknown)}: expected {_UPLOAD_SHAPE}")
@@ -374,7 +375,7 @@ def _upload_args(data: dict) -> dict:
     extend = data.get("extend")
     if extend is not None and not isinstance(extend, (str, dict)):
         raise _BadRequest("extend: a JSON object or a string")
-    return {
+    args = {
         "media_type": media_type,
         "region": data["region"],
         "media_id": data.get("media_id") or None,
@@ -382,6 +383,13 @@ def _upload_args(data: dict) -> dict:
         "file_name": data.get("file_name") or None,
         "size": size,
     }
+    created = data.get("created")
+    if created is not None:
+        try:
+            args["created"] = parse_utc(created) if isinstance(created, str) else float(created)
+        except (TypeError, ValueError):
+            raise _BadRequest("created: an ISO 8601 time (2024-05-01T08:00:00Z) or epoch seconds") from None
+    return args
 
 
 def _settings(backend: EmulatorBackend) -> dict:

@@ -13,7 +13,12 @@ does.
 | GetAIImageJobs | cn-shanghai, cn-beijing | MissingParameter (JobIds); InvalidParameter (more than 10 ids). Unknown ids are left out of AIImageJobList (the SDK model has no NonExist field) |
 | GetAIMediaAuditJob | ap-southeast-1 | MissingParameter (JobId). An unknown id gives a body without MediaAuditJob (unconfirmed) |
 | GetVideoInfo | every region above | MissingParameter (VideoId); InvalidVideo.NotFound 404 (a media it has of another region or kind; with strict media also one it never saw) |
+| SearchMedia | every region above | InvalidParameter (SearchType, PageSize over 100, SortBy other than CreationTime:Asc/Desc, Match other than a CreationTime range, PageNo*PageSize past 5,000 without ScrollToken, a ScrollToken it never gave) |
 | GetImageInfo | every region above | MissingParameter (ImageId); InvalidImage.NotFound 404 (as GetVideoInfo; code unconfirmed) |
+
+SearchMedia serves ``Match`` = ``CreationTime = ('FROM','TO')`` (both ends included, unconfirmed)
+and pages either by PageNo/PageSize (the first 5,000 results only, as VOD documents) or by
+ScrollToken: each answer carries a token for the page after it, so all results can be walked.
 
 GetVideoInfo and GetImageInfo show a media's recorded Status (``set_media_status``); leniently,
 a media never seen is shown as uploaded.
@@ -25,7 +30,8 @@ import copy
 import json
 import re
 import uuid
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Callable, Mapping, Optional
 
 from .backend import AI_IMAGE, AI_IMAGE_AUDIT, EmulatorBackend, utc_timestamp
 from .errors import EmulatorError, invalid_parameter, missing_parameter
@@ -257,6 +263,77 @@ def get_image_info(backend: EmulatorBackend, params: Mapping[str, str], region: 
     }}
 
 
+SEARCH_MAX_PAGE_SIZE = 100
+# Results reachable with PageNo/PageSize alone (VOD: "the first 5,000 records").
+SEARCH_MAX_WINDOW = 5000
+_SEARCH_TYPES = {"video": ("video",), "audio": ("audio",), "image": ("image",), "attached": ("attached",)}
+_CREATION_RANGE = re.compile(r"^\s*CreationTime\s*=\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)\s*$")
+
+
+def _search_time(text: str) -> Optional[float]:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise invalid_parameter("Match", "CreationTime must be yyyy-MM-ddTHH:mm:ssZ (UTC).") from None
+
+
+def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name) or str(default)
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise invalid_parameter(name, f"It must be an integer from {low} to {high}.")
+    return int(text)
+
+
+def search_media(backend: EmulatorBackend, params: Mapping[str, str], region: str) -> dict[str, Any]:
+    """``MediaList``, ``Total`` and ``ScrollToken`` as the official SDK's model has them."""
+    search_type = params.get("SearchType") or "video"
+    if search_type not in _SEARCH_TYPES:
+        raise invalid_parameter("SearchType", "It must be video, audio, image or attached.")
+    page_size = _int_param(params, "PageSize", 10, 1, SEARCH_MAX_PAGE_SIZE)
+    token = params.get("ScrollToken", "")
+    if token:
+        held = backend.scroll(token)
+        if held is None:
+            raise invalid_parameter("ScrollToken", "It is not a token this service gave.")
+        ids, position = held
+    else:
+        sort_by = params.get("SortBy") or "CreationTime:Desc"
+        if sort_by not in ("CreationTime:Asc", "CreationTime:Desc"):
+            raise invalid_parameter("SortBy", "The emulator sorts by CreationTime:Asc or CreationTime:Desc only.")
+        since = until = None
+        match = params.get("Match", "")
+        if match:
+            found = _CREATION_RANGE.match(match)
+            if not found:
+                raise invalid_parameter("Match", "The emulator serves CreationTime = ('FROM','TO') only.")
+            since, until = _search_time(found.group(1)), _search_time(found.group(2))
+        ids = backend.search_media(region, _SEARCH_TYPES[search_type], since=since,
+                                   until=None if until is None else until + 1, descending=sort_by.endswith("Desc"))
+        page_no = _int_param(params, "PageNo", 1, 1, 10**9)
+        position = (page_no - 1) * page_size
+        if position + page_size > SEARCH_MAX_WINDOW:
+            raise invalid_parameter("PageNo", f"PageNo*PageSize reaches past the first {SEARCH_MAX_WINDOW} results: use ScrollToken.")
+    page = ids[position:position + page_size]
+    key = {"video": "Video", "audio": "Audio", "image": "Image", "attached": "AttachedMedia"}[search_type]
+    return {"Total": len(ids), "ScrollToken": backend.open_scroll(ids, position + len(page)),
+            "MediaList": [_search_item(record, key, region) for record in backend.media_records(page)]}
+
+
+def _search_item(record: Mapping[str, Any], key: str, region: str) -> dict[str, Any]:
+    media_id = record["MediaId"]
+    common = {"Title": record["FileName"], "CreationTime": record["CreationTime"], "Status": record["Status"],
+              "StorageLocation": f"outin-{region}.oss-{region}.aliyuncs.com", "Size": record["Size"]}
+    if key == "Image":
+        shown = {"ImageId": media_id, "URL": record["FileUrl"], "AppId": "app-1000000", **common}
+    elif key == "AttachedMedia":
+        shown = {"MediaId": media_id, "URL": record["FileUrl"], **common}
+    else:
+        shown = {"VideoId" if key == "Video" else "AudioId": media_id, **common}
+    return {"MediaType": record["MediaType"], "MediaId": media_id, "CreationTime": record["CreationTime"], key: shown}
+
+
 ACTIONS: dict[str, Action] = {
     "SubmitAIImageJob": submit_ai_image_job,
     "SubmitAIImageAuditJob": submit_ai_image_audit_job,
@@ -264,4 +341,5 @@ ACTIONS: dict[str, Action] = {
     "GetAIMediaAuditJob": get_ai_media_audit_job,
     "GetVideoInfo": get_video_info,
     "GetImageInfo": get_image_info,
+    "SearchMedia": search_media,
 }

@@ -6,6 +6,8 @@ Shapes recognised (and nested, e.g. a CloudEvent whose message is itself base64)
 - FC MNS topic trigger, STREAM format with attributes (``{"body": ..., "attrs": {...}}``)
 - EventBridge-style CloudEvents, one or a list (``data.messageBody`` / ``data.MessageBody``)
 - the FC HTTP trigger event v1 (``version``, ``rawPath``, ``body``, ``isBase64Encoded``)
+- a backfill: ``{"VodaiBackfill": {"Region": ..., "ListedBy": ...}, "Event": {...}}``, the upload
+  event VOD would have sent for a media ``vodai backfill`` listed (the region is the listing's)
 - a JSON list of any of these
 
 A piece that cannot be read becomes a :class:`Record` carrying an :class:`EventError`, so one bad
@@ -24,6 +26,9 @@ from typing import Any, List, Optional
 from ..exceptions import EventError
 from ..jsontext import too_deep
 
+# The envelope of an event made by ``vodai backfill`` (vodai.backfill), and its shape's name.
+BACKFILL_MARK = "VodaiBackfill"
+BACKFILL = "backfill"
 # How deep envelopes may nest (a list of CloudEvents holding base64 bodies is 3).
 MAX_DEPTH = 4
 # How deep one record's JSON may nest: VOD's events with their envelopes are under 10 levels; far
@@ -201,6 +206,11 @@ def _walk(value: Any, shape: str, hints: _Hints, out: List[Record], depth: int) 
     elif "EventType" in value:
         out.append(Record(len(out), shape, body=value, region=hints.region, region_source=hints.region_source,
                           source_id=hints.source_id, raw=value))
+    elif BACKFILL_MARK in value and "Event" in value:
+        mark = value.get(BACKFILL_MARK)
+        region = mark.get("Region") if isinstance(mark, dict) else None
+        _inner(value, "Event", BACKFILL, hints.with_region(region if isinstance(region, str) else None, BACKFILL),
+               out, depth)
     elif "specversion" in value and "data" in value:
         _cloudevent(value, hints, out, depth)
     elif value.get("version") == "v1" and ("rawPath" in value or "requestContext" in value):

@@ -11,21 +11,32 @@
   **lost** once it is older than ``VODAI_TRACKING_LOST_AFTER``, with a reason; younger, it is
   only noted (VOD may not list a job the moment it is accepted).
 
+One timer run works through the pending set in **pages** of ``VODAI_TRACKING_POLL_LIMIT`` jobs
+(the least recently seen first) until every pending job was checked once or its **budget** is
+spent (``VODAI_TRACKING_BUDGET`` seconds, default: the invocation's deadline, a margin under the
+function's timeout). The lookups of a page run ``VODAI_TRACKING_CONCURRENCY`` at a time. What is
+left is the **backlog**: pending jobs this run did not reach, reported in the summary and in the
+run's one ``vodai.tracking`` summary line (``Event: PollDone``), so a growing backlog is visible
+in the logs and alarms.
+
 Calls are retried like the pipeline's (throttling, 5xx, lost connections; backoff with full
 jitter), every wait and timeout inside the invocation's deadline; a batch that still fails leaves
-its jobs pending for the next poll. No new call starts in the last second before the deadline:
-the jobs not reached are ``deferred``. Everything it calls comes in through ``deps``
+its jobs pending for the next poll. No new call starts in the last second before the budget's
+end: the jobs of the page not reached are ``deferred``. Everything it calls comes in through ``deps``
 (:class:`vodai.pipeline.Dependencies`), so tests pass fakes instead of patching.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from ..clients.vod import MAX_JOB_IDS
 from ..exceptions import ApiError, ConfigError, VodApiError
@@ -51,6 +62,10 @@ STATES = (RUNNING, COMPLETED, DUPLICATE, HELD, FAILED, UNKNOWN, LOST_STATE, ERRO
 
 # No new call starts when less than this is left before the deadline.
 CALL_MARGIN = 1.0
+# How far the end of a run looks to count the backlog it leaves (beyond: "at least").
+BACKLOG_SCAN = 10_000
+# States after which a job stays pending without a new last-seen time: a page is read past them.
+_NOT_NOTED = (ERROR, DEFERRED, UNSUPPORTED, HELD, FAILED)
 
 @dataclass
 class JobCheck:
@@ -83,6 +98,12 @@ class PollSummary:
     jobs: List[JobCheck] = field(default_factory=list)
     errors: List[dict] = field(default_factory=list)
     started_at: Optional[str] = None
+    pages: int = 0
+    backlog: int = 0  # pending jobs this run did not reach
+    backlog_capped: bool = False  # the backlog is at least ``backlog`` (the count stopped at BACKLOG_SCAN)
+    budget: Optional[float] = None  # seconds the run could spend
+    elapsed: Optional[float] = None
+    stopped: str = "done"  # done: every pending job checked; budget: time ran out; limit: Limit reached
 
     def counts(self) -> dict:
         out: dict = {}
@@ -101,45 +122,107 @@ class PollSummary:
 
     def to_dict(self) -> dict:
         return {"RequestId": self.request_id, "StartedAt": self.started_at, "Pending": self.pending,
-                "Calls": dict(self.calls), "Counts": self.counts(), "Jobs": [c.to_dict() for c in self.jobs],
-                "Errors": list(self.errors)}
+                **self.progress(), "Calls": dict(self.calls), "Counts": self.counts(),
+                "Jobs": [c.to_dict() for c in self.jobs], "Errors": list(self.errors)}
+
+    def progress(self) -> dict:
+        """How far the run got: pages, why it stopped, the backlog it left, its time."""
+        return {"Pages": self.pages, "Stopped": self.stopped, "Backlog": self.backlog,
+                "BacklogAtLeast": self.backlog_capped,
+                "BudgetSeconds": None if self.budget is None else round(self.budget, 3),
+                "ElapsedSeconds": None if self.elapsed is None else round(self.elapsed, 3)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
 def poll_once(deps: Any, *, limit: Optional[int] = None, context: Any = None, started: Optional[float] = None) -> PollSummary:
-    """Check up to ``limit`` pending jobs (default ``VODAI_TRACKING_POLL_LIMIT``) once."""
+    """One timer run: check the pending jobs, page after page, until each was checked once, the
+    budget is spent, or ``limit`` jobs (the timer payload's ``Limit``) were checked.
+
+    Parameters
+    ----------
+    deps : vodai.pipeline.Dependencies
+        The store, the VOD client, the settings (``tracking_poll_limit`` per page,
+        ``tracking_budget``, ``tracking_concurrency``), the clock.
+    limit : int, optional
+        At most this many jobs this run (default: no limit but the budget).
+    context : FC context, optional
+        Its request id and function timeout (the default budget).
+    started : float, optional
+        When the invocation started (default: now).
+
+    Returns
+    -------
+    PollSummary
+        Each job's check, the calls made, and the backlog left (``Backlog``).
+    """
     if deps.tracking is None:
         raise ConfigError("VODAI_TRACKING_STORE", "no tracking store: nothing to poll")
     if not deps.settings.callback_topic:
         raise ConfigError("VODAI_CALLBACK_TOPIC", "not set: completion messages have nowhere to go")
-    inv = invocation(context, deps.settings, deps.clock() if started is None else started, deps.clock)
-    summary = PollSummary(inv.request_id, started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    pending = deps.tracking.pending(limit or deps.settings.tracking_poll_limit)
-    summary.pending = len(pending)
-    poll = _Poll(deps, inv.deadline, inv.lock_until, summary)
-
-    groups: "OrderedDict[str, List[TrackedJob]]" = OrderedDict()
-    audits: List[TrackedJob] = []
-    for job in pending:
-        if job.action == AI_IMAGE:
-            groups.setdefault(job.region, []).append(job)
-        elif job.action == AI_IMAGE_AUDIT:
-            audits.append(job)
-        else:
-            poll.record(job, UNSUPPORTED, reason=f"vodai cannot ask VOD about {job.action or 'an unnamed action'} jobs")
-    for region, jobs in groups.items():
-        for start in range(0, len(jobs), MAX_JOB_IDS):
-            poll.ai_image_batch(region, jobs[start:start + MAX_JOB_IDS])
-    for job in audits:
-        poll.audit_job(job)
+    s = deps.settings
+    start = deps.clock() if started is None else started
+    inv = invocation(context, s, start, deps.clock)
+    budget = inv.deadline if s.tracking_budget is None else Deadline(min(inv.deadline.at, start + s.tracking_budget), deps.clock)
+    summary = PollSummary(inv.request_id, started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          budget=budget.at - start)
+    poll = _Poll(deps, inv.deadline, inv.lock_until, summary, budget=budget)
+    checked: Set[str] = set()  # every job looked at this run
+    stuck: Set[str] = set()  # of those, the ones still pending with their old last-seen time
+    with ThreadPoolExecutor(max_workers=s.tracking_concurrency, thread_name_prefix="vodai-poll") as pool:
+        while True:
+            room = s.tracking_poll_limit if limit is None else min(s.tracking_poll_limit, limit - len(checked))
+            if room <= 0:
+                summary.stopped = "limit"
+                break
+            if summary.pages and not budget.allows(CALL_MARGIN):  # the first page is read anyway: deferred, reported
+                summary.stopped = "budget"
+                break
+            page = [j for j in deps.tracking.pending(room + len(stuck)) if j.job_id not in checked][:room]
+            if not page:
+                break
+            summary.pages += 1
+            summary.pending += len(page)
+            checked.update(j.job_id for j in page)
+            for _ in pool.map(lambda unit: unit(), poll.units(page)):
+                pass
+            stuck.update(c.job_id for c in summary.jobs if c.state in _NOT_NOTED)
+            if summary.checks(DEFERRED):
+                summary.stopped = "budget"
+                break
+    if summary.stopped != "done":
+        left = [j for j in deps.tracking.pending(BACKLOG_SCAN + len(checked)) if j.job_id not in checked]
+        deferred = len(summary.checks(DEFERRED))
+        summary.backlog = min(len(left), BACKLOG_SCAN) + deferred
+        summary.backlog_capped = len(left) >= BACKLOG_SCAN
+    summary.elapsed = deps.clock() - start
+    _log_run(summary)
     return summary
 
 
 class _Poll:
-    def __init__(self, deps: Any, deadline: Deadline, lock_until: float, summary: PollSummary) -> None:
+    def __init__(self, deps: Any, deadline: Deadline, lock_until: float, summary: PollSummary, *,
+                 budget: Optional[Deadline] = None) -> None:
         self.deps, self.deadline, self.lock_until, self.summary = deps, deadline, lock_until, summary
+        self.budget = budget or deadline  # when to stop starting calls; calls themselves keep the deadline
+        self._lock = threading.Lock()  # the summary is shared by the lookups running at once
+
+    def units(self, jobs: List[TrackedJob]) -> List[Callable[[], None]]:
+        """The lookups of one page: a GetAIImageJobs per ten jobs of a region, a GetAIMediaAuditJob
+        per audit job; a job of another action is recorded as unsupported at once."""
+        groups: "OrderedDict[str, List[TrackedJob]]" = OrderedDict()
+        units: List[Callable[[], None]] = []
+        for job in jobs:
+            if job.action == AI_IMAGE:
+                groups.setdefault(job.region, []).append(job)
+            elif job.action == AI_IMAGE_AUDIT:
+                units.append(functools.partial(self.audit_job, job))
+            else:
+                self.record(job, UNSUPPORTED, reason=f"vodai cannot ask VOD about {job.action or 'an unnamed action'} jobs")
+        batches = [functools.partial(self.ai_image_batch, region, group[i:i + MAX_JOB_IDS])
+                   for region, group in groups.items() for i in range(0, len(group), MAX_JOB_IDS)]
+        return batches + units
 
     # -- the two kinds of job ------------------------------------------------------------------
     def ai_image_batch(self, region: str, jobs: List[TrackedJob]) -> None:
@@ -211,13 +294,15 @@ class _Poll:
         self.record(job, LOST_STATE, vod_status=UNKNOWN, reason=reason)
 
     def _error(self, exc: ApiError, action: str, region: str, jobs: List[TrackedJob]) -> None:
-        self.summary.errors.append({**exc.to_dict(), "Action": action, "Region": region, "JobIds": [j.job_id for j in jobs]})
+        with self._lock:
+            self.summary.errors.append({**exc.to_dict(), "Action": action, "Region": region,
+                                        "JobIds": [j.job_id for j in jobs]})
         for job in jobs:
             self.record(job, ERROR, reason=f"{action} failed: {exc.code}: {exc.message}")
 
     # -- calls -----------------------------------------------------------------------------------
     def _time_left(self, jobs: List[TrackedJob]) -> bool:
-        if self.deadline.allows(CALL_MARGIN):
+        if self.budget.allows(CALL_MARGIN):
             return True
         for job in jobs:
             self.record(job, DEFERRED, reason="not checked: the invocation's deadline is near; the next poll checks it first")
@@ -228,7 +313,8 @@ class _Poll:
         s = self.deps.settings
 
         def attempt(number: int) -> dict:
-            self.summary.calls[action] = self.summary.calls.get(action, 0) + 1
+            with self._lock:
+                self.summary.calls[action] = self.summary.calls.get(action, 0) + 1
             return call((s.connect_timeout, self.deadline.bound(s.read_timeout)))
 
         return retry_call(attempt, self.deps.retry, retryable=is_retryable_api_error, sleep=self.deps.sleep,
@@ -236,7 +322,8 @@ class _Poll:
 
     def record(self, job: TrackedJob, state: str, **kw: Any) -> None:
         check = JobCheck(job.job_id, job.action, job.region, state, media_id=job.media_id, **kw)
-        self.summary.jobs.append(check)
+        with self._lock:
+            self.summary.jobs.append(check)
         if state not in (RUNNING, UNKNOWN, DEFERRED):
             _log(check, self.summary.request_id)
 
@@ -248,6 +335,16 @@ def _not_found(exc: VodApiError) -> bool:
         return False
     return any(word in code for word in ("notexist", "notfound", "nonexist", "nosuch")) or (
         exc.status == 404 and "job" in code)
+
+
+def _log_run(summary: PollSummary) -> None:
+    """The run's one summary line: what it checked and the backlog it left (a WARNING when it left one)."""
+    doc = {"time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+           "level": "WARNING" if summary.backlog else "INFO", "logger": "vodai.tracking", "Event": "PollDone",
+           "fcRequestId": summary.request_id, "Checked": summary.pending, **summary.progress(),
+           "Calls": dict(summary.calls), "Counts": summary.counts()}
+    outcome_logger().log(logging.WARNING if summary.backlog else logging.INFO,
+                         json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
 
 
 def _log(check: JobCheck, request_id: Optional[str]) -> None:
