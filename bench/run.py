@@ -166,11 +166,12 @@ def targets(b: dict) -> list:
         out.append({"id": f"cold_{name}", "target": f"cold start to the answer, {label}{on}",
                     "goal": f"≤ {goal}× official SDK", "measured": f"{r:.2f}× ({row['answer_ms']['median']:.0f} ms)",
                     "value": r, "met": r <= goal})
-        rss.append((row["rss_ratio"]["ratio"], row["rss_mb"]["median"]))
+        rss.append((label.split()[0], row["rss_ratio"]["ratio"], row["rss_mb"]["median"]))
     if rss:
-        r, mb = max(rss)
-        out.append({"id": "cold_rss", "target": "cold start peak RSS, both stores", "goal": "≤ 0.6× official SDK",
-                    "measured": f"{r:.2f}× ({mb:.1f} MB)", "value": r, "met": r <= 0.6})
+        r = max(x[1] for x in rss)
+        out.append({"id": "cold_rss", "target": "cold start peak RSS", "goal": "≤ 0.6× official SDK",
+                    "measured": ", ".join(f"{store} {x:.2f}× ({mb:.1f} MB)" for store, x, mb in rss),
+                    "value": r, "met": r <= 0.6})
     row = _row(cold, "vodai-loopback")
     if row and "answer_ratio" in row and ms:
         r = row["answer_ratio"]["ratio"]
