@@ -242,15 +242,15 @@ def test_quiet_silences_the_outcome_lines(quiet, sqlite_url):
 
 
 def test_without_a_configured_store_replay_keeps_jobs_under_dot_vodai(monkeypatch, targets):
-    from vodai.pipeline import dependencies
+    from vodai import instance
 
     monkeypatch.delenv("VODAI_IDEMPOTENCY_STORE")
-    monkeypatch.setattr(dependencies, "_stores", {})  # the store cache is per process; this test's cwd is new
+    instance.reset()  # the stores are kept per process (one Instance); this test's cwd is new
     sample = str(EVENTS / "raw" / "image-ap-southeast-1.json")
     result, doc = replay(sample)
     assert result.exit_code == 0 and _counts(doc) == {"submitted": 1}
     assert (Path(".vodai") / "idempotency.sqlite3").is_file()
-    monkeypatch.setattr(dependencies, "_stores", {})  # as a new process would: read back from the file
+    instance.reset()  # as a new process would: read back from the file
     result, doc = replay(sample)
     assert _counts(doc) == {"skipped": 1, "duplicates": 1} and targets[-1].backend.jobs() == []
 
