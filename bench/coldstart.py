@@ -49,6 +49,7 @@ class Variant:
     baseline: Optional[str] = None  # the variant this one is compared with
     runner: Optional[Callable] = None  # bootstrap variants: custom_runtime.run_bootstrap
     env: Dict[str, str] = field(default_factory=dict)  # extra environment of the child
+    loopback: bool = False  # against the emulator without added latency (reported, no target)
     extra: dict = field(default_factory=dict)
     samples: Dict[str, List[float]] = field(default_factory=dict)
 
@@ -57,7 +58,7 @@ class Variant:
             self.samples.setdefault(k, []).append(v)
 
 
-def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None) -> List[Variant]:
+def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None, loopback: bool = False) -> List[Variant]:
     out = [
         Variant("sdk", "official SDKs (alibabacloud-vod20170321 + aliyun-mns-sdk), Python 3.11", "handler",
                 c.PY311, HANDLERS["sdk"]),
@@ -90,6 +91,14 @@ def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None) -> 
                            baseline=base))
         out.append(Variant("stdlib-py312", "stdlib floor, Python 3.12", "handler", c.PY312, HANDLERS["stdlib"],
                            baseline=base))
+    if loopback:
+        # The same pair on FC's Python against the emulator on loopback (no added latency).
+        py312 = py312 and c.PY312.exists() and c.sdk312_ready()
+        sdk_py, vodai_py, tag = (c.PY312_SDK, c.PY312, ", Python 3.12 (FC's)") if py312 else (c.PY311, c.PY311, ", Python 3.11")
+        out.append(Variant("sdk-loopback", f"official SDKs, loopback server (no added latency){tag}", "handler", sdk_py,
+                           HANDLERS["sdk"], loopback=True))
+        out.append(Variant("vodai-loopback", f"vodai `on_upload`, loopback server (no added latency){tag}", "handler",
+                           vodai_py, HANDLERS["vodai"], baseline="sdk-loopback", loopback=True))
     return out
 
 
@@ -123,23 +132,29 @@ def run_handler(v: Variant, server: c.EmulatorServer, tmp: Path, n: int, *, chec
             "import_ms": float(import_ms), "handle_ms": float(handle_ms)}
 
 
-def run_variant(v: Variant, server: c.EmulatorServer, tmp: Path, n: int) -> dict:
+def run_variant(v: Variant, server: c.EmulatorServer, tmp: Path, n: int,
+                loopback_server: Optional[c.EmulatorServer] = None) -> dict:
+    if v.loopback:
+        if loopback_server is None:
+            raise ValueError(f"{v.name} needs the loopback server")
+        server = loopback_server
     if v.kind == "handler":
         return run_handler(v, server, tmp, n)
     return v.runner(v, server, tmp, n)
 
 
 def run_rounds(variants: List[Variant], rounds: int, server: c.EmulatorServer, tmp: Path, *,
-               warmup: bool = True) -> None:
-    """One unmeasured warm-up each (page cache, .pyc files), then ``rounds`` rotated rounds."""
+               warmup: bool = True, loopback_server: Optional[c.EmulatorServer] = None) -> None:
+    """One unmeasured warm-up each (page cache, .pyc files), then ``rounds`` rotated rounds.
+    ``server``: the emulator every variant runs against, but the ``loopback`` ones (``loopback_server``)."""
     if warmup:
         for v in variants:
-            run_variant(v, server, tmp, 0)
+            run_variant(v, server, tmp, 0, loopback_server)
     n = 1
     for r in range(rounds):
         order = variants[r % len(variants):] + variants[: r % len(variants)]
         for v in order:
-            v.add(**run_variant(v, server, tmp, n))
+            v.add(**run_variant(v, server, tmp, n, loopback_server))
             n += 1
         c.log(f"cold start round {r + 1}/{rounds}: " + ", ".join(
             f"{v.name} {v.samples['wall_ms'][-1]:.0f} ms" for v in variants))
@@ -160,7 +175,7 @@ def results(variants: List[Variant]) -> dict:
                 row["answer_ratio"] = c.ratio(v.samples["answer_ms"], base.samples["answer_ms"])
             row["rss_ratio"] = c.ratio(v.samples["rss_mb"], base.samples["rss_mb"])
             sdk311 = by_name.get("sdk")
-            if base.name != "sdk" and sdk311 is not None:  # a 3.12 row: against the SDK on 3.11 too
+            if base.name == "sdk-py312" and sdk311 is not None:  # a 3.12 row: against the SDK on 3.11 too
                 row["wall_ratio_sdk311"] = c.ratio(v.samples["wall_ms"], sdk311.samples["wall_ms"])
                 row["rss_ratio_sdk311"] = c.ratio(v.samples["rss_mb"], sdk311.samples["rss_mb"])
         rows.append(row)

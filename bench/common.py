@@ -33,6 +33,11 @@ PY312 = ROOT / ".venv312" / "bin" / "python"
 PY312_SDK = ROOT / ".venv312-sdk" / "bin" / "python"
 
 
+def bench_python() -> Path:
+    """The Python the warm and replay benchmarks run vodai on: FC's 3.12 when its venv is there."""
+    return PY312 if PY312.exists() else PY311
+
+
 def sdk312_ready() -> bool:
     """The SDKs on 3.12 are installed (make bench's marker, not just a venv) and vodai's 3.12 venv is there."""
     return (PY312_SDK.parent.parent / ".installed").exists() and PY312_SDK.exists() and PY312.exists()
@@ -156,12 +161,15 @@ class EmulatorServer:
 
 
 @contextlib.contextmanager
-def emulator_server(python: Path = PY311, *, startup_timeout: float = 30.0) -> Iterator[EmulatorServer]:
-    """``vodai emulator`` as a server process on a free port (it binds port 0 and prints its URL)."""
+def emulator_server(python: Path = PY311, *, latency_ms: float = 0.0,
+                    startup_timeout: float = 30.0) -> Iterator[EmulatorServer]:
+    """``vodai emulator`` as a server process on a free port (it binds port 0 and prints its URL);
+    ``latency_ms``: its ``--latency-ms``, a fixed delay before every VOD and MNS answer."""
     env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET,
                ALIBABA_CLOUD_SECURITY_TOKEN=TOKEN)
     command = [str(python), "-c", "from vodai.cli import main; main()", "emulator", "--host", "127.0.0.1",
-               "--port", "0", "--topic", TOPIC]
+               "--port", "0", "--topic", TOPIC,
+               "--latency-ms", str(latency_ms)]
     # Its per-request log lines are not wanted: they would only cost the server a write each.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL, env=env, text=True)

@@ -150,12 +150,12 @@ def worker_main(argv: List[str]) -> int:
 
 # -- the driver ------------------------------------------------------------------------------
 
-def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int) -> dict:
-    """One part: a fresh emulator server, one worker process; checks every event was submitted
-    and published."""
-    with c.emulator_server() as server:
-        store = f"sqlite:///{tmp / f'replay-{impl}-{concurrency}-{run}.sqlite3'}"
-        command = [str(c.PY311), "-m", "bench.replay_throughput", "worker", impl, "--events", str(events),
+def one_run(impl: str, events: Path, concurrency: int, tmp: Path, run: int, latency_ms: float = 0.0) -> dict:
+    """One part: a fresh emulator server (answering after ``latency_ms``), one worker process on
+    FC's Python when it is there; checks every event was submitted and published."""
+    with c.emulator_server(latency_ms=latency_ms) as server:
+        store = f"sqlite:///{tmp / f'replay-{impl}-{concurrency}-{run}-{latency_ms:g}.sqlite3'}"
+        command = [str(c.bench_python()), "-m", "bench.replay_throughput", "worker", impl, "--events", str(events),
                    "--url", server.url, "--concurrency", str(concurrency), "--store", store]
         server_cpu0 = _server_cpu(server.process.pid)
         proc = subprocess.run(command, capture_output=True, text=True, cwd=c.ROOT,
@@ -211,33 +211,41 @@ def busy_processes(count: int):
             p.stdout.close()
 
 
-def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS, busy: int = 0) -> dict:
+def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS, busy: int = 0,
+            latency_ms: float = 0.0, loopback: List[int] = (), per_connection: bool = False) -> dict:
     """Every impl replays all ``n_events``, in ``segments`` equal parts; the parts of the impls are
-    alternated (rotated order), each against a fresh server. A figure is the median over the parts.
-    ``busy``: that many processes spin on a CPU each meanwhile."""
+    alternated (rotated order), each against a fresh server answering after ``latency_ms``. A
+    figure is the median over the parts. ``loopback``: concurrencies replayed again against a
+    server without added latency (rows marked ``loopback``). ``busy``: that many processes spin
+    on a CPU each meanwhile."""
     per = max(1, n_events // segments)
     with tempfile.TemporaryDirectory(prefix="vodai-bench-replay-") as t, busy_processes(busy) as spinning:
         tmp = Path(t)
-        files = []
-        for seg in range(segments):
-            files.append(c.write_jsonl(tmp / f"events-{seg}.jsonl", per, tag=f"rp{seg:02d}"))
+        def files_for(conc: int) -> List[Path]:
+            count = per * conc if per_connection else per
+            return [c.write_jsonl(tmp / f"events-{count}-{seg}.jsonl", count, tag=f"rp{seg:02d}")
+                    for seg in range(segments)]
         rows = []
-        for conc in concurrencies:
+        plan = [(conc, latency_ms) for conc in concurrencies]
+        if latency_ms:
+            plan += [(conc, 0.0) for conc in loopback]
+        for conc, latency in plan:
             samples: Dict[str, List[float]] = {impl: [] for impl in impls}
             cpu: Dict[str, List[float]] = {f"{impl}/{side}": [] for impl in impls for side in ("client", "server")}
             walls: Dict[str, float] = {impl: 0.0 for impl in impls}
-            for seg, events in enumerate(files):
+            for seg, events in enumerate(files_for(conc)):
                 order = list(impls[seg % len(impls):]) + list(impls[: seg % len(impls)])
                 for impl in order:
-                    out = one_run(impl, events, conc, tmp, seg)
+                    out = one_run(impl, events, conc, tmp, seg, latency)
                     samples[impl].append(out["events_per_s"])
                     cpu[f"{impl}/client"].append(out["client_cpu_ms"])
                     cpu[f"{impl}/server"].append(out["server_cpu_ms"])
                     walls[impl] += out["wall_s"]
-                    c.log(f"replay {impl} c={conc} part {seg + 1}/{segments}: {out['events_per_s']:.0f} events/s "
+                    c.log(f"replay {impl} c={conc} +{latency:g} ms part {seg + 1}/{segments}: {out['events_per_s']:.0f} events/s "
                           f"({out['events']} events, {out['wall_s']:.1f} s; CPU per event: client "
                           f"{out['client_cpu_ms']:.2f} ms, server {out['server_cpu_ms']:.2f} ms)")
-            row = {"concurrency": conc}
+            row = {"concurrency": conc, "latency_ms": latency, "loopback": bool(latency_ms) and not latency,
+                   "events": (per * conc if per_connection else per) * segments}
             for impl in impls:
                 key = impl.replace("-", "_")
                 row[f"{key}_events_per_s"] = c.summary(samples[impl], 1)
@@ -250,7 +258,8 @@ def run_all(n_events: int, concurrencies: List[int], segments: int, impls=IMPLS,
             rows.append(row)
         # How many were still spinning when the last part ended: the load was there throughout.
         spun = sum(p.poll() is None for p in spinning)
-        return {"events": per * segments, "segments": segments, "events_per_segment": per,
+        return {"events": per * segments, "per_connection": per_connection, "latency_ms": latency_ms,
+                "segments": segments, "events_per_segment": per,
                 "store": "sqlite (a fresh file per part)", "impls": list(impls), "busy": spun, "rows": rows}
 
 
@@ -261,7 +270,9 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument("--segments", type=int, default=4)
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="the server's added latency per answer")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="N processes spinning on a CPU each during the runs (a loaded machine)")
     a = parser.parse_args()
-    print(json.dumps(run_all(a.events, [int(x) for x in a.concurrency.split(",")], a.segments, busy=a.busy), indent=2))
+    print(json.dumps(run_all(a.events, [int(x) for x in a.concurrency.split(",")], a.segments, busy=a.busy,
+                                latency_ms=a.latency_ms), indent=2))

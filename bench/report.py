@@ -59,7 +59,8 @@ def render(results: dict) -> str:
     if cold:
         rows = [r for r in cold["rows"] if r["kind"] == "handler"]
         lines += [f"**Cold start**: a fresh process imports the handler and handles one event end to end (submit + "
-                  f"publish over HTTP to `vodai emulator` as a server process); {cold['rounds']} rounds. Peak RSS: the "
+                  f"publish over HTTP to `vodai emulator` as a server process{_latency(cold)}); {cold['rounds']} rounds. "
+                  "Peak RSS: the "
                   "process's own high-water mark (VmHWM). Wall: from `Popen` to the process's exit; to the answer: "
                   "to the handler's return, what FC bills (an instance's exit is not billed)." + (
                       " Python 3.12 rows are compared with the official SDKs on Python 3.12 (as both would run on FC)."
@@ -97,25 +98,37 @@ def render(results: dict) -> str:
         lines.append("")
     replay = b.get("replay")
     if replay:
-        lines += [f"**Replay throughput**: {replay['events']:,} saved events against the emulator server over HTTP, "
+        per_conn = " at concurrency 1 and concurrency times as many above" if replay.get("per_connection") else ""
+        lines += [f"**Replay throughput**: {replay['events']:,} saved events{per_conn} against the emulator server over HTTP"
+                  f"{_latency(replay)}, "
                   f"in {replay['segments']} alternated parts per implementation (job records: {replay['store']}); "
                   "raw = the same signed SubmitAIImageJob + PublishMessage pair per event over keep-alive "
                   "`http.client`, one connection per thread; vodai = `vodai replay --cloud`'s runner: at most `concurrency` "
                   "connections, twice as many workers.", ""]
         lines += _table(["concurrency", "vodai events/s", "raw events/s", "vodai ÷ raw"],
-                        [[str(r["concurrency"]), spread(r["vodai_events_per_s"], _n), spread(r["raw_events_per_s"], _n),
+                        [[_conc(r), spread(r["vodai_events_per_s"], _n), spread(r["raw_events_per_s"], _n),
                           _x(r.get("vodai_ratio"))] for r in replay["rows"]])
         lines.append("")
         if "vodai_client_cpu_ms" in replay["rows"][0]:  # results from before 2026-11-22 have no CPU figures
             lines += ["CPU per event (ms; client: the replaying process, all threads, `getrusage`; server: the "
                       "emulator, `/proc`):", ""]
             lines += _table(["concurrency", "vodai client", "raw client", "server (vodai)", "server (raw)"],
-                            [[str(r["concurrency"])] + [spread(r[k], _ms2) for k in
+                            [[_conc(r)] + [spread(r[k], _ms2) for k in
                               ("vodai_client_cpu_ms", "raw_client_cpu_ms", "vodai_server_cpu_ms", "raw_server_cpu_ms")]
                              for r in replay["rows"]])
             lines.append("")
     lines += _targets(results)
     return "\n".join(lines)
+
+
+def _latency(b: dict) -> str:
+    ms = b.get("latency_ms")
+    return (f" answering every VOD and MNS request after {ms:g} ms (`--latency-ms`), loopback rows without "
+            "that latency" if ms else "")
+
+
+def _conc(row: dict) -> str:
+    return f"{row['concurrency']}, loopback" if row.get("loopback") else str(row["concurrency"])
 
 
 def _targets(results: dict) -> List[str]:
@@ -134,8 +147,10 @@ def readme_block(results: dict) -> str:
     m = results.get("machine") or {}
     cpu = f" ({m['cpu']})" if m.get("cpu") else ""
     lines = _targets(results) or ["No targets in these results: run `make bench`.", ""]
-    lines.append(f"`make bench` on {m.get('cpus', '?')} CPUs{cpu}; all figures: `bench/results/latest.md`, "
-                 "method: `bench/README.md`.")
+    ms = ((results.get("benchmarks") or {}).get("cold_start") or {}).get("latency_ms")
+    server = f", the emulator answering after {ms:g} ms" if ms else ""
+    lines.append(f"`make bench` on {m.get('cpus', '?')} CPUs{cpu}, Python {m.get('python312') or m.get('python311')}"
+                 f"{server}; all figures: `bench/results/latest.md`, method: `bench/README.md`.")
     return "\n".join(lines)
 
 

@@ -135,3 +135,23 @@ def test_reset_and_lost_leave_flask_as_connection_aborts(client, backend: Emulat
 
     assert (lost.value.kind, reset.value.kind) == ("lost", "reset")
     assert len(backend.jobs()) == 1  # lost processed it, reset did not
+
+
+def test_latency_delays_every_vod_and_mns_answer_but_not_the_control_api(backend: EmulatorBackend, monkeypatch):
+    import vodai.emulator.server as server
+
+    slept: list = []
+    monkeypatch.setattr(server.time, "sleep", slept.append)
+    client = create_app(backend, latency_ms=20).test_client()
+    params = v1_params({"Action": "SubmitAIImageJob", "VideoId": "v", "AITemplateId": "t"})
+
+    assert client.post(f"/?{urlencode(params)}").status_code == 200
+    assert client.post(f"/topics/{TOPIC}/messages").status_code >= 400  # unsigned: refused, still delayed
+    assert client.get("/_emulator/jobs").status_code == 200
+    assert slept == [0.02, 0.02]
+    with pytest.raises(ValueError):
+        create_app(backend, latency_ms=-1)
+
+
+def test_cli_latency_option_is_documented():
+    assert "--latency-ms" in CliRunner().invoke(main, ["emulator", "--help"]).output

@@ -283,6 +283,10 @@ class _EmulatorGroup(click.Group):
     "--callback-retry-interval", type=click.FloatRange(0), default=1.0, show_default=True,
     help="Seconds between HTTP-callback attempts (VOD: 1).",
 )
+@click.option(
+    "--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True,
+    help="Delay every VOD and MNS answer this long, like a round trip to the cloud (e.g. 20).",
+)
 @click.pass_context
 def emulator(
     ctx: click.Context,
@@ -305,6 +309,7 @@ def emulator(
     state_file: Path | None,
     trigger_retry_interval: str,
     callback_retry_interval: float,
+    latency_ms: float,
 ) -> None:
     """Run the VOD + MNS emulator until interrupted, or (with a COMMAND) drive a running one."""
     if ctx.invoked_subcommand is not None:
@@ -379,7 +384,7 @@ def emulator(
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with listening(host, port):
-            serve(backend, host, port, on_ready=announce)
+            serve(backend, host, port, on_ready=announce, latency_ms=latency_ms)
     except KeyboardInterrupt:
         pass
     finally:

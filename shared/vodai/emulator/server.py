@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import time
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
@@ -74,7 +75,13 @@ class _EmulatorFlask(Flask):
         return super().handle_exception(e)
 
 
-def create_app(backend: EmulatorBackend) -> Flask:
+def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
+    """The app. ``latency_ms``: a fixed delay before every VOD and MNS answer (not the control
+    API's), the cost of a round trip to a real endpoint, so that a client is measured against a
+    server as slow as the cloud's rather than one answering on loopback in a millisecond."""
+    if latency_ms < 0:
+        raise ValueError(f"latency_ms must be >= 0, not {latency_ms}")
+    delay = latency_ms / 1000.0
     app = _EmulatorFlask("vodai.emulator")
 
     @app.errorhandler(_BadRequest)
@@ -326,6 +333,8 @@ def create_app(backend: EmulatorBackend) -> Flask:
     @app.route("/", defaults={"path": ""}, methods=_METHODS)
     @app.route("/<path:path>", methods=_METHODS)
     def emulate(path: str):
+        if delay:
+            time.sleep(delay)  # holds one worker thread (THREADS of them), never the others
         answer = handle(backend, _emulator_request())
         if answer.abort is not None:
             raise ConnectionAbort(answer.abort)
@@ -465,14 +474,20 @@ def _abortable_channel_class():
 
 
 def make_server(
-    backend: EmulatorBackend, host: str = "127.0.0.1", port: int = 9100, *, threads: int = THREADS
+    backend: EmulatorBackend,
+    host: str = "127.0.0.1",
+    port: int = 9100,
+    *,
+    threads: int = THREADS,
+    latency_ms: float = 0.0,
 ):
-    """A waitress server for ``backend`` (not started: call ``run()``, stop with ``close()``)."""
+    """A waitress server for ``backend`` (not started: call ``run()``, stop with ``close()``);
+    ``latency_ms`` as :func:`create_app` takes it."""
     from waitress import create_server
     from waitress.server import BaseWSGIServer
 
     dispatchers: dict = {}
-    server = create_server(create_app(backend), map=dispatchers, host=host, port=port, threads=threads)
+    server = create_server(create_app(backend, latency_ms=latency_ms), map=dispatchers, host=host, port=port, threads=threads)
     channel_class = _abortable_channel_class()
     for dispatcher in [server, *dispatchers.values()]:
         if isinstance(dispatcher, BaseWSGIServer):
@@ -486,11 +501,13 @@ def serve(
     port: int = 9100,
     *,
     on_ready: Optional[Callable[[str], None]] = None,
+    latency_ms: float = 0.0,
 ) -> None:
     """Serve until interrupted. ``port=0`` picks a free port; ``on_ready`` gets the URL once
-    the socket is bound, so a caller can announce it without a race.
+    the socket is bound, so a caller can announce it without a race; ``latency_ms`` delays
+    every VOD and MNS answer (:func:`create_app`).
     """
-    server = make_server(backend, host, port)
+    server = make_server(backend, host, port, latency_ms=latency_ms)
     backend.start_ticker()  # after_seconds jobs finish (and their events go out) on time
     if on_ready is not None:
         on_ready(f"http://{host}:{server.effective_port}")
