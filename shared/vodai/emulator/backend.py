@@ -143,6 +143,9 @@ class EmulatorBackend:
         self._queues: dict[str, list[dict[str, Any]]] = {}
         # Per queue: the VisibilityTimeout (seconds) a received message stays invisible for.
         self._queue_visibility: dict[str, int] = {}
+        # Signalled whenever a queue's messages change (sent, received, deleted, made visible, the
+        # clock moved): queue triggers and drain waits sleep on it instead of polling.
+        self._queue_changed = threading.Condition(self._lock)
         self._jobs: dict[str, dict[str, Any]] = {}
         # (due time, job id) of every after_seconds job still processing: tick() looks at
         # these only, so a request never walks all the jobs.
@@ -572,15 +575,20 @@ class EmulatorBackend:
         }
         with self._lock:
             self._queues[queue].append(message)
+            self._queue_changed.notify_all()
         return dict(message)
 
-    def receive_from_queue(self, queue: str, count: int = 1) -> list[dict[str, Any]]:
+    def receive_from_queue(
+        self, queue: str, count: int = 1, *, visibility_timeout: Optional[int] = None
+    ) -> list[dict[str, Any]]:
         """Receive up to ``count`` visible messages of ``queue`` (highest priority, then oldest,
-        first): each becomes invisible for the queue's VisibilityTimeout and gets a new
-        ReceiptHandle (the one before stops working). KeyError for an unknown queue."""
+        first): each becomes invisible for ``visibility_timeout`` seconds (default: the queue's
+        VisibilityTimeout) and gets a new ReceiptHandle (the one before stops working). KeyError
+        for an unknown queue."""
         now = int(self.clock.now() * 1000)
         with self._lock:
-            timeout_ms = self._queue_visibility.get(queue, DEFAULT_VISIBILITY_TIMEOUT) * 1000
+            seconds = visibility_timeout or self._queue_visibility.get(queue, DEFAULT_VISIBILITY_TIMEOUT)
+            timeout_ms = seconds * 1000
             visible = [m for m in self._queues[queue] if m["NextVisibleTime"] <= now]
             visible.sort(key=lambda m: (m["Priority"], m["EnqueueTime"]))
             received = []
@@ -603,6 +611,7 @@ class EmulatorBackend:
             if index is None:
                 return False
             del messages[index]
+            self._queue_changed.notify_all()
             return True
 
     def change_visibility(self, queue: str, receipt_handle: str, seconds: int) -> Optional[dict[str, Any]]:
@@ -617,6 +626,7 @@ class EmulatorBackend:
             message = messages[index]
             message["NextVisibleTime"] = now + seconds * 1000
             message["ReceiptHandle"] = _receipt_handle()
+            self._queue_changed.notify_all()
             return {"ReceiptHandle": message["ReceiptHandle"], "NextVisibleTime": message["NextVisibleTime"]}
 
     def _handle_index(self, messages: list[dict[str, Any]], receipt_handle: str) -> Optional[int]:  # lock held
@@ -630,6 +640,52 @@ class EmulatorBackend:
         """Messages sent to queue ``name``, oldest first; KeyError for an unknown queue."""
         with self._lock:
             return [dict(m) for m in self._queues[name]]
+
+    def queue_stats(self, name: str) -> dict[str, int]:
+        """How many messages queue ``name`` holds: ``visible`` (receivable now), ``in_flight``
+        (received, not yet deleted nor visible again), ``delayed`` (sent with DelaySeconds, never
+        received yet), and all of them (``messages``). KeyError for an unknown queue."""
+        now = int(self.clock.now() * 1000)
+        with self._lock:
+            messages = self._queues[name]
+            visible = sum(1 for m in messages if m["NextVisibleTime"] <= now)
+            in_flight = sum(1 for m in messages if m["NextVisibleTime"] > now and m.get("DequeueCount"))
+        return {"messages": len(messages), "visible": visible, "in_flight": in_flight,
+                "delayed": len(messages) - visible - in_flight}
+
+    def wait_for_messages(self, name: str, timeout: float, *, stop: Optional[threading.Event] = None) -> bool:
+        """Sleep until queue ``name`` may have a visible message: it has one now (True at once),
+        the queues changed, the next invisible message's time came, ``stop`` was set (and the
+        queues notified, see :meth:`wake_queue_waiters`) or ``timeout`` seconds passed. One wait,
+        never a loop: the caller looks again. True when a message is visible on return.
+        KeyError for an unknown queue."""
+        with self._lock:
+            if stop is not None and stop.is_set():
+                return False
+            if self._next_visible_in(name) <= 0:
+                return True
+            # At most a second: the clock may be moved (load_state) without a notification.
+            self._queue_changed.wait(max(0.0, min(timeout, self._next_visible_in(name), 1.0)))
+            return name in self._queues and self._next_visible_in(name) <= 0
+
+    def _next_visible_in(self, name: str) -> float:  # lock held
+        """Seconds until a message of ``name`` is visible: <= 0 when one is, inf when empty."""
+        messages = self._queues[name]
+        if not messages:
+            return float("inf")
+        return (min(m["NextVisibleTime"] for m in messages) - self.clock.now() * 1000) / 1000
+
+    def wake_queue_waiters(self) -> None:
+        """Wake every :meth:`wait_for_messages` and :meth:`wait_until_empty` (e.g. after setting a stop)."""
+        with self._lock:
+            self._queue_changed.notify_all()
+
+    def wait_until_empty(self, name: str, timeout: Optional[float]) -> bool:
+        """Block until queue ``name`` holds no message (every one deleted); False if ``timeout``
+        passed first. KeyError for an unknown queue."""
+        with self._lock:
+            self._queues[name]  # noqa: B018 - KeyError for an unknown queue
+            return self._queue_changed.wait_for(lambda: not self._queues.get(name), timeout)
 
     # -- jobs and their lifecycle ------------------------------------------------------
 
@@ -776,6 +832,7 @@ class EmulatorBackend:
     def advance(self, seconds: float) -> int:
         """Move the emulator clock forward and finish the jobs that are then due."""
         self.clock.advance(seconds)
+        self.wake_queue_waiters()  # invisible messages may be visible now
         return self.tick()
 
     def start_ticker(self, interval: float = 0.2) -> None:
@@ -912,6 +969,7 @@ class EmulatorBackend:
             self._scrolls.clear()
             self._requests.clear()
             self._nonces.clear()
+            self._queue_changed.notify_all()
         self.deliveries.clear()
 
     # -- saving and loading -------------------------------------------------------------
@@ -983,6 +1041,7 @@ class EmulatorBackend:
             self._nonces.clear()
             self._callbacks = callbacks
             self._subscriptions = triggers
+            self._queue_changed.notify_all()
         saved_clock = data.get("clock")
         if isinstance(saved_clock, (int, float)) and saved_clock > self.clock.now():
             self.clock.advance(saved_clock - self.clock.now())  # the emulator clock never goes back

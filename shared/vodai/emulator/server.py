@@ -7,9 +7,11 @@ bad request answers 400 ``{"error": "..."}``):
 
 =========================================  ===============================================
 ``POST /_emulator/reset``                   forget activity, keep configuration
-``GET|POST /_emulator/topics``, ``queues``  list (with message counts) / create ``{"name"}``
+``GET|POST /_emulator/topics``, ``queues``  list (with message counts; a queue's ``visible``,
+                                            ``in_flight``, ``delayed`` too) / create ``{"name"}``
                                             (a queue also ``"visibility_timeout"``, seconds)
 ``GET .../topics/<name>/messages``          messages (also ``queues/<name>/messages``)
+``POST .../queues/<name>/wait``             wait until the queue is empty ``{"timeout": 30}``
 ``POST .../topics/<name>/messages``         publish ``{"body", "tag", "attributes"}`` (runs triggers)
 ``GET|POST /_emulator/media``               media records / seed one without an event
 ``POST /_emulator/uploads``                 an upload finished: record it and deliver its event
@@ -100,7 +102,7 @@ def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
 
     @app.get("/_emulator/queues")
     def list_queues():
-        return jsonify([{"name": n, "messages": len(backend.queue_messages(n))} for n in backend.queues()])
+        return jsonify([{"name": n, **backend.queue_stats(n)} for n in backend.queues()])
 
     @app.post("/_emulator/queues")
     def create_queue():
@@ -137,6 +139,15 @@ def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
     def queue_messages(name: str):
         try:
             return jsonify(backend.queue_messages(name))
+        except KeyError:
+            return jsonify({"error": f"queue {name!r} does not exist"}), 404
+
+    @app.post("/_emulator/queues/<name>/wait")
+    def wait_queue_empty(name: str):
+        timeout = _timeout(_json_body())
+        try:
+            empty = backend.wait_until_empty(name, timeout)
+            return jsonify({"name": name, "empty": empty, **backend.queue_stats(name)})
         except KeyError:
             return jsonify({"error": f"queue {name!r} does not exist"}), 404
 
@@ -237,11 +248,7 @@ def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
 
     @app.post("/_emulator/deliveries/wait")
     def wait_deliveries():
-        data = _json_body()
-        timeout = data.get("timeout", 30) if isinstance(data, dict) else 30
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 600:
-            raise _BadRequest('expected {"timeout": <seconds, 0..600>}')
-        idle = backend.deliveries.wait(float(timeout))
+        idle = backend.deliveries.wait(_timeout(_json_body()))
         return jsonify({"idle": idle, "pending": backend.deliveries.pending()})
 
     @app.get("/_emulator/requests")
@@ -361,6 +368,14 @@ def _object(data: Any, shape: str) -> dict:
     if not isinstance(data, dict):
         raise _BadRequest(f"expected a JSON object: {shape}")
     return data
+
+
+def _timeout(data: Any) -> float:
+    """A wait's ``{"timeout": seconds}`` (0..600, default 30)."""
+    timeout = data.get("timeout", 30) if isinstance(data, dict) else 30
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 600:
+        raise _BadRequest('expected {"timeout": <seconds, 0..600>}')
+    return float(timeout)
 
 
 def _name_from(data: Any) -> str:
