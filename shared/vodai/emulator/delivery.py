@@ -292,24 +292,13 @@ class Deliveries:
 
         def task(delivery_id: str, generation: int) -> None:
             for number in range(1, self.trigger_attempts + 1):
-                headers = {
-                    "Content-Type": "application/octet-stream",
-                    "x-fc-request-id": str(uuid.uuid4()),
-                    "x-fc-function-name": subscription.function_name,
-                    "x-fc-region": region,
-                    "x-fc-account-id": account_id,
-                    "x-fc-retry-count": str(number - 1),
-                }
-                if credentials is not None:
-                    headers["x-fc-access-key-id"] = credentials.access_key_id
-                    headers["x-fc-access-key-secret"] = credentials.access_key_secret
-                    if credentials.security_token:
-                        headers["x-fc-security-token"] = credentials.security_token
-                attempt = self._post(subscription.invoke_url, payload, headers, self.trigger_timeout, number)
-                attempt["RequestId"] = headers["x-fc-request-id"]
+                headers = fc_invoke_headers(
+                    subscription.function_name, region=region, account_id=account_id,
+                    credentials=credentials, retry_count=number - 1,
+                )
+                attempt = self.invoke(subscription.invoke_url, payload, headers, number=number)
                 self._attempt(delivery_id, attempt)
-                ok = attempt["Status"] is not None and 200 <= attempt["Status"] < 300
-                if ok and attempt.get("FcStatus") != "404":
+                if invocation_succeeded(attempt):
                     self._finish(delivery_id, DELIVERED)
                     return
                 if number < self.trigger_attempts and not self._pause(self._trigger_pause(), generation):
@@ -317,6 +306,43 @@ class Deliveries:
             self._finish(delivery_id, DROPPED, error="the function failed every attempt (BACKOFF_RETRY)")
 
         return self._enqueue(record, task)
+
+    def invoke(
+        self, url: str, payload: bytes, headers: dict[str, str], *, number: int, timeout: Optional[float] = None
+    ) -> dict[str, Any]:
+        """POST one event invocation to a shim's ``url`` (``.../invoke``) and describe it as a
+        delivery attempt: ``Attempt``, ``Time``, ``Status`` (None without an answer), ``FcStatus``,
+        ``Answer`` or ``Error``, and ``RequestId``. ``timeout``: seconds (default
+        ``trigger_timeout``)."""
+        attempt = self._post(url, payload, headers, self.trigger_timeout if timeout is None else timeout, number)
+        attempt["RequestId"] = headers.get("x-fc-request-id")
+        return attempt
+
+    # -- deliveries run elsewhere (queue triggers), logged here --------------------------------
+
+    def start_record(self, kind: str, target: str, body: str, meta: dict[str, Any]) -> dict[str, Any]:
+        """Log a delivery that the caller runs itself; it counts as pending (:meth:`wait`) until
+        :meth:`finish_record`, which the caller must call. Returns a copy of the record."""
+        record = self._record(kind, target, body, meta)
+        with self._lock:
+            self._log.append(record)
+            self._by_id[record["DeliveryId"]] = record
+            self._pending += 1
+            return copy.deepcopy(record)
+
+    def add_attempt(self, delivery_id: str, attempt: dict[str, Any]) -> None:
+        """Append an attempt (as :meth:`invoke` describes it) to a started record."""
+        self._attempt(delivery_id, attempt)
+
+    def finish_record(self, delivery_id: str, result: str, **extra: Any) -> None:
+        """End a record from :meth:`start_record` with ``result`` and extra fields."""
+        try:
+            self._finish(delivery_id, result, **extra)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.notify_all()
 
     def _trigger_pause(self) -> float:
         interval = self.trigger_retry_interval
@@ -415,6 +441,38 @@ def retry_interval(value: Any) -> Union[float, tuple[float, float]]:
     return float(value)
 
 
+def fc_invoke_headers(
+    function_name: str,
+    *,
+    region: str,
+    account_id: str,
+    credentials: Optional["Credentials"],
+    retry_count: int = 0,
+) -> dict[str, str]:
+    """The headers FC sends a custom runtime's ``/invoke`` with an event: a new request id, the
+    function, region and account, the service role's credentials and the retry count."""
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "x-fc-request-id": str(uuid.uuid4()),
+        "x-fc-function-name": function_name,
+        "x-fc-region": region,
+        "x-fc-account-id": account_id,
+        "x-fc-retry-count": str(retry_count),
+    }
+    if credentials is not None:
+        headers["x-fc-access-key-id"] = credentials.access_key_id
+        headers["x-fc-access-key-secret"] = credentials.access_key_secret
+        if credentials.security_token:
+            headers["x-fc-security-token"] = credentials.security_token
+    return headers
+
+
+def invocation_succeeded(attempt: dict[str, Any]) -> bool:
+    """A 2xx answer that is not the shim's failed invocation (``x-fc-status: 404``)."""
+    status = attempt.get("Status")
+    return status is not None and 200 <= status < 300 and attempt.get("FcStatus") != "404"
+
+
 def trigger_payload(subscription: Subscription, message: dict[str, Any], account_id: str) -> bytes:
     """The bytes an FC MNS topic trigger sends the function for ``message``."""
     body = message["MessageBody"]
@@ -446,6 +504,8 @@ __all__ = [
     "MNS_QUEUE",
     "MNS_TOPIC",
     "PENDING",
+    "fc_invoke_headers",
+    "invocation_succeeded",
     "retry_interval",
     "trigger_payload",
 ]
