@@ -18,12 +18,15 @@ The emulator also plays VOD's own part:
 
     backend.set_callback(url="http://127.0.0.1:9000/vod/callback", auth_key="Key123")  # or mns="queue:vod-events"
     backend.subscribe("vod-events", "http://127.0.0.1:9001", "JSON")   # an FC MNS topic trigger
+    backend.queue_triggers.add("vod-events-q", ["http://127.0.0.1:9001", "http://127.0.0.1:9002"],
+                               batch_size=10)                        # an FC MNS queue trigger
     backend.upload("video", "cn-shanghai", extend={"k": "v"})          # the upload event goes out
     backend.set_lifecycle("SubmitAIImageJob", "after_seconds=30", outcome="fail")
     backend.advance(30)                                                # emulator clock
     backend.deliveries.wait()                                          # deliveries run on workers
 
 Uploads and callbacks: :mod:`vodai.emulator.callbacks`, :mod:`vodai.emulator.delivery`;
+queue triggers: :mod:`vodai.emulator.queue_trigger`, :mod:`vodai.emulator.queue_poller`;
 job lifecycle: :mod:`vodai.emulator.lifecycle`; results: :mod:`vodai.emulator.results`;
 state: ``backend.state()`` / ``backend.load_state(...)``.
 
@@ -43,6 +46,8 @@ from .errors import EmulatorError
 from .faults import Fault, FaultRule, Faults, FaultSpecError, parse_fault
 from .lifecycle import LifecycleRule, LifecycleSpecError, parse_lifecycle
 from .protocol import handle
+from .queue_poller import QueueTriggers
+from .queue_trigger import QueueTrigger, parse_queue_trigger
 from .request import EmulatorRequest, EmulatorResponse
 from .transport import EmulatorAdapter, mount
 
@@ -75,6 +80,8 @@ __all__ = [
     "Faults",
     "LifecycleRule",
     "LifecycleSpecError",
+    "QueueTrigger",
+    "QueueTriggers",
     "Subscription",
     "create_app",
     "handle",
@@ -82,6 +89,7 @@ __all__ = [
     "mount",
     "parse_fault",
     "parse_lifecycle",
+    "parse_queue_trigger",
     "parse_subscription",
     "serve",
 ]

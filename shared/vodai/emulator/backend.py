@@ -50,6 +50,8 @@ from .lifecycle import (
     Lifecycle,
     LifecycleRule,
 )
+from .queue_poller import QueueTriggers
+from .queue_trigger import QueueTrigger
 
 # Which VOD actions each region serves (per docs/reference). A plain dict on purpose:
 # the Chinese reference also lists the audit action in cn-shanghai/cn-beijing, so tests
@@ -169,6 +171,8 @@ class EmulatorBackend:
         self._lifecycle_rng = random.Random(seed)
         # Outgoing deliveries (vodai.emulator.delivery): callbacks, MNS, topic triggers.
         self.deliveries = Deliveries(self)
+        # FC MNS queue triggers (vodai.emulator.queue_poller): queues pushed to function instances.
+        self.queue_triggers = QueueTriggers(self)
         self._ticker: Optional[threading.Thread] = None
         self._ticker_stop = threading.Event()
 
@@ -854,8 +858,9 @@ class EmulatorBackend:
             self._ticker.start()
 
     def close(self) -> None:
-        """Stop the ticker and the delivery workers."""
+        """Stop the ticker, the queue triggers and the delivery workers."""
         self._ticker_stop.set()
+        self.queue_triggers.close()
         self.deliveries.close()
 
     def jobs(self) -> list[dict[str, Any]]:
@@ -959,7 +964,8 @@ class EmulatorBackend:
         """Forget messages, jobs, media, nonces, the request log and the delivery log (queued
         deliveries are cancelled); keep keys, topics, queues, regions, fault rules, lifecycle
         rules, callback settings and triggers (``faults.clear()``, ``lifecycle.reset()``,
-        ``clear_callback()`` and ``unsubscribe()`` remove those)."""
+        ``clear_callback()``, ``unsubscribe()`` and ``queue_triggers.remove()`` remove those).
+        Queue triggers' counters start again at zero."""
         with self._lock:
             for messages in [*self._topics.values(), *self._queues.values()]:
                 messages.clear()
@@ -971,6 +977,7 @@ class EmulatorBackend:
             self._nonces.clear()
             self._queue_changed.notify_all()
         self.deliveries.clear()
+        self.queue_triggers.reset_counters()
 
     # -- saving and loading -------------------------------------------------------------
 
@@ -996,6 +1003,7 @@ class EmulatorBackend:
                 "callbacks": {r: c.to_dict(secrets=True) for r, c in self._callbacks.items()},
                 "triggers": [s.to_dict() for s in self._subscriptions],
             }
+        data["queue_triggers"] = [t.to_dict() for t in self.queue_triggers.triggers()]
         data["lifecycle"] = [rule.to_dict() for rule in self.lifecycle.rules()]
         data["faults"] = [rule.to_dict() for rule in self.faults.rules()]
         data["delivery_settings"] = self.deliveries.settings()
@@ -1015,6 +1023,7 @@ class EmulatorBackend:
                 for r, c in (data.get("callbacks") or {}).items()
             }
             triggers = [Subscription.from_dict(s) for s in data.get("triggers") or []]
+            queue_triggers = [QueueTrigger.from_dict(t) for t in data.get("queue_triggers") or []]
             lifecycle = [LifecycleRule.from_dict(r) for r in data.get("lifecycle") or []]
             faults = [parse_fault(r) for r in data.get("faults") or []]
             topics = {str(k): list(v) for k, v in (data.get("topics") or {}).items()}
@@ -1054,6 +1063,7 @@ class EmulatorBackend:
         if settings:
             self.deliveries.configure(**settings)
         self.deliveries.load(list(data.get("deliveries") or []))
+        self.queue_triggers.replace(queue_triggers)
 
 
 def audit_complete_event(job: Mapping[str, Any], now: float) -> dict[str, Any]:

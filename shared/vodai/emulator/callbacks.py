@@ -38,13 +38,13 @@ _AUTH_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,255}$")
 
 
-def _check_url(url: Any, what: str) -> str:
+def check_url(url: Any, what: str) -> str:
     if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url):
         raise CallbackSpecError(f"{what} {url!r}: must be an http:// or https:// URL")
     return url
 
 
-def _check_name(name: Any, what: str) -> str:
+def check_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise CallbackSpecError(f"{what} {name!r}: letters, digits and '-', starting with a letter or digit")
     return name
@@ -61,7 +61,7 @@ class CallbackConfig:
 
     def __post_init__(self) -> None:
         if self.kind == HTTP:
-            _check_url(self.url, "callback URL")
+            check_url(self.url, "callback URL")
             if self.auth_key is not None and not _AUTH_KEY.match(self.auth_key):
                 raise CallbackSpecError(
                     "callback auth key: VOD allows 1 to 32 letters and digits"
@@ -71,7 +71,7 @@ class CallbackConfig:
         elif self.kind == MNS:
             if self.target not in (QUEUE, TOPIC):
                 raise CallbackSpecError("an mns callback goes to queue:NAME or topic:NAME")
-            _check_name(self.name, f"{self.target} name")
+            check_name(self.name, f"{self.target} name")
             if self.url is not None or self.auth_key is not None:
                 raise CallbackSpecError("an mns callback has a queue or topic, not a url or auth key")
         else:
@@ -150,8 +150,8 @@ class Subscription:
     filter_tag: Optional[str] = None
 
     def __post_init__(self) -> None:
-        _check_name(self.topic, "topic")
-        url = _check_url(self.url, "trigger URL").rstrip("/")
+        check_name(self.topic, "topic")
+        url = check_url(self.url, "trigger URL").rstrip("/")
         if url.endswith("/invoke"):
             url = url[: -len("/invoke")]
         object.__setattr__(self, "url", url)

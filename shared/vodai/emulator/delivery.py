@@ -26,6 +26,13 @@ Kinds of delivery, and the rules each follows:
     ``trigger_retry_interval`` apart (FC: 10 to 20 s, drawn; a number or a (low, high) pair).
     A non-2xx answer, an answer with ``x-fc-status: 404`` (the shim's failed invocation) or no
     answer is a failure.
+``fc-queue-trigger``
+    one batch invocation of an FC MNS queue trigger (:mod:`.queue_poller`, which runs it on its
+    own threads and logs it here): same request and success rule as ``fc-trigger``, body = a
+    list of CloudEvents (:mod:`.eventbridge`). One attempt per record (``Attempt`` = how often
+    the batch's messages were received); the record says ``Queue``, ``Trigger``, ``Count``,
+    ``MessageIds``, and ends ``delivered`` (messages deleted), ``failed`` (received again after
+    the visibility timeout) or ``dead-lettered`` (moved to the trigger's dead-letter queue).
 
 ``wait()`` blocks until nothing is queued or running: tests wait for it instead of sleeping.
 """
@@ -53,7 +60,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .backend import Credentials, EmulatorBackend
 
 HTTP_CALLBACK, MNS_QUEUE, MNS_TOPIC, FC_TRIGGER = "http-callback", "mns-queue", "mns-topic", "fc-trigger"
+FC_QUEUE_TRIGGER = "fc-queue-trigger"
 PENDING, DELIVERED, DROPPED = "pending", "delivered", "dropped"
+# A queue trigger's batch that failed: its messages are received again, or were dead-lettered.
+FAILED, DEAD_LETTERED = "failed", "dead-lettered"
 USER_AGENT = "vodai-emulator (ApsaraVideo VOD callback)"
 _ANSWER_CHARS = 4000  # of each answer body, kept in the delivery log
 
@@ -496,9 +506,12 @@ def trigger_payload(subscription: Subscription, message: dict[str, Any], account
 
 
 __all__ = [
+    "DEAD_LETTERED",
     "DELIVERED",
     "DROPPED",
     "Deliveries",
+    "FAILED",
+    "FC_QUEUE_TRIGGER",
     "FC_TRIGGER",
     "HTTP_CALLBACK",
     "MNS_QUEUE",
