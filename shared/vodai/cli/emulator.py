@@ -5,7 +5,7 @@ official SDKs (or vodai's clients) at the printed URL. Secrets are best given th
 environment (ALIBABA_CLOUD_ACCESS_KEY_SECRET...) so they stay out of ``ps``.
 
 The subcommands talk to a running emulator's control API (``--url``, or VODAI_EMULATOR_URL):
-``upload``, ``media``, ``jobs``, ``callback``, ``triggers``, ``lifecycle``, ``deliveries``,
+``upload``, ``media``, ``jobs``, ``callback``, ``triggers``, ``queue-triggers``, ``lifecycle``, ``deliveries``,
 ``requests``, ``messages``, ``state``, ``settings``, ``advance``, ``reset`` and ``faults`` (the
 same as ``vodai emulator-faults``).
 """
@@ -24,10 +24,19 @@ from typing import Any, Optional
 import click
 
 from vodai.emulator import EmulatorBackend
-from vodai.emulator.callbacks import CallbackConfig, CallbackSpecError, Subscription
+from vodai.emulator.callbacks import CallbackConfig, CallbackSpecError, Subscription, check_url
 from vodai.emulator.delivery import retry_interval
 from vodai.emulator.faults import FaultRule, FaultSpecError
 from vodai.emulator.lifecycle import LifecycleRule, LifecycleSpecError
+from vodai.emulator.queue_trigger import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    MAX_BATCH_SIZE,
+    MAX_BATCH_WINDOW,
+    MAX_CONCURRENCY,
+    MAX_VISIBILITY_TIMEOUT,
+    QueueTrigger,
+)
 
 DEFAULT_URL = "http://127.0.0.1:9100"
 
@@ -74,6 +83,20 @@ class TriggerSpec(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class QueueTriggerSpec(click.ParamType):
+    """A ``--queue-trigger`` value: QUEUE=URL[,url=URL...][,batch=N]... (vodai.emulator.queue_trigger)."""
+
+    name = "QUEUE=URL"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> QueueTrigger:
+        if isinstance(value, QueueTrigger):
+            return value
+        try:
+            return QueueTrigger.parse(str(value))
+        except CallbackSpecError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 class MnsTarget(click.ParamType):
     """``topic:NAME`` or ``queue:NAME``."""
 
@@ -91,6 +114,7 @@ class MnsTarget(click.ParamType):
 FAULT_SPEC = FaultSpec()
 LIFECYCLE_SPEC = LifecycleSpec()
 TRIGGER_SPEC = TriggerSpec()
+QUEUE_TRIGGER_SPEC = QueueTriggerSpec()
 MNS_TARGET = MnsTarget()
 
 FAULT_HELP = """\b
@@ -156,6 +180,10 @@ VOD's callback (where upload and AIMediaAuditComplete events go; for every regio
   --callback-mns queue:NAME|topic:NAME           the event becomes an MNS message
 Topic triggers (FC MNS topic trigger -> POST URL/invoke of `vodai serve`):
   --trigger TOPIC=URL[,format=STREAM|JSON][,function=NAME][,tag=FILTER_TAG]
+Queue triggers (FC MNS queue trigger: batches of CloudEvents -> POST URL/invoke, one
+instance per URL; deleted on success, else received again after the visibility timeout):
+  --queue-trigger QUEUE=URL[,url=URL...][,batch=N][,window=S][,concurrency=N]
+      [,visibility=S][,max_receives=N,dead_letter=QUEUE][,function=NAME][,region=R]
 Per-region callbacks: `vodai emulator callback set --region R ...` or PUT /_emulator/callback.
 """
 
@@ -200,6 +228,8 @@ class _EmulatorGroup(click.Group):
         return sorted({*super().list_commands(ctx), "faults"})
 
     def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        if name == "queue-trigger":  # the singular reads naturally too
+            name = "queue-triggers"
         if name == "faults":
             from .emulator_faults import emulator_faults
 
@@ -268,6 +298,10 @@ class _EmulatorGroup(click.Group):
     help="FC MNS topic trigger TOPIC=URL[,format=JSON] (repeatable; the topic is created).",
 )
 @click.option(
+    "--queue-trigger", "queue_triggers", multiple=True, type=QUEUE_TRIGGER_SPEC,
+    help="FC MNS queue trigger QUEUE=URL[,url=URL...][,batch=N] (repeatable; the queue is created).",
+)
+@click.option(
     "--strict-media", is_flag=True,
     help="Submit* on a media id the emulator never saw fails (InvalidVideo.NotFound...).",
 )
@@ -305,6 +339,7 @@ def emulator(
     callback_auth_key: str | None,
     callback_mns: CallbackConfig | None,
     triggers: tuple[Subscription, ...],
+    queue_triggers: tuple[QueueTrigger, ...],
     strict_media: bool,
     state_file: Path | None,
     trigger_retry_interval: str,
@@ -370,6 +405,8 @@ def emulator(
     for subscription in triggers:
         backend.subscribe(subscription)
         log.info("trigger %s", subscription.spec())
+    for queue_trigger in queue_triggers:
+        backend.queue_triggers.add(queue_trigger)  # logs its spec
     backend.deliveries.configure(
         trigger_retry_interval=interval, http_retry_interval=callback_retry_interval
     )
@@ -637,6 +674,99 @@ def _print_triggers(data: list) -> None:
         click.echo(f"{item['name']}: {item['spec']}")
 
 
+@emulator.group("queue-triggers")
+def queue_triggers_group() -> None:
+    """Add, list or remove FC MNS queue triggers (queue -> batches of CloudEvents -> `vodai serve`
+    instances' /invoke)."""
+
+
+@queue_triggers_group.command("add")
+@click.option("--queue", required=True, help="The queue to poll (created if missing).")
+@click.option("--target", "targets", multiple=True, required=True, metavar="URL",
+              help="A `vodai serve` instance's base URL (repeatable: one per instance).")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH_SIZE), default=DEFAULT_BATCH_SIZE, show_default=True,
+              help="Messages per invocation (template.yml's EventsBatchSize).")
+@click.option("--batch-window", type=click.FloatRange(0, MAX_BATCH_WINDOW), default=0.0, show_default=True,
+              help="Seconds to wait for a batch to fill (EventsBatchWindow; 0: send what is there).")
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=1, show_default=True,
+              help="Invocations in flight per instance.")
+@click.option("--visibility-timeout", type=click.IntRange(1, MAX_VISIBILITY_TIMEOUT),
+              default=DEFAULT_VISIBILITY_TIMEOUT, show_default=True,
+              help="Seconds a batch stays invisible; an invocation not answered by then fails.")
+@click.option("--max-receives", type=click.IntRange(1), default=None,
+              help="With --dead-letter-queue: receives after which a failed message is moved there.")
+@click.option("--dead-letter-queue", default=None, help="Where failed messages go after --max-receives.")
+@click.option("--function", "function_name", default="on_upload", show_default=True,
+              help="The function name the x-fc-* headers carry.")
+@click.option("--region", default=None, help="The CloudEvents' aliyunregionid (default: the emulator's region).")
+@click.option("--name", default=None, help="The trigger's name (default: <function>-<queue>); the same name replaces.")
+@url_option
+def queue_triggers_add(queue: str, targets: tuple[str, ...], batch_size: int, batch_window: float, concurrency: int,
+                       visibility_timeout: int, max_receives: Optional[int], dead_letter_queue: Optional[str],
+                       function_name: str, region: Optional[str], name: Optional[str], url: str) -> None:
+    """Start a queue trigger on the running emulator."""
+    if (max_receives is None) != (dead_letter_queue is None):
+        raise click.UsageError("--max-receives and --dead-letter-queue go together: give both, or neither "
+                               "(then a failed message is retried until it succeeds)")
+    try:
+        for target in targets:
+            check_url(target, "--target")
+        trigger = QueueTrigger(queue, targets, batch_size=batch_size, batch_window=batch_window, concurrency=concurrency,
+                               visibility_timeout=visibility_timeout, max_receives=max_receives,
+                               dead_letter_queue=dead_letter_queue, function_name=function_name, region=region,
+                               name=name or "")
+    except CallbackSpecError as exc:
+        raise click.UsageError(str(exc)) from None
+    _print_queue_triggers(_call(url, "POST", "queue-triggers", trigger.to_dict()))
+
+
+@queue_triggers_group.command("list")
+@click.option("--wait", is_flag=True, help="First wait until every trigger's queue is empty.")
+@click.option("--timeout", type=click.FloatRange(0, 600), default=60.0, show_default=True,
+              help="Seconds --wait waits at most for each queue.")
+@url_option
+@json_option
+def queue_triggers_list(wait: bool, timeout: float, url: str, as_json: bool) -> None:
+    """Show the queue triggers: settings, invocations, and each queue's depth."""
+    if wait:
+        for queue in sorted({t["queue"] for t in _call(url, "GET", "queue-triggers")}):
+            answer = _call(url, "POST", f"queues/{queue}/wait", {"timeout": timeout}, timeout=timeout + 10)
+            if not answer["empty"]:
+                raise click.ClickException(f"queue {queue} still holds {answer['messages']} message(s) after "
+                                           f"{timeout:g} s; wait longer with --timeout")
+        _call(url, "POST", "deliveries/wait", {"timeout": timeout}, timeout=timeout + 10)
+    data = _call(url, "GET", "queue-triggers")
+    _echo_json(data) if as_json else _print_queue_triggers(data)
+
+
+@queue_triggers_group.command("clear")
+@click.option("--name", default=None, help="Only this trigger.")
+@url_option
+def queue_triggers_clear(name: Optional[str], url: str) -> None:
+    """Stop and remove queue triggers."""
+    removed = _call(url, "DELETE", "queue-triggers" + (f"?name={name}" if name else ""))["removed"]
+    click.echo(f"removed {removed} queue trigger{'s' if removed != 1 else ''}")
+
+
+def _print_queue_triggers(data: list) -> None:
+    if not data:
+        click.echo("no queue triggers")
+    for item in data:
+        click.echo(f"{item['name']}: {item['spec']}")
+        depth = item.get("queue_depth")
+        if depth is None:
+            click.echo(f"  queue {item['queue']}: does not exist")
+        else:
+            click.echo(f"  queue {item['queue']}: {depth['visible']} visible, {depth['in_flight']} in flight, "
+                       f"{depth['delayed']} delayed")
+        click.echo(f"  invocations {item['invocations']} ({item['succeeded']} succeeded, {item['failed']} failed), "
+                   f"messages {item['deleted']} deleted, {item['dead_lettered']} dead-lettered")
+        for target in item["targets"]:
+            click.echo(f"  {target['url']}  in flight {target['in_flight']}  invocations {target['invocations']}")
+        if item.get("error"):
+            click.echo(f"  error: {item['error']}")
+
+
 @emulator.group("lifecycle", epilog=LIFECYCLE_HELP)
 def lifecycle_group() -> None:
     """Set, show or reset how submitted jobs finish."""
@@ -688,6 +818,8 @@ def deliveries(wait: bool, url: str, as_json: bool) -> None:
     for record in log:
         statuses = ",".join(str(a.get("Status") or a.get("Error") or "-") for a in record.get("Attempts", []))
         what = record.get("EventType") or record.get("Topic") or ""
+        if record.get("Queue"):
+            what = f"{record['Queue']} x{record.get('Count')} #{record.get('Attempt')}"
         click.echo(f"{record['DeliveryId']}  {record['Kind']:<13} {record['Result']:<9} {what:<22} "
                    f"{record['Target']}  [{statuses}]")
 

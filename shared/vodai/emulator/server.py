@@ -17,6 +17,9 @@ bad request answers 400 ``{"error": "..."}``):
 ``POST /_emulator/uploads``                 an upload finished: record it and deliver its event
 ``GET|PUT|DELETE /_emulator/callback``      VOD's callback setting per region
 ``GET|POST|DELETE /_emulator/triggers``     FC MNS topic triggers (subscriptions)
+``GET|POST|DELETE /_emulator/queue-triggers``
+                                            FC MNS queue triggers: status with counters and
+                                            queue depth / add (objects or specs) / remove
 ``GET|PUT|DELETE /_emulator/lifecycle``     job lifecycle rules (DELETE: back to the defaults)
 ``GET /_emulator/jobs``, ``jobs/<id>``      jobs with state, lifecycle plan and results
 ``GET /_emulator/deliveries``               the delivery log; ``POST deliveries/wait``
@@ -54,6 +57,7 @@ from .callbacks import CallbackConfig, CallbackSpecError, parse_subscription
 from .faults import FaultSpecError, parse_fault
 from .lifecycle import LifecycleSpecError, parse_lifecycle
 from .protocol import handle
+from .queue_trigger import parse_queue_trigger
 from .request import ABORT_RESET, EmulatorRequest
 
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
@@ -220,6 +224,26 @@ def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
     @app.delete("/_emulator/triggers")
     def clear_triggers():
         return jsonify({"removed": backend.unsubscribe(flask_request.args.get("name") or None)})
+
+    @app.get("/_emulator/queue-triggers")
+    def queue_triggers():
+        return jsonify(backend.queue_triggers.status())
+
+    @app.post("/_emulator/queue-triggers")
+    def add_queue_triggers():
+        data = _json_body()
+        items = data if isinstance(data, list) else [data]
+        try:
+            parsed = [parse_queue_trigger(item) for item in items]
+        except (CallbackSpecError, TypeError) as exc:
+            raise _BadRequest(str(exc)) from None
+        for trigger in parsed:
+            backend.queue_triggers.add(trigger)
+        return jsonify(backend.queue_triggers.status())
+
+    @app.delete("/_emulator/queue-triggers")
+    def clear_queue_triggers():
+        return jsonify({"removed": backend.queue_triggers.remove(flask_request.args.get("name") or None)})
 
     @app.get("/_emulator/lifecycle")
     def lifecycle():
