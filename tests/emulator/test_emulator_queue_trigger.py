@@ -11,8 +11,8 @@ import time
 from typing import Any, Callable, Optional
 
 import pytest
-from conftest import EVENTS
 
+from conftest import EVENTS
 from vodai.emulator import Clock, EmulatorBackend, QueueTriggers
 from vodai.emulator.queue_trigger import QueueTrigger
 from vodai.events.envelopes import unwrap
@@ -128,6 +128,19 @@ def test_a_batch_window_waits_to_fill_the_batch(backend: EmulatorBackend, trigge
 
     assert backend.wait_until_empty(SOURCE, 10)
     assert [len(c["events"]) for c in fake.wait_for(1)] == [4]
+
+
+def test_the_invocation_gets_the_whole_visibility_timeout_after_the_window(
+        backend: EmulatorBackend, clock: Clock, triggers):
+    _send(backend, 1)
+    fake = FakeInstances(hold=True)
+    triggers(fake).add(SOURCE, A, batch_size=4, batch_window=0.2, visibility_timeout=30)
+
+    fake.wait_for(1)  # the window passed with one message: it went out alone
+    [message] = backend.queue_messages(SOURCE)
+    assert message["NextVisibleTime"] == int(clock.now() * 1000) + 30_000  # not 30 s + the window
+    fake.release()
+    assert backend.wait_until_empty(SOURCE, 10)
 
 
 def test_the_delivery_log_records_each_batch(backend: EmulatorBackend, triggers):

@@ -5,9 +5,10 @@ Each trigger has one receiver thread, as EventBridge has one poller per source:
 
 1. it waits until an instance has a free slot (fewer than ``concurrency`` invocations in flight);
 2. it receives messages the public way (``backend.receive_from_queue`` with the trigger's visibility
-   timeout plus its batch window), sleeping on the backend's queue condition while nothing is
-   visible (no busy loop), until the batch holds ``batch_size`` messages or ``batch_window``
-   seconds passed since its first;
+   timeout, plus its batch window while the batch fills; the full timeout starts again when the
+   batch goes out), sleeping on the backend's queue condition while nothing is visible (no busy
+   loop), until the batch holds ``batch_size`` messages or ``batch_window`` seconds passed since
+   its first;
 3. it hands the batch to the next free instance (round robin) on a thread of its own, and goes on.
 
 The invocation is ``POST <url>/invoke`` with FC's x-fc-* headers (``x-fc-retry-count``: how often
@@ -231,7 +232,7 @@ class _Runner:
     def _collect(self) -> list[dict[str, Any]]:
         """Receive one batch: full, or the window after its first message passed ([] once stopped)."""
         trigger, backend = self.trigger, self._backend
-        # The window counts against the visibility timeout: the invocation still gets all of it.
+        # Invisible while the batch fills too (then restarted for the invocation).
         invisible_for = trigger.visibility_timeout + int(trigger.batch_window + 0.999)
         batch: list[dict[str, Any]] = []
         deadline = 0.0
@@ -251,7 +252,19 @@ class _Runner:
             for message in batch:  # not invoked: receivable again at once
                 backend.change_visibility(trigger.queue, message["ReceiptHandle"], 0)
             return []
+        if trigger.batch_window and batch:
+            batch = self._restart_visibility(batch)
         return batch
+
+    def _restart_visibility(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The invocation gets the whole visibility timeout, however long the batch took to fill."""
+        kept = []
+        for message in batch:
+            changed = self._backend.change_visibility(self.trigger.queue, message["ReceiptHandle"],
+                                                      self.trigger.visibility_timeout)
+            if changed is not None:  # else visible again already: its next receive takes it
+                kept.append({**message, **changed})
+        return kept
 
     def _dispatch(self, batch: list[dict[str, Any]]) -> None:
         with self._slots:
