@@ -163,47 +163,19 @@ def _run(runner, items, console, show_progress):
 
 
 def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
-    """``--to-queue``: the readable items go to ``queue``; exits 0 when every one was sent."""
-    import json
-    from pathlib import Path
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from ..fanout import fan_out
+    """``--to-queue``: the readable items go to ``queue`` (:mod:`vodai.cli.to_queue`)."""
     from ..replay.queues import open_queue_client
+    from .to_queue import send_to_queue
 
     try:
         client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
-    unreadable = [i for i in items if i.raw is None]
+    unreadable = [(i.origin, i.error or "unreadable") for i in items if i.raw is None]
     pairs = [(i.dead_letter_id or i.origin, i.raw.decode("utf-8", "replace")) for i in items if i.raw is not None]
-    where = "the cloud" if cloud else client.endpoint
-    click.echo(f"vodai: sending {len(pairs)} events to queue {queue} on {where}", err=True)
-    err = Console(stderr=True)
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("sent {task.fields[sent]}  failed {task.fields[failed]}  {task.fields[rate]:.0f}/s"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=no_progress or not err.is_terminal) as progress:
-        task = progress.add_task(f"to {queue}", total=len(pairs), sent=0, failed=0, rate=0.0)
-
-        def show(report):
-            progress.update(task, completed=report.sent + report.failed + report.skipped, sent=report.sent,
-                            failed=report.failed, rate=report.rate)
-
-        report = fan_out(pairs, sender=client, queue=queue, rate=rate or None,
-                         checkpoint=Path(checkpoint) if checkpoint else None, progress=show)
-    report.failed += len(unreadable)
-    report.failures.extend((i.origin, i.error or "unreadable") for i in unreadable)
-    if as_json:
-        click.echo(json.dumps(report.to_dict()))
-    else:
-        click.echo(f"sent {report.sent}, failed {report.failed}, already sent {report.skipped}"
-                   f" (resent after a stop: {report.resent}), {report.rate:.0f} messages/s")
-        for item_id, reason in report.failures[:20]:
-            click.echo(f"  failed {item_id}: {reason}")
-    sys.exit(0 if report.failed == 0 else 1)
+    send_to_queue(pairs, queue, client=client, what=f"{len(pairs)} events", where="the cloud" if cloud else client.endpoint,
+                  params={"command": "replay", "queue": queue, "endpoint": client.endpoint}, checkpoint=checkpoint,
+                  rate=rate, as_json=as_json, no_progress=no_progress, total=lambda: len(pairs), unreadable=unreadable)
 
 
 def _drain(runner, queues, *, cloud, profile, emulator_url, retry_delay, where):
