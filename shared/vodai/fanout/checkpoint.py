@@ -8,9 +8,12 @@
   other parameters refuses the file (:class:`~vodai.exceptions.CheckpointError`) instead of
   skipping items it never sent. A file without that line (written before it existed) is taken
   as it is.
-- Each line is written, flushed and fsync'd before the run goes on (a new file's directory
-  too), so what a record says survives a kill or a power loss. A torn last line (a kill in the
-  middle of a write) is ignored and ended, so the next record starts on a line of its own.
+- Each line is written and flushed before the run goes on, so a kill loses none. The first line
+  and every ``sent`` record are fsync'd too (a new file's directory as well), so what was sent
+  survives a power loss: that is the record that matters, the one written once MNS has answered.
+  A ``pending`` record is not fsync'd: it only tells a later run which items it sends again
+  (``resent``), and the ``sent`` record after it makes it durable anyway. A torn last line (a
+  kill in the middle of a write) is ignored and ended, so the next record starts on its own line.
 - One run at a time: the file is locked (``flock``) for as long as a run, or the process that
   finishes its last batch (:mod:`vodai.fanout.detached`), holds it open. A second run waits up to
   ``wait`` seconds for the lock, then refuses. Where ``fcntl`` is missing there is no lock.
@@ -119,19 +122,20 @@ class Checkpoint:
                     f"{_shown(wanted.get(key))}): resume it with its own options, or give another --checkpoint FILE")
 
     def pending(self, ids: Sequence[str]) -> None:
-        """Record a batch about to be sent."""
-        self._append(json.dumps({"pending": list(ids)}, ensure_ascii=False))
+        """Record a batch about to be sent (flushed, not fsync'd: see the module docstring)."""
+        self._append(json.dumps({"pending": list(ids)}, ensure_ascii=False), durable=False)
 
     def done(self, ids: Sequence[str]) -> None:
         """Record the ids MNS took."""
         self.sent.update(ids)
         self._append(json.dumps({"sent": list(ids)}, ensure_ascii=False))
 
-    def _append(self, line: str) -> None:
+    def _append(self, line: str, *, durable: bool = True) -> None:
         try:
             self._file.write(line + "\n")
             self._file.flush()
-            os.fsync(self._file.fileno())
+            if durable:
+                os.fsync(self._file.fileno())
         except OSError as exc:
             raise CheckpointError(f"--checkpoint {self.path}: cannot write it: {exc.strerror or exc}") from None
 
