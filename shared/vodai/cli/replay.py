@@ -180,13 +180,17 @@ def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as
 
 def _drain(runner, queues, *, cloud, profile, emulator_url, retry_delay, where):
     """mns-queue:// sources: every queue drained in turn; their results, for the summary."""
-    from ..replay.drain import drain_queue
+    from ..replay.drain import drain_queue, keep_dead_letters_in
     from ..replay.queues import open_queue_client
 
     client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
     results = []
     for queue in queues:
         click.echo(f"vodai: draining queue {queue} ({client.endpoint}) on {where}", err=True)
+        runner.target.dead_letters = None
+        if keep_dead_letters_in(runner.target, queue):
+            click.echo(f"vodai: queue {queue} is VODAI_DEAD_LETTERS: an event dead-lettered again stays in it as it "
+                       f"is (visible again later), not sent back to it", err=True)
         report = drain_queue(client, queue, runner, retry_delay=retry_delay)
         results.extend(report.results)
         click.echo(f"vodai: queue {queue}: {report.deleted} messages settled and deleted, {report.kept} failed and "
