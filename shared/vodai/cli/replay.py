@@ -60,7 +60,8 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     (--retry-delay). Without --cloud the queue is the running emulator's (--emulator-url).
 
     With --to-queue NAME the events are not run here but sent to queue NAME, the one whose
-    trigger runs on_upload in FC (--rate, --checkpoint FILE to resume an interrupted run).
+    trigger runs on_upload in FC (--rate, --checkpoint FILE to resume an interrupted run); from
+    mns-queue:// sources, each message is deleted from its queue once NAME has its event.
 
     Job records persist in VODAI_IDEMPOTENCY_STORE (default: SQLite under .vodai/), so replaying
     the same events twice submits nothing new: done jobs are skipped as duplicates.
@@ -91,12 +92,18 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     if queues:
         if len(queues) != len(paths) or None in queues:
             raise click.BadParameter("mns-queue://NAME cannot be mixed with files, and needs a NAME", param_hint="PATH")
-        if to_queue or dry_run:
-            raise click.BadParameter("mns-queue:// does not take --to-queue or --dry-run yet", param_hint="PATH")
+        if dry_run:
+            raise click.BadParameter("mns-queue:// does not take --dry-run yet", param_hint="PATH")
+        if to_queue in queues:
+            raise click.BadParameter(f"{to_queue} is the queue being drained: its messages would come back into it "
+                                     f"for ever; name another queue", param_hint="--to-queue")
     try:
         items = [] if queues else rp.read_sources(paths)  # "-" reads sys.stdin.buffer
     except rp.SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
+    if to_queue and queues:
+        _move(queues, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
+              checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
     if to_queue:
         _fan_out(items, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
                  checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
@@ -176,6 +183,26 @@ def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as
     send_to_queue(pairs, queue, client=client, what=f"{len(pairs)} events", where="the cloud" if cloud else client.endpoint,
                   params={"command": "replay", "queue": queue, "endpoint": client.endpoint}, checkpoint=checkpoint,
                   rate=rate, as_json=as_json, no_progress=no_progress, total=lambda: len(pairs), unreadable=unreadable)
+
+
+def _move(queues, to_queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
+    """mns-queue:// with --to-queue: the messages go to ``to_queue``, deleted from their queue once
+    there (:mod:`vodai.replay.move`)."""
+    from ..replay.move import QueueMove
+    from ..replay.queues import open_queue_client
+    from .to_queue import send_to_queue
+
+    try:
+        client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+    except VodaiError as exc:
+        raise click.ClickException(str(exc)) from None
+    move = QueueMove(client, queues)
+    params = {"command": "replay", "source": [f"mns-queue://{q}" for q in queues], "queue": to_queue,
+              "endpoint": client.endpoint}
+    send_to_queue(move.items(), to_queue, client=client, what=f"the messages of queue {', '.join(queues)}",
+                  where="the cloud" if cloud else client.endpoint, params=params, checkpoint=checkpoint, rate=rate,
+                  as_json=as_json, no_progress=no_progress, unreadable=move.unreadable, settled=move.settled,
+                  epilogue=move.summary)
 
 
 def _drain(runner, queues, *, cloud, profile, emulator_url, retry_delay, where):

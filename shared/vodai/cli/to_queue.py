@@ -17,7 +17,8 @@ from ..exceptions import VodaiError
 def send_to_queue(pairs: Iterable[Tuple[str, str]], queue: str, *, client: Any, what: str, where: str,
                   params: Dict[str, Any], checkpoint: Optional[str], rate: float, as_json: bool, no_progress: bool,
                   total: Optional[Callable[[], Optional[int]]] = None, unreadable: Sequence[Tuple[str, str]] = (),
-                  settled: Optional[Callable[[List[str]], None]] = None) -> NoReturn:
+                  settled: Optional[Callable[[List[str]], None]] = None,
+                  epilogue: Optional[Callable[[], str]] = None) -> NoReturn:
     """Send ``pairs`` (``(item id, message body)``, read as they are sent) to ``queue``; exits 0
     when every one was sent (or had been, by the run the checkpoint records), else 1.
 
@@ -46,6 +47,8 @@ def send_to_queue(pairs: Iterable[Tuple[str, str]], queue: str, *, client: Any, 
         ``(origin, reason)`` of items that could not be read: counted as failed.
     settled
         Called with the ids that are in the queue, batch by batch (see :func:`vodai.fanout.fan_out`).
+    epilogue
+        A last line for stderr, made once the fan-out ended.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -77,6 +80,8 @@ def send_to_queue(pairs: Iterable[Tuple[str, str]], queue: str, *, client: Any, 
             report = fan_out(pairs, outbox=outbox, rate=rate or None, progress=show, settled=settled)
     except VodaiError as exc:  # the listing failed, or the sending process ended
         raise click.ClickException(str(exc)) from None
+    if epilogue is not None:
+        click.echo(epilogue(), err=True)
     report.failed += len(unreadable)
     report.failures.extend(unreadable)
     if as_json:
