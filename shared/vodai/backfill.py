@@ -71,7 +71,8 @@ def parse_kinds(text: str) -> Tuple[str, ...]:
 
 
 def list_media(search: Search, region: str, kind: str, window: Window, *,
-               page_size: int = MAX_SEARCH_PAGE_SIZE, on_page: Optional[Callable[[int], None]] = None) -> Iterator[dict]:
+               page_size: int = MAX_SEARCH_PAGE_SIZE, on_page: Optional[Callable[[int], None]] = None,
+               on_total: Optional[Callable[[str, int], None]] = None) -> Iterator[dict]:
     """Every ``MediaList`` item of ``kind`` created in ``window`` in ``region``, oldest first.
 
     Parameters
@@ -86,6 +87,11 @@ def list_media(search: Search, region: str, kind: str, window: Window, *,
         Results per SearchMedia call (at most 100).
     on_page : callable, optional
         Called with the number of items of each page (progress).
+    on_total : callable, optional
+        Called with ``kind`` and the ``Total`` of the first page's answer (what VOD counts in
+        the window), when it has one.
+
+    Pages are read one at a time, as the items are taken: the listing streams.
     """
     token: Optional[str] = None
     while True:
@@ -93,6 +99,8 @@ def list_media(search: Search, region: str, kind: str, window: Window, *,
                         sort_by="CreationTime:Asc", page_size=page_size, scroll_token=token)
         page = answer.get("MediaList") if isinstance(answer, dict) else None
         page = page if isinstance(page, list) else []
+        if token is None and on_total is not None and isinstance(answer, dict) and isinstance(answer.get("Total"), int):
+            on_total(kind, answer["Total"])
         if on_page is not None:
             on_page(len(page))
         for item in page:
@@ -137,16 +145,17 @@ def item_id(region: str, kind: str, media_id: str) -> str:
 
 
 def backfill_items(search: Search, region: str, window: Window, kinds: Sequence[str] = MEDIA_KINDS, *,
-                   page_size: int = MAX_SEARCH_PAGE_SIZE,
-                   on_page: Optional[Callable[[int], None]] = None) -> Iterator[Tuple[str, bytes]]:
+                   page_size: int = MAX_SEARCH_PAGE_SIZE, on_page: Optional[Callable[[int], None]] = None,
+                   on_total: Optional[Callable[[str, int], None]] = None) -> Iterator[Tuple[str, bytes]]:
     """``(item_id, body)`` for every media of ``kinds`` created in ``window`` in ``region``.
 
     ``item_id`` is ``"<region>:<video|image>:<media id>"`` (unique per media, stable across runs:
     what a checkpoint records); ``body`` the JSON bytes of the backfill envelope, what the on_upload
     function takes (raw, or as an MNS message body). Videos first, then images, each oldest first.
+    A generator: one SearchMedia page is held at a time (``on_page``, ``on_total``: see :func:`list_media`).
     """
     for kind in kinds:
-        for item in list_media(search, region, kind, window, page_size=page_size, on_page=on_page):
+        for item in list_media(search, region, kind, window, page_size=page_size, on_page=on_page, on_total=on_total):
             event = upload_event(kind, region, item)
             if event is not None:
                 body = json.dumps(envelope(region, event), ensure_ascii=False, separators=(",", ":"))
@@ -165,6 +174,35 @@ def with_retries(search: Search, deps: Any) -> Search:
     return call
 
 
+def vod_search(settings: Any, credentials: Any, *, endpoint: Optional[str] = None) -> Search:
+    """SearchMedia of the VOD endpoint ``endpoint`` (default: the configured one, or Alibaba
+    Cloud's of each region), with ``credentials`` and the settings' timeouts, signature version
+    and retries (:func:`with_retries`).
+
+    Parameters
+    ----------
+    settings : vodai.config.Settings
+        Where the endpoint, timeouts, signature version and retry policy come from.
+    credentials : vodai.credentials.Credentials
+        The caller's (the standard chain's).
+    endpoint : str, optional
+        Another VOD endpoint, e.g. a running ``vodai emulator``'s URL.
+    """
+    import random
+    import time
+    from types import SimpleNamespace
+
+    from .clients.session import new_session
+    from .clients.vod import VodClient
+    from .pipeline.dependencies import retry_policy
+
+    client = VodClient(credentials, new_session(), endpoint=endpoint or settings.vod_endpoint,
+                       signature_version=settings.signature_version,
+                       timeout=(settings.connect_timeout, settings.read_timeout))
+    return with_retries(client.search_media, SimpleNamespace(retry=retry_policy(settings), sleep=time.sleep,
+                                                             rand=random.random))
+
+
 def items_of(pairs: Iterable[Tuple[str, bytes]]) -> list:
     """Replay items (:class:`vodai.replay.sources.Item`) of ``(item_id, body)`` pairs."""
     from .replay.sources import Item
@@ -173,4 +211,4 @@ def items_of(pairs: Iterable[Tuple[str, bytes]]) -> list:
 
 
 __all__ = ["IMAGE", "LISTED_BY", "MEDIA_KINDS", "VIDEO", "Window", "backfill_items", "envelope", "item_id", "items_of",
-           "list_media", "parse_kinds", "upload_event", "with_retries"]
+           "list_media", "parse_kinds", "upload_event", "vod_search", "with_retries"]

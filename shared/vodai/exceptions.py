@@ -19,6 +19,8 @@
     ├── InvocationFailed          on_upload: an event hit a retryable error, so FC redelivers
     ├── PollFailed                track_jobs: no VOD call of the poll worked
     ├── BackfillError             ``vodai backfill`` cannot start: a bad window or media list (names the option)
+    ├── FanOutError               ``--to-queue``: the sending process ended without answering
+    │   └── CheckpointError       a ``--checkpoint FILE`` of another run, in use, or unwritable
     └── InvocationError           ``vodai invoke --via-http``: the function failed without a result
 
     Outside VodaiError, each a subclass of the built-in error its callers already catch:
@@ -237,6 +239,16 @@ class SourceError(Exception):
 
 class BackfillError(VodaiError):
     """A backfill that cannot start: a bad window or media list (the message names the option)."""
+
+
+class FanOutError(VodaiError):
+    """A fan-out that cannot go on: its sending process ended without an answer, or a
+    checkpoint that cannot be used (:class:`CheckpointError`)."""
+
+
+class CheckpointError(FanOutError):
+    """A ``--checkpoint FILE`` that cannot be used: another run's, in use, or unwritable (the
+    message names the file and the fix)."""
 
 
 class FunctionNotFound(LookupError):

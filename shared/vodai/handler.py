@@ -7,7 +7,7 @@ per invocation, since FC rotates the role's STS credentials.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import requests
 
@@ -17,6 +17,9 @@ from .config import Settings
 from .exceptions import InvocationFailed
 from .pipeline import Decided, InvocationResult, build, dispatch
 from .routing.rules import RouteTable, load_table
+
+if TYPE_CHECKING:
+    from .deadletter import DeadLetterSink
 
 
 def _read_config() -> tuple:
@@ -48,19 +51,22 @@ def run(
     routes: RouteTable,
     session: Optional[requests.Session] = None,
     decided: Optional[Sequence[Decided]] = None,
+    dead_letters: Optional[DeadLetterSink] = None,
 ) -> InvocationResult:
     """One invocation with explicit settings (and, for local runs, an HTTP session). ``decided``:
-    the event already decided by ``decide_all`` (replay), see ``dispatch``."""
+    the event already decided by ``decide_all`` (replay), see ``dispatch``; ``dead_letters``: a
+    sink instead of ``VODAI_DEAD_LETTERS``'s (a replay draining that very queue)."""
     creds = credentials.resolve(context)
     # The last invocation's clients are reused while the credentials and settings are the same
     # (FC rotates STS credentials: new ones make new clients).
-    key = (id(settings), id(routes), id(session), creds, fc_context.account_id(context), fc_context.region(context))
+    key = (id(settings), id(routes), id(session), id(dead_letters), creds, fc_context.account_id(context),
+           fc_context.region(context))
     here = instance.current()
     cached = here.get("on_upload.last_deps")
     if cached is not None and cached[0] == key:
         deps = cached[1]
     else:
-        deps = build(settings, context=context, credentials=creds, routes=routes, session=session)
+        deps = build(settings, context=context, credentials=creds, routes=routes, session=session, dead_letters=dead_letters)
         here.put("on_upload.last_deps", (key, deps))
     return dispatch(event, deps, context=context, decided=decided)  # logs one JSON line per outcome
 

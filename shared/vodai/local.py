@@ -27,7 +27,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Mapping, Optional, Sequence
 
 import requests
 
@@ -37,6 +37,9 @@ from .handler import run
 from .local_context import LocalContext, LocalCredentials
 from .pipeline import Decided, InvocationResult
 from .routing.rules import RouteTable, load_table
+
+if TYPE_CHECKING:
+    from .deadletter import DeadLetterSink
 
 EMULATOR_URL = "http://emulator.vodai.local"
 # Values the emulator target fills in when the user has not set them: it needs no real templates.
@@ -58,6 +61,8 @@ class LocalTarget:
     owns_session: bool = field(default=False, repr=False)  # made by limit_connections: closed by close()
     # Where each new context's credentials come from (the cloud target's chain), FC 2.0's way.
     credentials: Optional[Callable[[], Credentials]] = field(default=None, repr=False)
+    # Where dead letters go instead of VODAI_DEAD_LETTERS's sink (a drain of that queue: see vodai.replay.drain).
+    dead_letters: Optional["DeadLetterSink"] = None
     # invoke() runs in this process, so it can take what the caller decided already (replay's plan).
     takes_decided: ClassVar[bool] = True
 
@@ -89,7 +94,7 @@ class LocalTarget:
         """One invocation of the handler. ``decided``: ``decide_all(raw, ...)`` with this target's
         settings, routes and this context, made by the caller first (see ``dispatch``)."""
         return run(raw, context or self.new_context(), settings=self.settings, routes=self.routes, session=self.session,
-                   decided=decided)
+                   decided=decided, dead_letters=self.dead_letters)
 
 
 def emulator_variables(environ: Optional[Mapping[str, str]], url: str, *, store_url: Optional[str] = None) -> Dict[str, str]:

@@ -170,3 +170,14 @@ def test_backfill_media_option_limits_the_listing(clean, backend):
 def test_backfill_refuses_a_bad_time(clean):
     result = CliRunner().invoke(main, ["backfill", "--region", "cn-shanghai", "--since", "last tuesday"])
     assert result.exit_code == 2 and "--since" in result.output
+
+
+@pytest.mark.parametrize("extra, option, says", [
+    (["--checkpoint", "run.checkpoint"], "--checkpoint", "goes with --to-queue"),
+    (["--to-queue", "q", "--dry-run"], "--dry-run", "leave out --to-queue or --dry-run"),
+    (["--to-queue", "q", "--emulator-state", "state.json"], "--emulator-state", "vodai emulator state load FILE"),
+])
+def test_to_queue_refuses_options_that_do_not_go_with_it(clean, extra, option, says):
+    (clean / "state.json").write_text("{}")
+    result = CliRunner().invoke(main, ["backfill", "--region", "cn-shanghai", "--since", "2024-05-01", *extra])
+    assert result.exit_code == 2 and option in result.output and says in result.output

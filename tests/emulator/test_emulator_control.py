@@ -57,6 +57,25 @@ def test_media_endpoint_seeds_without_an_event(client, backend: EmulatorBackend)
     assert backend.deliveries.log() == []
 
 
+def test_media_endpoint_adds_a_library_in_one_request(client, backend: EmulatorBackend):
+    answer = client.post("/_emulator/media", json={"media": "video", "region": "cn-shanghai", "count": 5,
+                                                   "created": "2024-05-01T00:00:00Z", "every": 60}).get_json()
+
+    assert answer["Added"] == 5 and len(set(answer["MediaIds"])) == 5
+    records = {r["MediaId"]: r for r in backend.media()}
+    assert [records[i]["CreationTime"] for i in answer["MediaIds"]] == [
+        f"2024-05-01T00:0{n}:00Z" for n in range(5)]
+    assert {r["MediaType"] for r in records.values()} == {"video"} and backend.deliveries.log() == []
+
+
+@pytest.mark.parametrize("body, named", [({"count": 0}, "count"), ({"count": True}, "count"), ({"every": 1}, "every"),
+                                         ({"count": 2, "every": -1}, "every"), ({"count": 2, "media_id": "m"}, "media_id")])
+def test_a_bad_library_request_answers_400_naming_the_field(client, backend: EmulatorBackend, body, named):
+    answer = client.post("/_emulator/media", json={"media": "video", "region": "cn-shanghai", **body})
+    assert answer.status_code == 400 and answer.get_json()["error"].startswith(named)
+    assert backend.media() == []
+
+
 # -- callback, triggers, lifecycle ---------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ messages whose events settle are deleted, the ones that still fail stay, visible
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -82,3 +83,30 @@ def test_a_second_drain_after_the_fault_is_gone_empties_the_queue(server, tmp_pa
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout)["Counts"]["submitted"] == 1
     assert server.queue_messages(DLQ) == []
+
+
+def test_draining_the_dead_letter_queue_leaves_what_is_still_dead_in_place(server, tmp_path):
+    """VODAI_DEAD_LETTERS is the queue being drained: an event dead-lettered again is not sent back
+    into it (it would be received again as a new message, for ever); its message stays as it is."""
+    import subprocess
+    import sys
+
+    client = MnsQueueClient(Credentials(AK, SECRET), new_session(), endpoint=server.url)
+    broken = json.dumps({"EventType": "FileUploadComplete", "Status": "success"})  # no VideoId
+    good = _event("video", "cn-shanghai", 9)
+    assert all("MessageId" in r for r in client.batch_send(DLQ, [broken, good]))
+    env = {**os.environ, **_env(server, tmp_path), "VODAI_DEAD_LETTERS": f"mns-queue://{DLQ}"}
+
+    drained = subprocess.run([sys.executable, "-c", "from vodai.cli import main; main()", "replay",
+                              f"mns-queue://{DLQ}", "--cloud", "--json", "-q"],
+                             env=env, cwd=tmp_path, capture_output=True, timeout=60)
+
+    assert drained.returncode == 1, drained.stderr.decode()  # the broken event did not settle
+    assert "is VODAI_DEAD_LETTERS" in drained.stderr.decode()
+    summary = json.loads(drained.stdout)
+    assert summary["Counts"]["submitted"] == 1
+    (kept,) = [o for o in summary["Outcomes"] if o["Status"] != "submitted"]
+    assert "VideoId" in kept["Reason"] and "is the queue being drained" in kept["Reason"]
+    left = server.queue_messages(DLQ)
+    assert [m["MessageBody"] for m in left] == [broken]  # the same message, once: no new letter
+    assert left[0]["DequeueCount"] == 1

@@ -1,5 +1,5 @@
 """``vodai replay --to-queue`` against a real emulator process: killed with SIGKILL in the middle
-and resumed from its checkpoint, it sends every event, and nothing it recorded as sent again."""
+and resumed from its checkpoint, it sends every event exactly once."""
 
 from __future__ import annotations
 
@@ -60,10 +60,8 @@ def test_killed_and_resumed_fan_out_sends_every_event(tmp_path):
             time.sleep(0.01)
         first.kill()  # SIGKILL: no cleanup, no last write
         first.wait(timeout=10)
-        sent_before, pending_before = _records(checkpoint)
-        uncertain = pending_before - sent_before
+        sent_before, _pending = _records(checkpoint)
         assert 160 <= len(sent_before) < total, "the first run must stop in the middle"
-        assert len(uncertain) <= 16  # at most the one batch it was sending
 
         resumed = subprocess.run(_command(events, checkpoint, rate=0), env=_env(server),
                                  capture_output=True, timeout=60)
@@ -72,14 +70,8 @@ def test_killed_and_resumed_fan_out_sends_every_event(tmp_path):
 
         bodies = Counter(json.loads(m["MessageBody"])["VideoId"] for m in server.queue_messages(QUEUE))
 
-    lines = {f"{events}:{i + 1}": f"v{i}" for i in range(total)}
-    assert set(bodies) == set(lines.values())  # every event is in the queue
-    twice = {video for video, count in bodies.items() if count > 1}
-    # Sent twice: only an event of the batch in flight when the first run was killed (sent, its
-    # answer not yet recorded); everything recorded as sent went out once.
-    assert twice <= {lines[i] for i in uncertain}
-    assert max(bodies.values()) <= 2
-    assert report["skipped"] == len(sent_before)
-    assert report["sent"] == total - len(sent_before)
-    assert report["failed"] == 0
-    assert report["resent"] == len(uncertain)
+    # Every event is in the queue once: the batch in flight when the first run was killed was
+    # finished and recorded by its detached sender, and the resumed run skipped it.
+    assert bodies == Counter(f"v{i}" for i in range(total))
+    assert report["skipped"] >= len(sent_before) and report["skipped"] + report["sent"] == total
+    assert (report["failed"], report["resent"]) == (0, 0)

@@ -44,6 +44,7 @@ TRACK_JOBS_NEEDS = {
     "VODAI_FUNCTION", "VODAI_CALLBACK_TOPIC", "VODAI_MNS_REGION", "VODAI_ACCOUNT_ID", "VODAI_SIGNATURE_VERSION",
     "VODAI_VOD_ENDPOINT", "VODAI_MNS_ENDPOINT", "VODAI_CONNECT_TIMEOUT", "VODAI_READ_TIMEOUT",
     "VODAI_IDEMPOTENCY_STORE", "VODAI_RETRY_ATTEMPTS", "VODAI_TRACKING_LOST_AFTER", "VODAI_TRACKING_POLL_LIMIT",
+    "VODAI_TRACKING_BUDGET", "VODAI_TRACKING_CONCURRENCY",
 }
 SECRET_NAME = re.compile(r"secret|password|token|authkey|accesskey|privatekey|idempotencystore", re.I)
 
@@ -509,3 +510,18 @@ def test_track_jobs_runs_on_a_timer_and_shares_the_store_and_topic(tpl, fns, res
     for bad in ("every minute", "* * * *", "@every 0m", ""):
         assert not re.fullmatch(pattern, bad), bad
     assert env_of(fns["track_jobs"])["VODAI_IDEMPOTENCY_STORE"] == env_of(fns["on_upload"])["VODAI_IDEMPOTENCY_STORE"]
+
+
+def test_the_default_parameters_give_the_default_settings(tpl, fns, resolve):
+    """A parameter left at its default deploys the setting's own default (empty: unset)."""
+    checked = set()
+    for name, fn in fns.items():
+        for var, value in env_of(fn).items():
+            field = var[len("VODAI_"):].lower()
+            parameter = tpl["Parameters"].get(value.get("Ref")) if isinstance(value, dict) else None
+            if parameter is None or "Default" not in parameter:
+                continue
+            checked.add(var)
+            resolved = Settings.from_env({var: str(resolve(value))})
+            assert getattr(resolved, field) == Settings.model_fields[field].default, f"{name}: {var}"
+    assert {"VODAI_TRACKING_BUDGET", "VODAI_TRACKING_CONCURRENCY", "VODAI_TRACKING_POLL_LIMIT"} <= checked

@@ -162,3 +162,14 @@ def test_mns_errors_are_typed(status, code, retryable):
     with pytest.raises(MnsApiError) as info:
         MnsPublisher(CREDS, new_session(), endpoint=MNS).publish("t", "x")
     assert (info.value.code, info.value.status, info.value.request_id, info.value.retryable) == (code, status, "rid", retryable)
+
+
+def test_a_renewed_queue_client_shares_no_connection():
+    from vodai.clients.mns import MnsQueueClient
+    from vodai.clients.session import new_session
+    from vodai.credentials import Credentials
+
+    client = MnsQueueClient(Credentials("ak-renewed", "secret-renewed"), new_session(), endpoint="http://mns.example/")
+    copy = client.renewed()
+    assert type(copy) is MnsQueueClient and copy.session is not client.session
+    assert (copy.endpoint, copy.timeout, copy.credentials) == (client.endpoint, client.timeout, client.credentials)

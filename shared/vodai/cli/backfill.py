@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+from pathlib import Path
+from typing import Dict, Optional
 
 import click
 
@@ -34,18 +37,32 @@ from .options import profile_option
 @click.option("--rate", type=click.FloatRange(min=0), default=0, show_default=True, metavar="R",
               help="At most R events per second (0: unlimited).")
 @click.option("--dry-run", is_flag=True, help="List and decide only: no submit, no store access.")
+@click.option("--to-queue", metavar="NAME", help="Send the events to MNS queue NAME (the one that triggers on_upload) in "
+              "batches of 16 while the media are listed, instead of running them here; --rate bounds the messages "
+              "per second. Without --cloud, the media are listed and sent on the running emulator (--emulator-url).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --to-queue: record what was sent in FILE, so that the same backfill run again after a stop "
+                   "(even a kill) sends the rest and nothing twice. Without --until, a resumed run keeps FILE's.")
+@click.option("--emulator-url", envvar="VODAI_EMULATOR_URL", default=None, metavar="URL",
+              help="With --to-queue and without --cloud, the running `vodai emulator` (or VODAI_EMULATOR_URL; "
+                   "default http://127.0.0.1:9100).")
+@click.option("--no-progress", is_flag=True, help="No progress bar with --to-queue (it is off anyway when stderr is "
+              "not a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON summary instead of tables.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each outcome's JSON line on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr.")
-def backfill(region, since, until, media_kinds, cloud, profile, emulator_state, concurrency, rate, dry_run, as_json,
-             quiet, verbose):
+def backfill(region, since, until, media_kinds, cloud, profile, emulator_state, concurrency, rate, dry_run, to_queue,
+             checkpoint, emulator_url, no_progress, as_json, quiet, verbose):
     """List the media of REGION created in [--since, --until) with VOD's SearchMedia and run, for
     each, the upload event VOD would have sent (FileUploadComplete, ImageUploadComplete) through
     the on_upload pipeline, as `vodai replay` does: the same rules (a region or media type no rule
     serves is skipped with its reason), the same job records (a second backfill is all
     duplicates). Each outcome has Shape "backfill".
 
-    Exit status 0 when every media reached a final outcome, else 1 (as replay).
+    With --to-queue NAME the events are not run here but sent, as they are listed, to queue NAME,
+    whose trigger runs on_upload in FC (--rate; --checkpoint FILE to resume a stopped run).
+
+    Exit status 0 when every media reached a final outcome (with --to-queue: was sent), else 1.
     """
     from rich.console import Console
 
@@ -56,6 +73,15 @@ def backfill(region, since, until, media_kinds, cloud, profile, emulator_state, 
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if checkpoint and not to_queue:
+        raise click.BadParameter("--checkpoint goes with --to-queue", param_hint="--checkpoint")
+    if to_queue and dry_run:
+        raise click.BadParameter("--dry-run decides without sending: leave out --to-queue or --dry-run", param_hint="--dry-run")
+    if to_queue and emulator_state:
+        raise click.BadParameter("with --to-queue the media are listed on the running emulator: load FILE there "
+                                 "(vodai emulator state load FILE)", param_hint="--emulator-state")
+    if until is None and checkpoint:
+        until = _recorded_until(checkpoint)
     try:
         window = bf.Window(_time(parse_utc, since, "--since"), time.time() if until is None else _time(parse_utc, until, "--until"))
         kinds = bf.parse_kinds(media_kinds)
@@ -63,6 +89,9 @@ def backfill(region, since, until, media_kinds, cloud, profile, emulator_state, 
         raise click.BadParameter(str(exc)) from None
     if emulator_state and cloud:
         raise click.BadParameter("--emulator-state is for the built-in emulator, not --cloud", param_hint="--emulator-state")
+    if to_queue:
+        _to_queue(region, window, kinds, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
+                  checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
     try:
         target = rp.open_target(cloud=cloud, profile=profile)
     except VodaiError as exc:
@@ -111,3 +140,46 @@ def _time(parse, text: str, option: str) -> float:
         return parse(text)
     except ValueError:
         raise click.BadParameter(f"{text!r}: an ISO 8601 time, e.g. 2024-05-01T00:00:00Z", param_hint=option) from None
+
+
+def _recorded_until(checkpoint: str) -> Optional[str]:
+    """A resumed backfill's --until: the one its checkpoint records (the first run's "now")."""
+    from ..fanout import read_params
+
+    recorded = read_params(Path(checkpoint))
+    until = recorded.get("until") if recorded and recorded.get("command") == "backfill" else None
+    return until if isinstance(until, str) else None
+
+
+def _to_queue(region, window, kinds, queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
+    """--to-queue: the listing streams into the shared fan-out (:mod:`vodai.cli.to_queue`)."""
+    from .. import backfill as bf
+    from ..config import Settings
+    from ..exceptions import BackfillError
+    from ..replay.queues import open_queue_client
+    from ..timestamps import utc_text
+    from .to_queue import send_to_queue
+
+    try:
+        client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+        settings = Settings.from_env(os.environ)
+    except VodaiError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Without --cloud, VOD is the running emulator too: the same URL serves both.
+    search = bf.vod_search(settings, client.credentials, endpoint=None if cloud else client.endpoint)
+    totals: Dict[str, int] = {}
+
+    def pairs():
+        try:
+            for key, body in bf.backfill_items(search, region, window, kinds, on_total=totals.__setitem__):
+                yield key, body.decode("utf-8")
+        except VodaiError as exc:
+            raise BackfillError(f"listing the media of {region} failed: {exc}") from None
+
+    since_text, until_text = utc_text(window.since), utc_text(window.until)
+    params = {"command": "backfill", "region": region, "since": since_text, "until": until_text, "media": list(kinds),
+              "queue": queue, "endpoint": client.endpoint}
+    send_to_queue(pairs(), queue, client=client, what=f"the {'/'.join(kinds)} media of {region} created in "
+                  f"[{since_text}, {until_text})", where="the cloud" if cloud else client.endpoint, params=params,
+                  checkpoint=checkpoint, rate=rate, as_json=as_json, no_progress=no_progress,
+                  total=lambda: sum(totals.values()) if totals else None)

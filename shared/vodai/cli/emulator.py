@@ -531,16 +531,29 @@ def media() -> None:
 @json_option
 @click.option("--created", default=None, metavar="TIME",
               help="Its CreationTime, ISO 8601 UTC (e.g. 2024-05-01T08:00:00Z; default now): what SearchMedia lists by.")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=None, metavar="N",
+              help="Add N such media in one request (new ids), the first created at --created.")
+@click.option("--every", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="With --count: seconds between their CreationTimes (default 0: all at --created).")
 def media_add(media_type: str, region: str, media_id: Optional[str], extend: Optional[str],
-              file_name: Optional[str], size: Optional[int], created: Optional[str], url: str, as_json: bool) -> None:
+              file_name: Optional[str], size: Optional[int], created: Optional[str], count: Optional[int],
+              every: Optional[float], url: str, as_json: bool) -> None:
     """Record a media as uploaded without delivering any event (e.g. for --strict-media, or a
-    library that `vodai backfill` lists)."""
+    library that `vodai backfill` lists); --count N adds a library of N at once."""
+    if every is not None and count is None:
+        raise click.BadParameter("--every spaces the media of --count N: give --count too", param_hint="--every")
+    if media_id is not None and count is not None:
+        raise click.BadParameter("--media-id names one media: leave it out with --count", param_hint="--media-id")
     payload = _media_payload(media_type, region, media_id, extend, file_name, size)
     if created is not None:
         payload["created"] = created
-    record = _call(url, "POST", "media", payload)
+    if count is not None:
+        payload.update(count=count, every=every or 0)
+    record = _call(url, "POST", "media", payload, timeout=max(10.0, (count or 0) / 1000))
     if as_json:
         _echo_json(record)
+    elif count is not None:
+        click.echo(f"added {record['Added']} {media_type} media in {region}")
     else:
         click.echo(f"{record['MediaType']} {record['MediaId']} in {record['Region']}: {record['FileUrl']}")
 

@@ -60,7 +60,8 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     (--retry-delay). Without --cloud the queue is the running emulator's (--emulator-url).
 
     With --to-queue NAME the events are not run here but sent to queue NAME, the one whose
-    trigger runs on_upload in FC (--rate, --checkpoint FILE to resume an interrupted run).
+    trigger runs on_upload in FC (--rate, --checkpoint FILE to resume an interrupted run); from
+    mns-queue:// sources, each message is deleted from its queue once NAME has its event.
 
     Job records persist in VODAI_IDEMPOTENCY_STORE (default: SQLite under .vodai/), so replaying
     the same events twice submits nothing new: done jobs are skipped as duplicates.
@@ -91,12 +92,18 @@ def replay(paths, cloud, profile, concurrency, rate, dry_run, resubmit_uncertain
     if queues:
         if len(queues) != len(paths) or None in queues:
             raise click.BadParameter("mns-queue://NAME cannot be mixed with files, and needs a NAME", param_hint="PATH")
-        if to_queue or dry_run:
-            raise click.BadParameter("mns-queue:// does not take --to-queue or --dry-run yet", param_hint="PATH")
+        if dry_run:
+            raise click.BadParameter("mns-queue:// does not take --dry-run yet", param_hint="PATH")
+        if to_queue in queues:
+            raise click.BadParameter(f"{to_queue} is the queue being drained: its messages would come back into it "
+                                     f"for ever; name another queue", param_hint="--to-queue")
     try:
         items = [] if queues else rp.read_sources(paths)  # "-" reads sys.stdin.buffer
     except rp.SourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from None
+    if to_queue and queues:
+        _move(queues, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
+              checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
     if to_queue:
         _fan_out(items, to_queue, cloud=cloud, profile=profile, emulator_url=emulator_url, rate=rate,
                  checkpoint=checkpoint, as_json=as_json, no_progress=no_progress)
@@ -163,58 +170,54 @@ def _run(runner, items, console, show_progress):
 
 
 def _fan_out(items, queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
-    """``--to-queue``: the readable items go to ``queue``; exits 0 when every one was sent."""
-    import json
-    from pathlib import Path
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from ..fanout import fan_out
+    """``--to-queue``: the readable items go to ``queue`` (:mod:`vodai.cli.to_queue`)."""
     from ..replay.queues import open_queue_client
+    from .to_queue import send_to_queue
 
     try:
         client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
     except VodaiError as exc:
         raise click.ClickException(str(exc)) from None
-    unreadable = [i for i in items if i.raw is None]
+    unreadable = [(i.origin, i.error or "unreadable") for i in items if i.raw is None]
     pairs = [(i.dead_letter_id or i.origin, i.raw.decode("utf-8", "replace")) for i in items if i.raw is not None]
-    where = "the cloud" if cloud else client.endpoint
-    click.echo(f"vodai: sending {len(pairs)} events to queue {queue} on {where}", err=True)
-    err = Console(stderr=True)
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("sent {task.fields[sent]}  failed {task.fields[failed]}  {task.fields[rate]:.0f}/s"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=no_progress or not err.is_terminal) as progress:
-        task = progress.add_task(f"to {queue}", total=len(pairs), sent=0, failed=0, rate=0.0)
+    send_to_queue(pairs, queue, client=client, what=f"{len(pairs)} events", where="the cloud" if cloud else client.endpoint,
+                  params={"command": "replay", "queue": queue, "endpoint": client.endpoint}, checkpoint=checkpoint,
+                  rate=rate, as_json=as_json, no_progress=no_progress, total=lambda: len(pairs), unreadable=unreadable)
 
-        def show(report):
-            progress.update(task, completed=report.sent + report.failed + report.skipped, sent=report.sent,
-                            failed=report.failed, rate=report.rate)
 
-        report = fan_out(pairs, sender=client, queue=queue, rate=rate or None,
-                         checkpoint=Path(checkpoint) if checkpoint else None, progress=show)
-    report.failed += len(unreadable)
-    report.failures.extend((i.origin, i.error or "unreadable") for i in unreadable)
-    if as_json:
-        click.echo(json.dumps(report.to_dict()))
-    else:
-        click.echo(f"sent {report.sent}, failed {report.failed}, already sent {report.skipped}"
-                   f" (resent after a stop: {report.resent}), {report.rate:.0f} messages/s")
-        for item_id, reason in report.failures[:20]:
-            click.echo(f"  failed {item_id}: {reason}")
-    sys.exit(0 if report.failed == 0 else 1)
+def _move(queues, to_queue, *, cloud, profile, emulator_url, rate, checkpoint, as_json, no_progress):
+    """mns-queue:// with --to-queue: the messages go to ``to_queue``, deleted from their queue once
+    there (:mod:`vodai.replay.move`)."""
+    from ..replay.move import QueueMove
+    from ..replay.queues import open_queue_client
+    from .to_queue import send_to_queue
+
+    try:
+        client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
+    except VodaiError as exc:
+        raise click.ClickException(str(exc)) from None
+    move = QueueMove(client, queues)
+    params = {"command": "replay", "source": [f"mns-queue://{q}" for q in queues], "queue": to_queue,
+              "endpoint": client.endpoint}
+    send_to_queue(move.items(), to_queue, client=client, what=f"the messages of queue {', '.join(queues)}",
+                  where="the cloud" if cloud else client.endpoint, params=params, checkpoint=checkpoint, rate=rate,
+                  as_json=as_json, no_progress=no_progress, unreadable=move.unreadable, settled=move.settled,
+                  epilogue=move.summary)
 
 
 def _drain(runner, queues, *, cloud, profile, emulator_url, retry_delay, where):
     """mns-queue:// sources: every queue drained in turn; their results, for the summary."""
-    from ..replay.drain import drain_queue
+    from ..replay.drain import drain_queue, keep_dead_letters_in
     from ..replay.queues import open_queue_client
 
     client = open_queue_client(cloud=cloud, profile=profile, emulator_url=emulator_url)
     results = []
     for queue in queues:
         click.echo(f"vodai: draining queue {queue} ({client.endpoint}) on {where}", err=True)
+        runner.target.dead_letters = None
+        if keep_dead_letters_in(runner.target, queue):
+            click.echo(f"vodai: queue {queue} is VODAI_DEAD_LETTERS: an event dead-lettered again stays in it as it "
+                       f"is (visible again later), not sent back to it", err=True)
         report = drain_queue(client, queue, runner, retry_delay=retry_delay)
         results.extend(report.results)
         click.echo(f"vodai: queue {queue}: {report.deleted} messages settled and deleted, {report.kept} failed and "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Self, Sequence, Tuple
 from urllib.parse import quote
 
 import requests
@@ -82,6 +82,13 @@ class _MnsClient:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout or self.DEFAULT_TIMEOUT
         self._clock = clock
+
+    def renewed(self) -> Self:
+        """A copy with a session of its own: for a forked process, which must never share the
+        pooled connections (a request's bytes would interleave on one socket)."""
+        from .session import new_session
+
+        return type(self)(self.credentials, new_session(), endpoint=self.endpoint, timeout=self.timeout, clock=self._clock)
 
     def _error(self, response: requests.Response, root: Optional[ElementTree.Element], action: str) -> MnsApiError:
         """The MnsApiError of an error answer (``root``: its parsed XML, None if it had none)."""

@@ -13,7 +13,8 @@ bad request answers 400 ``{"error": "..."}``):
 ``GET .../topics/<name>/messages``          messages (also ``queues/<name>/messages``)
 ``POST .../queues/<name>/wait``             wait until the queue is empty ``{"timeout": 30}``
 ``POST .../topics/<name>/messages``         publish ``{"body", "tag", "attributes"}`` (runs triggers)
-``GET|POST /_emulator/media``               media records / seed one without an event
+``GET|POST /_emulator/media``               media records / seed one without an event (or
+                                            ``"count"`` of them, ``"every"`` seconds apart)
 ``POST /_emulator/uploads``                 an upload finished: record it and deliver its event
 ``GET|PUT|DELETE /_emulator/callback``      VOD's callback setting per region
 ``GET|POST|DELETE /_emulator/triggers``     FC MNS topic triggers (subscriptions)
@@ -172,11 +173,23 @@ def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
 
     @app.post("/_emulator/media")
     def add_media():
-        data = _object(_json_body(), _UPLOAD_SHAPE)
-        try:
-            return jsonify(backend.add_media(**_upload_args(data)))
+        data = dict(_object(_json_body(), _UPLOAD_SHAPE))
+        count, every = _count_and_spacing(data)
+        args = _upload_args(data)
+        if count is None:
+            try:
+                return jsonify(backend.add_media(**args))
+            except ValueError as exc:
+                raise _BadRequest(str(exc)) from None
+        if args["media_id"] is not None:
+            raise _BadRequest("media_id names one media: leave it out with count")
+        first = args.pop("created", None)
+        first = backend.clock.now() if first is None else first
+        try:  # one request for a library: a backfill test lists thousands
+            ids = [backend.add_media(**args, created=first + n * every)["MediaId"] for n in range(count)]
         except ValueError as exc:
             raise _BadRequest(str(exc)) from None
+        return jsonify({"Added": count, "MediaIds": ids})
 
     @app.post("/_emulator/uploads")
     def upload():
@@ -407,6 +420,21 @@ def _name_from(data: Any) -> str:
     if not isinstance(name, str) or not name:
         raise _BadRequest('expected {"name": "<name>"}')
     return name
+
+
+#: The most media one ``POST /_emulator/media`` with ``count`` adds.
+MAX_MEDIA_COUNT = 1_000_000
+
+
+def _count_and_spacing(data: dict) -> tuple[Optional[int], float]:
+    """Takes ``count`` and ``every`` out of a media request: how many to add (None: one, answered
+    as its record) and the seconds between their CreationTimes (from ``created``, default now)."""
+    count, every = data.pop("count", None), data.pop("every", None)
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_MEDIA_COUNT):
+        raise _BadRequest(f"count: a number of media from 1 to {MAX_MEDIA_COUNT}")
+    if every is not None and (count is None or isinstance(every, bool) or not isinstance(every, (int, float)) or every < 0):
+        raise _BadRequest("every: seconds (>= 0) between the CreationTimes of count media")
+    return count, float(every or 0)
 
 
 def _upload_args(data: dict) -> dict:

@@ -6,14 +6,23 @@ dead-lettered); one whose outcome is a retryable failure is left in the queue, a
 visible again when its visibility timeout ends (or ``retry_delay`` seconds from now, by
 ChangeMessageVisibility). A message received again in the same drain (it came back after a
 failure) is not run a second time: the drain stops when a receive brings nothing new.
+
+Draining the dead-letter queue itself (``VODAI_DEAD_LETTERS=mns-queue://NAME``, a cloud target):
+an event dead-lettered again would be sent back into the queue being drained, and received again
+as a new message, for ever. :func:`keep_dead_letters_in` makes the target's dead letters stay
+where they are instead: the item ends ``failed`` (its reason says so), its message is not deleted
+and becomes visible again later, with its first reason.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Protocol, Sequence, Set
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Sequence, Set
 
+from ..deadletter import DeadLetter, DeadLetterSink
+from ..exceptions import DeadLetterError
+from .queues import QUEUE_SCHEME
 from .report import needs_retry
 from .runner import ItemResult, Runner
 from .sources import Item, item_from_bytes
@@ -100,6 +109,33 @@ def drain_queue(client: QueueClient, queue: str, runner: Runner, *, retry_delay:
         if runner.interrupted:
             break
     return report
+
+
+class LeftInDrainedQueue(DeadLetterSink):
+    """The dead-letter sink of a drain of the dead-letter queue: writes nothing, so that the
+    message being drained stays (see the module docstring)."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+
+    def write(self, letter: DeadLetter, secrets: Iterable[str] = ()) -> str:
+        raise DeadLetterError(f"mns-queue://{self.queue} is the queue being drained: the message stays there "
+                              f"(visible again later) instead of coming back as a new one")
+
+    def describe(self) -> str:
+        return f"left in mns-queue://{self.queue}"
+
+
+def keep_dead_letters_in(target: Any, queue: str) -> bool:
+    """When ``target`` dead-letters into ``queue`` (``VODAI_DEAD_LETTERS=mns-queue://QUEUE`` on the
+    configured MNS, not the in-process emulator's), make its dead letters stay in the drained
+    queue (:class:`LeftInDrainedQueue`); returns whether it did."""
+    if getattr(target, "backend", None) is not None:  # the in-process emulator: its queues are its own
+        return False
+    if (target.settings.dead_letters or "").strip() != f"{QUEUE_SCHEME}{queue}":
+        return False
+    target.dead_letters = LeftInDrainedQueue(queue)
+    return True
 
 
 def _item(queue: str, message: dict) -> Item:

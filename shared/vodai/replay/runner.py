@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..deadletter import DeadLetter
 from ..idempotency import UNCERTAIN, IdempotencyStore, default_url, job_key
@@ -183,7 +183,7 @@ class Runner:
         self.resubmit_uncertain = resubmit_uncertain
         self._idempotency_store = store
         self.ledger = ledger or LineLedger()
-        self._dead_letters: Optional[Dependencies] = None
+        self._dead_letters: Optional[Tuple[Any, Dependencies]] = None  # (the target's sink override, deps)
         self._locks = KeyLocks()
         self._takes_decided = bool(getattr(target, "takes_decided", False))
         self.interrupted = False
@@ -324,10 +324,12 @@ class Runner:
         with self.ledger.lock:
             if self.ledger.has(digest):
                 return Outcome(0, SKIPPED, reason=f"{item.error}: dead-lettered by an earlier replay")
-            if self._dead_letters is None:
-                self._dead_letters = build(self.target.settings, context=self.target.new_context(),
-                                           session=getattr(self.target, "session", None), routes=self.target.routes)
-            deps = self._dead_letters
+            override = getattr(self.target, "dead_letters", None)  # a drain may set it (vodai.replay.drain)
+            if self._dead_letters is None or self._dead_letters[0] is not override:
+                self._dead_letters = (override, build(self.target.settings, context=self.target.new_context(),
+                                                      session=getattr(self.target, "session", None),
+                                                      routes=self.target.routes, dead_letters=override))
+            deps = self._dead_letters[1]
             letter = DeadLetter.of(reason=f"replay of {item.origin}: {item.error}", outcome={}, raw=item.text,
                                    request_id=None)
             deps.dead_letters.write(letter, deps.secrets)
