@@ -1,7 +1,7 @@
 """vodai's benchmark suite: vodai against a handler written with the official SDKs (and against
 the standard-library floor), measured alternately in the same run on this machine.
 
-    .venv/bin/python bench/run.py                      # the four benchmarks (make bench), about 6 min
+    .venv/bin/python bench/run.py                      # the five benchmarks (make bench), about 12 min
     .venv/bin/python bench/run.py --quick --out /tmp/b # tiny counts: checks that it all runs
     .venv/bin/python bench/run.py --benchmarks cold,runtime --repeat 20
 

@@ -18,6 +18,7 @@ Each measured process runs on FC's Python when it is there, as a fresh process p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List, Optional
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,6 +34,10 @@ if __package__ in (None, ""):
 from bench import common as c  # noqa: E402
 
 REPLAY_CONCURRENCY = 4
+INSTANCES = 4
+QUEUE = "vodai-events"
+BATCH_SIZE = 10  # template.yml's EventsBatchSize default
+_CLI = "from vodai.cli import main; main()"
 
 
 # -- the worker: a local replay, then track_jobs until nothing is pending --------------------
@@ -106,23 +111,89 @@ def replay_and_track(events: Path, tmp: Path, run: int, latency_ms: float) -> di
     return out
 
 
+@contextlib.contextmanager
+def serve_instance(env: dict, timeout: float = 60.0) -> Iterator[str]:
+    """``vodai serve --function on_upload --port 0`` (the dev venv: the CLI needs click); yields its URL."""
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen([str(c.PY311), "-c", _CLI, "serve", "--function", "on_upload", "--port", "0"],
+                                   stdout=subprocess.PIPE, stderr=out, stdin=subprocess.DEVNULL, env=env, text=True,
+                                   cwd=c.ROOT)
+        try:
+            line = process.stdout.readline() if process.stdout else ""
+            if " listening on " not in line:
+                out.seek(0)
+                raise RuntimeError(f"vodai serve did not start: {out.read()[-2000:]!r}")
+            yield line.rsplit(" listening on ", 1)[1].strip()
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout:
+                process.stdout.close()
+
+
+def fan_out(events: Path, tmp: Path, run: int, latency_ms: float, redis_url: Optional[str]) -> dict:
+    """``vodai replay --to-queue`` into the emulator's queue, its queue trigger delivering batches to
+    ``INSTANCES`` instances sharing one job store; timed until every job is published."""
+    count = sum(1 for line in events.read_bytes().splitlines() if line.strip())
+    with c.emulator_server(latency_ms=latency_ms, extra_args=["--queue", QUEUE]) as server, \
+            contextlib.ExitStack() as stack:
+        store = redis_url or f"sqlite:///{tmp / f'fanout-{run}.sqlite3'}"
+        env = c.handler_env(server.url, store=store, tmp=tmp)
+        urls = [stack.enter_context(serve_instance(env)) for _ in range(INSTANCES)]
+        targets = [a for url in urls for a in ("--target", url)]
+        cli_env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=c.AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=c.SECRET,
+                       ALIBABA_CLOUD_SECURITY_TOKEN=c.TOKEN)
+        subprocess.run([str(c.PY311), "-c", _CLI, "emulator", "queue-triggers", "add", "--queue", QUEUE, *targets,
+                        "--batch-size", str(BATCH_SIZE), "--region", "cn-shanghai", "--url", server.url],
+                       check=True, capture_output=True, env=cli_env, cwd=c.ROOT)
+        t0 = time.perf_counter()
+        sent = subprocess.run([str(c.PY311), "-c", _CLI, "replay", str(events), "--to-queue", QUEUE,
+                               "--emulator-url", server.url, "--json", "--no-progress"],
+                              capture_output=True, text=True, env=cli_env, cwd=c.ROOT)
+        if sent.returncode != 0:
+            raise RuntimeError(f"replay --to-queue failed:\n{sent.stderr[-3000:]}")
+        send_s = time.perf_counter() - t0
+        deadline = time.monotonic() + max(120.0, count / 5)
+        while (published := server.topic_count()) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fan-out run {run}: {published} of {count} jobs published in time")
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        jobs = len(server.control("jobs"))
+    if jobs != count or published != count:
+        raise RuntimeError(f"fan-out run {run}: {jobs} jobs and {published} messages for {count} events")
+    return {"events": count, "wall_s": wall, "send_s": send_s, "events_per_s": count / wall,
+            "store": "redis" if redis_url else "sqlite"}
+
+
 def run_all(n_events: int, runs: int, latency_ms: float) -> dict:
-    """``runs`` rounds of each measurement, ``n_events`` each; a figure is the median."""
-    with tempfile.TemporaryDirectory(prefix="vodai-bench-scale-") as t:
+    """``runs`` rounds of each measurement, ``n_events`` each, alternated; a figure is the median."""
+    with tempfile.TemporaryDirectory(prefix="vodai-bench-scale-") as t, c.redis_server() as redis_url:
         tmp = Path(t)
-        replay, jobs = [], []
-        concurrency = None
+        replay, jobs, fanned = [], [], []
+        concurrency, store = None, None
         for run in range(runs):
             events = c.write_jsonl(tmp / f"scale-{run}.jsonl", n_events, tag=f"sc{run:02d}")
             out = replay_and_track(events, tmp, run, latency_ms)
             replay.append(out["replay_events_per_s"])
             jobs.append(out["jobs_per_min"])
             concurrency = out["tracking_concurrency"]
+            fan = fan_out(c.write_jsonl(tmp / f"fanout-{run}.jsonl", n_events, tag=f"fo{run:02d}"), tmp, run,
+                          latency_ms, redis_url)
+            fanned.append(fan["events_per_s"])
+            store = fan["store"]
             c.log(f"scale run {run + 1}/{runs}: local replay {out['replay_events_per_s']:.0f} events/s, "
-                  f"track_jobs {out['jobs_per_min']:,.0f} jobs/min ({out['polls']} polls)")
+                  f"track_jobs {out['jobs_per_min']:,.0f} jobs/min ({out['polls']} polls), fan-out "
+                  f"{fan['events_per_s']:.0f} events/s (sent in {fan['send_s']:.1f} s of {fan['wall_s']:.1f} s)")
     return {"events": n_events, "runs": runs, "latency_ms": latency_ms,
             "replay_concurrency": REPLAY_CONCURRENCY, "tracking_concurrency": concurrency,
-            "replay_events_per_s": c.summary(replay, 1), "track_jobs_per_min": c.summary(jobs, 0)}
+            "instances": INSTANCES, "batch_size": BATCH_SIZE, "fanout_store": store,
+            "replay_events_per_s": c.summary(replay, 1), "track_jobs_per_min": c.summary(jobs, 0),
+            "fanout_events_per_s": c.summary(fanned, 1)}
 
 
 if __name__ == "__main__":

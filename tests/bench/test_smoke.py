@@ -167,7 +167,7 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, quick_run):
 def test_the_scale_figures_are_throughputs_of_every_event(quick_run):
     out, _ = quick_run
     scale = json.loads((out / "latest.json").read_text())["benchmarks"]["scale"]
-    for key in ("replay_events_per_s", "track_jobs_per_min"):
+    for key in ("replay_events_per_s", "track_jobs_per_min", "fanout_events_per_s"):
         _summary(scale[key])
         assert scale[key]["min"] > 0
     targets = {t["id"]: t for t in json.loads((out / "latest.json").read_text())["targets"]}
