@@ -161,15 +161,16 @@ class EmulatorServer:
 
 
 @contextlib.contextmanager
-def emulator_server(python: Path = PY311, *, latency_ms: float = 0.0,
+def emulator_server(python: Path = PY311, *, latency_ms: float = 0.0, extra_args: Sequence[str] = (),
                     startup_timeout: float = 30.0) -> Iterator[EmulatorServer]:
     """``vodai emulator`` as a server process on a free port (it binds port 0 and prints its URL);
-    ``latency_ms``: its ``--latency-ms``, a fixed delay before every VOD and MNS answer."""
+    ``latency_ms``: its ``--latency-ms``, a fixed delay before every VOD and MNS answer;
+    ``extra_args``: more of its options (``--lifecycle``, ``--queue``...)."""
     env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET,
                ALIBABA_CLOUD_SECURITY_TOKEN=TOKEN)
     command = [str(python), "-c", "from vodai.cli import main; main()", "emulator", "--host", "127.0.0.1",
                "--port", "0", "--topic", TOPIC,
-               "--latency-ms", str(latency_ms)]
+               "--latency-ms", str(latency_ms), *extra_args]
     # Its per-request log lines are not wanted: they would only cost the server a write each.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL, env=env, text=True)

@@ -117,6 +117,22 @@ def render(results: dict) -> str:
                               ("vodai_client_cpu_ms", "raw_client_cpu_ms", "vodai_server_cpu_ms", "raw_server_cpu_ms")]
                              for r in replay["rows"]])
             lines.append("")
+    scale = b.get("scale")
+    if scale:
+        lines += [f"**Scale** (issue 28): {scale['events']:,} events per run, {scale['runs']} runs, against the emulator "
+                  f"server{_latency(scale).split(', loopback')[0]}. Local replay: `vodai replay --cloud`'s runner at "
+                  f"concurrency {scale['replay_concurrency']}, SQLite job records. Fan-out: `vodai replay --to-queue` "
+                  "into the emulator's queue, its queue trigger invoking `vodai serve --function on_upload` instances "
+                  "with batches, from the first send to the last job published. track_jobs: the jobs the replay left "
+                  f"pending, polled run after run ({scale['tracking_concurrency']} lookups in flight) until none is left, "
+                  "each job finished at its first lookup.", ""]
+        rows = [["local replay", spread(scale["replay_events_per_s"], _n) + " events/s"]]
+        if "fanout_events_per_s" in scale:
+            rows.append([f"fan-out to {scale.get('instances', 4)} instances",
+                         spread(scale["fanout_events_per_s"], _n) + " events/s"])
+        rows.append(["track_jobs", spread(scale["track_jobs_per_min"], _n) + " jobs/min"])
+        lines += _table(["what", "throughput"], rows)
+        lines.append("")
     lines += _targets(results)
     return "\n".join(lines)
 

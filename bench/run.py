@@ -1,7 +1,7 @@
 """vodai's benchmark suite: vodai against a handler written with the official SDKs (and against
 the standard-library floor), measured alternately in the same run on this machine.
 
-    .venv/bin/python bench/run.py                      # the four benchmarks (make bench), about 6 min
+    .venv/bin/python bench/run.py                      # the five benchmarks (make bench), about 12 min
     .venv/bin/python bench/run.py --quick --out /tmp/b # tiny counts: checks that it all runs
     .venv/bin/python bench/run.py --benchmarks cold,runtime --repeat 20
 
@@ -10,6 +10,7 @@ Benchmarks (``--benchmarks``, comma-separated):
   runtime      custom runtime: bootstrap to the first /invoke answer (bench/custom_runtime.py)
   warm         warm overhead per event, network taken out (bench/warm.py)
   replay       replay throughput against the emulator server (bench/replay_throughput.py)
+  scale        local replay, fan-out through a queue to 4 instances, track_jobs (bench/scale.py)
 
 Writes ``<out>/latest.json`` and ``<out>/latest.md`` (default ``bench/results/``).
 """
@@ -32,7 +33,7 @@ if __package__ in (None, ""):
 
 from bench import coldstart, common as c, custom_runtime, report  # noqa: E402
 
-ALL = DEFAULT = ("cold", "runtime", "warm", "replay")
+ALL = DEFAULT = ("cold", "runtime", "warm", "replay", "scale")
 # Cold-start rounds and replay parts of a full run: with 24 rounds a noisy run moved one row's
 # ratio of medians by up to 0.04, with 4 parts a replay ratio by up to 0.1.
 ROUNDS = 40
@@ -44,6 +45,9 @@ LATENCY_MS = 20.0
 # ones: against 20 ms per request, concurrency 1 is about 21 events/s, so a part of 100 events
 # lasts about 5 s at every concurrency.
 REPLAY_EVENTS = 800
+# Events per scale run (bench/scale.py), and runs: about 30 s a run at 20 ms per request.
+SCALE_EVENTS = 2000
+SCALE_RUNS = 3
 
 
 def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -62,6 +66,9 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--concurrency", default="1,4,8", help="replay concurrencies (default 1,4,8)")
     p.add_argument("--loopback-concurrency", default="4",
                    help="replay concurrencies also run on loopback, without the added latency (default 4)")
+    p.add_argument("--scale-events", type=int, default=None,
+                   help=f"events per scale run (default {SCALE_EVENTS}; quick 20)")
+    p.add_argument("--scale-runs", type=int, default=None, help=f"scale runs (default {SCALE_RUNS}; quick 1)")
     p.add_argument("--latency-ms", type=float, default=LATENCY_MS,
                    help=f"the emulator server's added latency per VOD and MNS answer (default {LATENCY_MS:g}; "
                         "0: loopback only)")
@@ -73,6 +80,8 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args.warm_runs = args.warm_runs or (1 if q else 3)
     args.replay_events = args.replay_events or (16 if q else REPLAY_EVENTS)
     args.replay_segments = args.replay_segments or (1 if q else REPLAY_SEGMENTS)
+    args.scale_events = args.scale_events or (20 if q else SCALE_EVENTS)
+    args.scale_runs = args.scale_runs or (1 if q else SCALE_RUNS)
     args.selected = [b for b in args.benchmarks.split(",") if b]
     unknown = set(args.selected) - set(ALL)
     if unknown:
@@ -126,6 +135,12 @@ def replay(args) -> dict:
                                      args.replay_segments, latency_ms=args.latency_ms,
                                      loopback=[int(x) for x in args.loopback_concurrency.split(",") if x],
                                      per_connection=True)
+
+
+def scale(args) -> dict:
+    from bench import scale as scale_bench
+
+    return scale_bench.run_all(args.scale_events, args.scale_runs, args.latency_ms or LATENCY_MS)
 
 
 def _shown(path: Path) -> str:
@@ -193,6 +208,16 @@ def targets(b: dict) -> list:
             else:
                 out.append({"id": f"replay_c{row['concurrency']}", "target": f"replay, concurrency {row['concurrency']}",
                             "goal": "≥ 0.9× raw keep-alive", "measured": f"{r:.2f}×", "value": r, "met": r >= 0.9})
+    sc = b.get("scale")
+    if sc:
+        for key, label, unit in (("replay_events_per_s", f"local replay, concurrency {sc['replay_concurrency']}", "events/s"),
+                                 ("fanout_events_per_s", f"fan-out through a queue to {sc.get('instances', 4)} instances",
+                                  "events/s"),
+                                 ("track_jobs_per_min", "track_jobs, one instance", "jobs/min")):
+            if key in sc:
+                v = sc[key]["median"]
+                out.append({"id": f"scale_{key}", "target": label, "goal": "no target",
+                            "measured": f"{v:,.0f} {unit}", "value": v, "met": None})
     return out
 
 
@@ -204,7 +229,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     benchmarks: dict = {}
     errors = {}
     steps = [("cold_start", bool(sel & {"cold", "runtime"}), cold_and_runtime),
-             ("warm", "warm" in sel, lambda a, _t: warm(a)), ("replay", "replay" in sel, lambda a, _t: replay(a))]
+             ("warm", "warm" in sel, lambda a, _t: warm(a)), ("replay", "replay" in sel, lambda a, _t: replay(a)),
+             ("scale", "scale" in sel, lambda a, _t: scale(a))]
     with tempfile.TemporaryDirectory(prefix="vodai-bench-") as t:
         for name, wanted, step in steps:
             if not wanted:

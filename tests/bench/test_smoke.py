@@ -26,7 +26,7 @@ def quick_run(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VODAI_")}
     # Every benchmark, so that each of them is run here.
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out),
-                           "--benchmarks", "cold,runtime,warm,replay"],
+                           "--benchmarks", "cold,runtime,warm,replay,scale"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return out, proc
@@ -42,8 +42,8 @@ def _parsed(*argv: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_a_full_run_is_the_four_benchmarks_with_40_rounds_and_8_replay_parts():
-    assert _parsed() == [["cold", "runtime", "warm", "replay"], 40, 8, 800]
+def test_a_full_run_is_the_five_benchmarks_with_40_rounds_and_8_replay_parts():
+    assert _parsed() == [["cold", "runtime", "warm", "replay", "scale"], 40, 8, 800]
     assert _parsed("--quick")[1:] == [1, 1, 16]
     assert _parsed("--benchmarks", "cold,warm")[0] == ["cold", "warm"]
     code = "from bench import run; run.parse(['--benchmarks', 'cold,nonsense'])"
@@ -62,8 +62,8 @@ def test_writes_json_and_markdown(quick_run):
     md = (out / "latest.md").read_text(encoding="utf-8")
     assert doc["schema"] == "vodai-bench/1" and doc["mode"] == "quick"
     assert {"cpus", "python311"} <= set(doc["machine"])
-    assert set(doc["benchmarks"]) == {"cold_start", "warm", "replay"}
-    for heading in ("**Cold start**", "**Warm overhead per event**", "**Replay throughput**", "**Targets**"):
+    assert set(doc["benchmarks"]) == {"cold_start", "warm", "replay", "scale"}
+    for heading in ("**Cold start**", "**Warm overhead per event**", "**Replay throughput**", "**Scale**", "**Targets**"):
         assert heading in md
     assert md.strip().splitlines()[-1] in proc.stdout  # the tables are printed too
 
@@ -162,3 +162,13 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, quick_run):
     unmarked.write_text("no markers\n", encoding="utf-8")
     assert not update_readme.update(unmarked, out / "latest.md")
     assert unmarked.read_text(encoding="utf-8") == "no markers\n"
+
+
+def test_the_scale_figures_are_throughputs_of_every_event(quick_run):
+    out, _ = quick_run
+    scale = json.loads((out / "latest.json").read_text())["benchmarks"]["scale"]
+    for key in ("replay_events_per_s", "track_jobs_per_min", "fanout_events_per_s"):
+        _summary(scale[key])
+        assert scale[key]["min"] > 0
+    targets = {t["id"]: t for t in json.loads((out / "latest.json").read_text())["targets"]}
+    assert targets["scale_track_jobs_per_min"]["met"] is None and "jobs/min" in targets["scale_track_jobs_per_min"]["measured"]
