@@ -29,8 +29,16 @@ def persistence_warning(client: RedisClient) -> str | None:
     on), or None when it persists or cannot tell (a managed Redis may refuse CONFIG, or the
     server is not reachable yet: the store's first command reports that)."""
     try:
-        appendonly = client.config_get("appendonly").get("appendonly")
-        save = client.config_get("save").get("save")
+        if isinstance(client, redis.Redis):
+            # Both settings in one round trip (a pipeline, no MULTI): this runs at every cold start.
+            pipe = client.pipeline(transaction=False)
+            pipe.config_get("appendonly")
+            pipe.config_get("save")
+            appendonly_reply, save_reply = pipe.execute()
+        else:  # a cluster's or a test's client: one command at a time, as every client has them
+            appendonly_reply, save_reply = client.config_get("appendonly"), client.config_get("save")
+        appendonly = appendonly_reply.get("appendonly")
+        save = save_reply.get("save")
     except (redis.RedisError, AttributeError):
         return None
     if appendonly is None or save is None or as_text(appendonly) != "no" or (as_text(save) or "").strip():
