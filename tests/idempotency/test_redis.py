@@ -148,7 +148,7 @@ def _reads(oracle) -> int:
     return int(oracle.info("stats")["total_reads_processed"])
 
 
-def test_a_claim_of_a_new_key_is_one_round_trip_and_a_transition_two(url, oracle):
+def test_a_claim_of_a_new_key_is_one_round_trip_and_each_next_change_of_its_job_one(url, oracle):
     store = RedisStore(client=redis.Redis.from_url(url))
     store.claim("warm", now=T, lock_until=T + 60, expires_at=T + 600)
     store.save_job("warm", job_id="j", request_id="r", message="{}", now=T)  # connected, script loaded
@@ -157,13 +157,40 @@ def test_a_claim_of_a_new_key_is_one_round_trip_and_a_transition_two(url, oracle
     claimed = _reads(oracle)
     store.save_job("k", job_id="job-1", request_id="r-1", message="{}", now=T + 1)
     saved = _reads(oracle)
+    store.complete("k", message_id="m-1", now=T + 1)
+    completed = _reads(oracle)
     assert claim.acquired and claim.record.attempts == 1
-    assert (claimed - before - 1, saved - claimed - 1) == (1, 2)  # minus the oracle's own INFO
+    # Minus the oracle's own INFO: the changes run on the text the store wrote, without a read.
+    assert (claimed - before - 1, saved - claimed - 1, completed - saved - 1) == (1, 1, 1)
+    other = RedisStore(client=redis.Redis.from_url(url))  # never wrote "k": reads it first
+    other.get("warm")
+    before = _reads(oracle)
+    other.resolve("k", job_id="job-1", how="test", now=T + 2)  # a completed record: read, nothing to write
+    assert _reads(oracle) - before - 1 == 1
     assert json.loads(oracle.get("k"))["job_id"] == "job-1"
     assert 0 < oracle.pttl("k") <= 600_000 and oracle.pexpiretime("k") == int((T + 600) * 1000)
     before = _reads(oracle)
     held = store.claim("k", now=T + 2, lock_until=T + 62, expires_at=T + 600)  # SET NX, then a read: no write
     assert not held.acquired and held.record.job_id == "job-1" and _reads(oracle) - before - 1 == 2
+
+
+def test_a_change_on_the_text_a_store_wrote_finds_out_when_another_client_changed_it(url, oracle):
+    # The first store's claim lapsed and a second one took the job over and prepared its own
+    # request: the first one's prepare, tried on the text it wrote, must see the second's nonce.
+    first, second = (RedisStore(client=redis.Redis.from_url(url)) for _ in range(2))
+    assert first.claim("taken", now=T, lock_until=T + 1, expires_at=T + 600).acquired
+    assert second.claim("taken", now=T + 5, lock_until=T + 65, expires_at=T + 600).acquired
+    second.prepare("taken", nonce="n-second", timestamp="t", digest="d", expected_nonce=None, now=T + 5)
+    mine = first.prepare("taken", nonce="n-first", timestamp="t", digest="d", expected_nonce=None, now=T + 6)
+    assert mine.nonce == "n-second" and json.loads(oracle.get("taken"))["nonce"] == "n-second"
+    # A record deleted behind its back: the change runs on what is there (nothing). A release then
+    # reads as one whose own delete committed unanswered (what any failed compare-and-set allows):
+    # the key is gone either way.
+    oracle.delete("taken")
+    with pytest.raises(KeyError):
+        first.save_job("taken", job_id="j", request_id="r", message="{}", now=T + 7)
+    first.release("taken", now=T + 7)
+    assert oracle.get("taken") is None
 
 
 @pytest.mark.parametrize(("text", "says"), [

@@ -72,7 +72,9 @@ class RedisStore(KeptInRedis, TransitionStore):
     def claim(self, key, *, now, lock_until, expires_at):
         fresh = first_claim(key, now=now, lock_until=lock_until, expires_at=expires_at)
         try:
-            if self._client.set(key, fresh.to_json(), nx=True, pxat=expiry_ms(fresh.expires_at) or None):
+            text = fresh.to_json()
+            if self._client.set(key, text, nx=True, pxat=expiry_ms(fresh.expires_at) or None):
+                self._written.put(key, text)  # the job's next change starts from it, without a read
                 return Claim(True, fresh)
         except redis.RedisError as exc:
             raise _fail(exc) from None
@@ -95,7 +97,8 @@ class RedisStore(KeptInRedis, TransitionStore):
             return (before, after), Write(written, expiry_ms(after.expires_at))
 
         try:
-            return transact(self._client, self._cas, [key], key, change, attempts=MAX_CONFLICT_RETRIES)
+            return transact(self._client, self._cas, [key], key, change, attempts=MAX_CONFLICT_RETRIES,
+                            written=self._written)
         except redis.RedisError as exc:
             raise _fail(exc) from None
 
@@ -122,6 +125,7 @@ class RedisStore(KeptInRedis, TransitionStore):
         return listed(found, prefix, status, time.time())
 
     def delete(self, key):
+        self._written.put(key, None)
         try:
             self._client.delete(key)
         except redis.RedisError as exc:

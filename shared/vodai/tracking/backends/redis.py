@@ -71,7 +71,8 @@ class RedisTracking(KeptInRedis, TrackingStore):
 
         keys = [self._key(job_id), self._pending, self._all]
         try:
-            return transact(self._client, self._cas, keys, job_id, change, attempts=MAX_CONFLICT_RETRIES)
+            return transact(self._client, self._cas, keys, job_id, change, attempts=MAX_CONFLICT_RETRIES,
+                            written=self._written)
         except redis.RedisError as exc:
             raise _fail(exc) from None
 
