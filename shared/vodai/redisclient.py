@@ -159,7 +159,7 @@ def _commit(script: Callable[..., Any], keys: Sequence[str], member: str, raw: R
 
 def transact(client: RedisClient, script: Callable[..., Any], keys: Sequence[str], member: str,
              change: Callable[[Raw, bool], tuple[T, Write | None]], *, attempts: int,
-             written: Written | None = None) -> T:
+             written: Written | None = None, new: bool = False) -> T:
     """Run ``change`` on the record at ``keys[0]`` until its write commits.
 
     Parameters
@@ -181,6 +181,9 @@ def transact(client: RedisClient, script: Callable[..., Any], keys: Sequence[str
         text first, without a read, and that run counts only if its write commits; a run on it that
         writes nothing or raises is not trusted (nothing was read), and the change runs on a read
         as it would have. Kept up to date with every write that commits here.
+    new
+        The record is most likely absent (a new JobId): when ``written`` knows no text of it, the
+        first run is on an absent record, without a read, on the same terms.
 
     Returns
     -------
@@ -193,6 +196,8 @@ def transact(client: RedisClient, script: Callable[..., Any], keys: Sequence[str
     """
     conflict = False
     guess = written.get(keys[0]) if written is not None else None
+    if guess is None and new:
+        guess = ""  # absent, as the compare-and-set script writes it
     if written is not None and guess is not None:
         try:
             result, write = change(guess, False)

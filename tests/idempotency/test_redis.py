@@ -174,6 +174,19 @@ def test_a_claim_of_a_new_key_is_one_round_trip_and_each_next_change_of_its_job_
     assert not held.acquired and held.record.job_id == "job-1" and _reads(oracle) - before - 1 == 2
 
 
+def test_tracking_a_new_job_is_one_round_trip_and_a_redelivery_changes_nothing(url, oracle):
+    tracking = RedisTracking(namespace="rt", client=redis.Redis.from_url(url))
+    tracking.get("warm")  # connected
+    before = _reads(oracle)
+    assert tracking.track(TrackedJob("job-rt", "SubmitAIImageJob", "cn-shanghai", submitted_at=T), now=T)
+    assert _reads(oracle) - before - 1 == 1  # minus the oracle's own INFO
+    again = RedisTracking(namespace="rt", client=redis.Redis.from_url(url))  # a redelivery, elsewhere
+    assert not again.track(TrackedJob("job-rt", "SubmitAIImageJob", "cn-beijing", submitted_at=T + 9), now=T + 9)
+    kept = again.get("job-rt")
+    assert kept is not None and kept.region == "cn-shanghai" and kept.submitted_at == T
+    assert [m.decode() for m in oracle.zrange("{rt:tracking}:pending", 0, -1)] == ["job-rt"]
+
+
 def test_a_change_on_the_text_a_store_wrote_finds_out_when_another_client_changed_it(url, oracle):
     # The first store's claim lapsed and a second one took the job over and prepared its own
     # request: the first one's prepare, tried on the text it wrote, must see the second's nonce.
