@@ -13,7 +13,8 @@ __all__ = ["default_directory", "DeadLetter", "DeadLetterError", "DeadLetterSink
            "decode_event", "encode_event", "open_sink", "scrub"]
 
 # The letter and its encoding (.base) load on first use: every invocation opens its sink, but only
-# an event that is dead-lettered needs a letter (about 3 ms and 0.1 MB of a cold start).
+# an event that is dead-lettered needs a letter (12.5 M instructions, about 2 ms, of a cold start
+# on Python 3.12).
 _FROM_BASE = frozenset({"DeadLetter", "decode_event", "encode_event", "scrub"})
 
 
