@@ -268,6 +268,29 @@ print(json.dumps([before, "redis" in sys.modules, store.claim("lean:key", now=0.
 """
 
 
+_IDENTITY = """
+import json, sys
+import redis, redis.utils
+from vodai.idempotency import open_store
+store = open_store(sys.argv[1])
+store.claim("lean:identity", now=0.0, lock_until=1e12, expires_at=0.0)  # connected
+info = store._client.connection_pool.connection_kwargs.get("driver_info")
+looked_up = redis.utils.get_lib_version.cache_info().currsize if hasattr(redis, "DriverInfo") else 0
+print(json.dumps([getattr(info, "name", "redis-py"), getattr(info, "lib_version", redis.__version__),
+                  redis.__version__, looked_up]))
+"""
+
+
+def test_the_client_names_itself_as_redis_py_without_reading_package_metadata(url, oracle):
+    # redis-py 7+ reads its version from importlib.metadata (about 2 ms) for CLIENT SETINFO unless
+    # it is given one: the stores give redis.__version__, which is the same.
+    out = subprocess.run([sys.executable, "-c", _IDENTITY, url], capture_output=True, text=True, cwd=str(ROOT),
+                         check=False, env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
+    assert out.returncode == 0, out.stderr
+    name, version, installed, looked_up = json.loads(out.stdout)
+    assert (name, version, looked_up) == ("redis-py", installed, 0)
+
+
 def test_redis_py_is_loaded_only_when_a_redis_store_is_opened(url, oracle):
     out = subprocess.run([sys.executable, "-c", _IMPORTS, url], capture_output=True, text=True, cwd=str(ROOT), check=False,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
