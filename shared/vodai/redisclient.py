@@ -8,7 +8,9 @@ A change is optimistic: read the record (``GET``), run the pure transition in Py
 with :data:`COMPARE_AND_SET`, a Lua script that writes only if the record still holds the text that
 was read; otherwise the change runs again on what is there now. Two round trips, no connection held
 between them, and every key a script touches is declared, so a Redis cluster (ApsaraDB for Redis
-cluster editions) accepts it when those keys share a hash tag.
+cluster editions) accepts it when those keys share a hash tag. A change of a record this store
+itself wrote last (a job's claim, then its prepare, save and complete) skips the read: it runs on
+the text written, and the compare-and-set tells whether that is still the record.
 """
 
 from __future__ import annotations
@@ -123,8 +125,41 @@ class Write:
     scores: tuple[float | None, ...] = ()
 
 
+# How many records' texts a store remembers (:class:`Written`); a job's changes follow each other
+# within an invocation, so a few hundred cover every job in flight in a process.
+WRITTEN_KEPT = 256
+
+
+class Written:
+    """The text a store last wrote to each of its recent keys, as the first guess of a change
+    (:func:`transact`). Only a guess: a compare-and-set decides whether it is still the record, so
+    a record changed by another client since costs one more round trip, never a wrong write."""
+
+    def __init__(self, kept: int = WRITTEN_KEPT) -> None:
+        self._kept = kept
+        self._texts: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self._texts.get(key)
+
+    def put(self, key: str, text: str | None) -> None:
+        if text is None:
+            self._texts.pop(key, None)
+            return
+        if len(self._texts) >= self._kept and key not in self._texts:
+            self._texts.clear()  # forgetting every guess is safe; one clear() is also thread-safe
+        self._texts[key] = text
+
+
+def _commit(script: Callable[..., Any], keys: Sequence[str], member: str, raw: Raw, write: Write) -> bool:
+    scores = ["" if s is None else repr(float(s)) for s in write.scores]
+    args = [raw or "", write.text or "", str(write.expiry_ms), member, *scores]
+    return bool(script(keys=list(keys), args=args))
+
+
 def transact(client: RedisClient, script: Callable[..., Any], keys: Sequence[str], member: str,
-             change: Callable[[Raw, bool], tuple[T, Write | None]], *, attempts: int) -> T:
+             change: Callable[[Raw, bool], tuple[T, Write | None]], *, attempts: int,
+             written: Written | None = None, new: bool = False) -> T:
     """Run ``change`` on the record at ``keys[0]`` until its write commits.
 
     Parameters
@@ -141,6 +176,14 @@ def transact(client: RedisClient, script: Callable[..., Any], keys: Sequence[str
         returns ``(result, write)``; ``write`` None writes nothing.
     attempts
         How many runs at most.
+    written
+        The store's :class:`Written`: when it holds the text of ``keys[0]``, ``change`` runs on that
+        text first, without a read, and that run counts only if its write commits; a run on it that
+        writes nothing or raises is not trusted (nothing was read), and the change runs on a read
+        as it would have. Kept up to date with every write that commits here.
+    new
+        The record is most likely absent (a new JobId): when ``written`` knows no text of it, the
+        first run is on an absent record, without a read, on the same terms.
 
     Returns
     -------
@@ -151,25 +194,43 @@ def transact(client: RedisClient, script: Callable[..., Any], keys: Sequence[str
     redis.RedisError
         From the client; ``redis.WatchError`` when the record kept changing under every attempt.
     """
+    conflict = False
+    guess = written.get(keys[0]) if written is not None else None
+    if guess is None and new:
+        guess = ""  # absent, as the compare-and-set script writes it
+    if written is not None and guess is not None:
+        try:
+            result, write = change(guess, False)
+        except Exception:  # computed on a text nobody read: the run on a read below decides
+            write = None
+        if write is not None:
+            if _commit(script, keys, member, guess, write):
+                written.put(keys[0], write.text)
+                return result
+            # As after any compare-and-set that found other text: the next run is a second one
+            # (the record changed, or this write committed and its answer was lost).
+            conflict = True
     for attempt in range(attempts):
         raw = client.get(keys[0])
-        result, write = change(raw, attempt > 0)
+        result, write = change(raw, conflict or attempt > 0)
         if write is None:
             return result
-        scores = ["" if s is None else repr(float(s)) for s in write.scores]
-        args = [raw or "", write.text or "", str(write.expiry_ms), member, *scores]
-        if script(keys=list(keys), args=args):
+        if _commit(script, keys, member, raw, write):
+            if written is not None:
+                written.put(keys[0], write.text)
             return result
     raise redis.WatchError(f"key {keys[0]} kept changing under {attempts} attempts")
 
 
 class KeptInRedis:
-    """A store kept in Redis: ``_client`` and ``_cas`` (:data:`COMPARE_AND_SET` registered with it);
-    ``close`` hands back the process's client of the URL, never a client the caller handed in."""
+    """A store kept in Redis: ``_client``, ``_cas`` (:data:`COMPARE_AND_SET` registered with it)
+    and ``_written`` (the texts it wrote last, :class:`Written`); ``close`` hands back the
+    process's client of the URL, never a client the caller handed in."""
 
     _url: str | None = None
     _client: RedisClient
     _cas: Callable[..., Any]
+    _written: Written
 
     def _keep_in(self, url: str | None, client: RedisClient | None) -> None:
         """Use ``client``, else the process's client for ``url``; raises :class:`RedisUrlError`."""
@@ -180,6 +241,7 @@ class KeptInRedis:
             self._url = url
         self._client = client
         self._cas = client.register_script(COMPARE_AND_SET)
+        self._written = Written()
 
     def close(self) -> None:
         url, self._url = self._url, None
@@ -242,9 +304,14 @@ def close_client(url: str) -> None:
 def _from_url(url: str) -> Any:
     retry = Retry(ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=RETRY_BACKOFF_BASE), RETRIES,
                   supported_errors=(redis.ConnectionError,))
+    # redis-py 7 and later name themselves to the server (CLIENT SETINFO) with a version they read
+    # from the installed distribution's metadata (importlib.metadata, about 2 ms of a cold start)
+    # at the first connection; redis.__version__ is the same version, at no cost. Older ones read
+    # it while they are imported and take no DriverInfo.
+    identity = {"driver_info": redis.DriverInfo(lib_version=redis.__version__)} if hasattr(redis, "DriverInfo") else {}
     try:
         client = redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
-                                      retry=retry)
+                                      retry=retry, **identity)
     except ValueError:
         # redis-py's message can quote part of the URL (a port that is a piece of a password).
         raise RedisUrlError("the Redis URL cannot be read: use redis://[[user]:password@]host[:port][/db], "

@@ -148,7 +148,7 @@ def _reads(oracle) -> int:
     return int(oracle.info("stats")["total_reads_processed"])
 
 
-def test_a_claim_of_a_new_key_is_one_round_trip_and_a_transition_two(url, oracle):
+def test_a_claim_of_a_new_key_is_one_round_trip_and_each_next_change_of_its_job_one(url, oracle):
     store = RedisStore(client=redis.Redis.from_url(url))
     store.claim("warm", now=T, lock_until=T + 60, expires_at=T + 600)
     store.save_job("warm", job_id="j", request_id="r", message="{}", now=T)  # connected, script loaded
@@ -157,13 +157,53 @@ def test_a_claim_of_a_new_key_is_one_round_trip_and_a_transition_two(url, oracle
     claimed = _reads(oracle)
     store.save_job("k", job_id="job-1", request_id="r-1", message="{}", now=T + 1)
     saved = _reads(oracle)
+    store.complete("k", message_id="m-1", now=T + 1)
+    completed = _reads(oracle)
     assert claim.acquired and claim.record.attempts == 1
-    assert (claimed - before - 1, saved - claimed - 1) == (1, 2)  # minus the oracle's own INFO
+    # Minus the oracle's own INFO: the changes run on the text the store wrote, without a read.
+    assert (claimed - before - 1, saved - claimed - 1, completed - saved - 1) == (1, 1, 1)
+    other = RedisStore(client=redis.Redis.from_url(url))  # never wrote "k": reads it first
+    other.get("warm")
+    before = _reads(oracle)
+    other.resolve("k", job_id="job-1", how="test", now=T + 2)  # a completed record: read, nothing to write
+    assert _reads(oracle) - before - 1 == 1
     assert json.loads(oracle.get("k"))["job_id"] == "job-1"
     assert 0 < oracle.pttl("k") <= 600_000 and oracle.pexpiretime("k") == int((T + 600) * 1000)
     before = _reads(oracle)
     held = store.claim("k", now=T + 2, lock_until=T + 62, expires_at=T + 600)  # SET NX, then a read: no write
     assert not held.acquired and held.record.job_id == "job-1" and _reads(oracle) - before - 1 == 2
+
+
+def test_tracking_a_new_job_is_one_round_trip_and_a_redelivery_changes_nothing(url, oracle):
+    tracking = RedisTracking(namespace="rt", client=redis.Redis.from_url(url))
+    tracking.get("warm")  # connected
+    before = _reads(oracle)
+    assert tracking.track(TrackedJob("job-rt", "SubmitAIImageJob", "cn-shanghai", submitted_at=T), now=T)
+    assert _reads(oracle) - before - 1 == 1  # minus the oracle's own INFO
+    again = RedisTracking(namespace="rt", client=redis.Redis.from_url(url))  # a redelivery, elsewhere
+    assert not again.track(TrackedJob("job-rt", "SubmitAIImageJob", "cn-beijing", submitted_at=T + 9), now=T + 9)
+    kept = again.get("job-rt")
+    assert kept is not None and kept.region == "cn-shanghai" and kept.submitted_at == T
+    assert [m.decode() for m in oracle.zrange("{rt:tracking}:pending", 0, -1)] == ["job-rt"]
+
+
+def test_a_change_on_the_text_a_store_wrote_finds_out_when_another_client_changed_it(url, oracle):
+    # The first store's claim lapsed and a second one took the job over and prepared its own
+    # request: the first one's prepare, tried on the text it wrote, must see the second's nonce.
+    first, second = (RedisStore(client=redis.Redis.from_url(url)) for _ in range(2))
+    assert first.claim("taken", now=T, lock_until=T + 1, expires_at=T + 600).acquired
+    assert second.claim("taken", now=T + 5, lock_until=T + 65, expires_at=T + 600).acquired
+    second.prepare("taken", nonce="n-second", timestamp="t", digest="d", expected_nonce=None, now=T + 5)
+    mine = first.prepare("taken", nonce="n-first", timestamp="t", digest="d", expected_nonce=None, now=T + 6)
+    assert mine.nonce == "n-second" and json.loads(oracle.get("taken"))["nonce"] == "n-second"
+    # A record deleted behind its back: the change runs on what is there (nothing). A release then
+    # reads as one whose own delete committed unanswered (what any failed compare-and-set allows):
+    # the key is gone either way.
+    oracle.delete("taken")
+    with pytest.raises(KeyError):
+        first.save_job("taken", job_id="j", request_id="r", message="{}", now=T + 7)
+    first.release("taken", now=T + 7)
+    assert oracle.get("taken") is None
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -226,6 +266,29 @@ from vodai.idempotency import open_store
 store = open_store(sys.argv[1])
 print(json.dumps([before, "redis" in sys.modules, store.claim("lean:key", now=0.0, lock_until=1e12, expires_at=0.0).acquired]))
 """
+
+
+_IDENTITY = """
+import json, sys
+import redis, redis.utils
+from vodai.idempotency import open_store
+store = open_store(sys.argv[1])
+store.claim("lean:identity", now=0.0, lock_until=1e12, expires_at=0.0)  # connected
+info = store._client.connection_pool.connection_kwargs.get("driver_info")
+looked_up = redis.utils.get_lib_version.cache_info().currsize if hasattr(redis, "DriverInfo") else 0
+print(json.dumps([getattr(info, "name", "redis-py"), getattr(info, "lib_version", redis.__version__),
+                  redis.__version__, looked_up]))
+"""
+
+
+def test_the_client_names_itself_as_redis_py_without_reading_package_metadata(url, oracle):
+    # redis-py 7+ reads its version from importlib.metadata (about 2 ms) for CLIENT SETINFO unless
+    # it is given one: the stores give redis.__version__, which is the same.
+    out = subprocess.run([sys.executable, "-c", _IDENTITY, url], capture_output=True, text=True, cwd=str(ROOT),
+                         check=False, env={**os.environ, "PYTHONPATH": str(ROOT / "shared")})
+    assert out.returncode == 0, out.stderr
+    name, version, installed, looked_up = json.loads(out.stdout)
+    assert (name, version, looked_up) == ("redis-py", installed, 0)
 
 
 def test_redis_py_is_loaded_only_when_a_redis_store_is_opened(url, oracle):

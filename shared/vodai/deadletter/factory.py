@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..exceptions import SinkUrlError
-from .base import DeadLetterSink
+from .sink import DeadLetterSink
 
 
 def default_directory() -> str:

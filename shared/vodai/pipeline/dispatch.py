@@ -14,10 +14,9 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from .. import context as fc_context
 from ..config import Settings
-from ..deadletter import DeadLetter, DeadLetterError
 from ..events.envelopes import Record, lone_surrogate_at, unwrap
 from ..events.models import AIMediaAuditComplete, VodEvent, parse_event
-from ..exceptions import ConfigError, EventError, ParameterError
+from ..exceptions import ConfigError, DeadLetterError, EventError, ParameterError
 from ..invocation import Invocation, invocation
 from ..logs import log_outcome
 from ..regions import resolve_region
@@ -173,6 +172,9 @@ def _field_of(path: str) -> str:
 
 
 def _dead_letter(record: Record, out: oc.Outcome, deps: Dependencies, inv: Invocation) -> None:
+    # Imported here: only a dead-lettered event needs the letter and its encoding.
+    from ..deadletter.base import DeadLetter
+
     letter = DeadLetter.of(reason=out.reason or "", outcome=out.to_dict(), raw=record.raw, request_id=inv.request_id)
     try:
         deps.dead_letters.write(letter, deps.secrets)

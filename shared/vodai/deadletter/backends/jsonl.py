@@ -6,10 +6,13 @@ import fcntl
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ...exceptions import DeadLetterError
-from ..base import DeadLetter, DeadLetterSink
+from ..sink import DeadLetterSink
+
+if TYPE_CHECKING:
+    from ..base import DeadLetter
 
 
 def append_locked(path: Path, data: bytes) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ...exceptions import ApiError, DeadLetterError
-from ..base import DeadLetter, DeadLetterSink
+from ..sink import DeadLetterSink
+
+if TYPE_CHECKING:
+    from ..base import DeadLetter
 
 TAG = "VodaiDeadLetter"
 

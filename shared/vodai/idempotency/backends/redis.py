@@ -29,8 +29,16 @@ def persistence_warning(client: RedisClient) -> str | None:
     on), or None when it persists or cannot tell (a managed Redis may refuse CONFIG, or the
     server is not reachable yet: the store's first command reports that)."""
     try:
-        appendonly = client.config_get("appendonly").get("appendonly")
-        save = client.config_get("save").get("save")
+        if isinstance(client, redis.Redis):
+            # Both settings in one round trip (a pipeline, no MULTI): this runs at every cold start.
+            pipe = client.pipeline(transaction=False)
+            pipe.config_get("appendonly")
+            pipe.config_get("save")
+            appendonly_reply, save_reply = pipe.execute()
+        else:  # a cluster's or a test's client: one command at a time, as every client has them
+            appendonly_reply, save_reply = client.config_get("appendonly"), client.config_get("save")
+        appendonly = appendonly_reply.get("appendonly")
+        save = save_reply.get("save")
     except (redis.RedisError, AttributeError):
         return None
     if appendonly is None or save is None or as_text(appendonly) != "no" or (as_text(save) or "").strip():
@@ -64,7 +72,9 @@ class RedisStore(KeptInRedis, TransitionStore):
     def claim(self, key, *, now, lock_until, expires_at):
         fresh = first_claim(key, now=now, lock_until=lock_until, expires_at=expires_at)
         try:
-            if self._client.set(key, fresh.to_json(), nx=True, pxat=expiry_ms(fresh.expires_at) or None):
+            text = fresh.to_json()
+            if self._client.set(key, text, nx=True, pxat=expiry_ms(fresh.expires_at) or None):
+                self._written.put(key, text)  # the job's next change starts from it, without a read
                 return Claim(True, fresh)
         except redis.RedisError as exc:
             raise _fail(exc) from None
@@ -87,7 +97,8 @@ class RedisStore(KeptInRedis, TransitionStore):
             return (before, after), Write(written, expiry_ms(after.expires_at))
 
         try:
-            return transact(self._client, self._cas, [key], key, change, attempts=MAX_CONFLICT_RETRIES)
+            return transact(self._client, self._cas, [key], key, change, attempts=MAX_CONFLICT_RETRIES,
+                            written=self._written)
         except redis.RedisError as exc:
             raise _fail(exc) from None
 
@@ -114,6 +125,7 @@ class RedisStore(KeptInRedis, TransitionStore):
         return listed(found, prefix, status, time.time())
 
     def delete(self, key):
+        self._written.put(key, None)
         try:
             self._client.delete(key)
         except redis.RedisError as exc:

@@ -19,7 +19,7 @@ import redis
 
 from ...exceptions import RedisUrlError, TrackingError, TrackingUrlError
 from ...redisclient import KeptInRedis, Raw, RedisClient, Write, as_text, expiry_ms, live, transact
-from ..base import TrackedJob, TrackingStore, matches
+from ..base import TrackedJob, TrackingStore, insert, matches
 
 MAX_CONFLICT_RETRIES = 64
 PAGE = 500  # JobIds read per round trip when listing
@@ -58,7 +58,13 @@ class RedisTracking(KeptInRedis, TrackingStore):
     def _key(self, job_id: str) -> str:
         return self._job_prefix + job_id
 
-    def _apply(self, job_id, fn, now):
+    def track(self, job: TrackedJob, *, now: float) -> bool:
+        # A job is tracked once, just after its submit: its record is new, so the insert is tried
+        # on an absent record first, without a read (a redelivery's finds the record there).
+        before, _ = self._apply(job.job_id, insert(job, now), now, new=True)
+        return before is None
+
+    def _apply(self, job_id, fn, now, new=False):
         def change(raw: Raw, again: bool):
             # Run again, the change reads what is stored now.
             before = live(raw, now, TrackedJob.from_json)
@@ -71,7 +77,8 @@ class RedisTracking(KeptInRedis, TrackingStore):
 
         keys = [self._key(job_id), self._pending, self._all]
         try:
-            return transact(self._client, self._cas, keys, job_id, change, attempts=MAX_CONFLICT_RETRIES)
+            return transact(self._client, self._cas, keys, job_id, change, attempts=MAX_CONFLICT_RETRIES,
+                            written=self._written, new=new)
         except redis.RedisError as exc:
             raise _fail(exc) from None
 
