@@ -38,6 +38,9 @@ HANDLERS = {
 CHILD = c.BENCH / "child.py"
 
 
+SQLITE = "sqlite"
+
+
 @dataclass
 class Variant:
     name: str
@@ -45,6 +48,8 @@ class Variant:
     kind: str  # "handler" or "bootstrap"
     python: Path
     handler: Optional[Path] = None
+    # The job store: a URL, or SQLITE for a new SQLite file per round (what a fresh FC instance
+    # with the SQLite store starts with; the targets' "SQLite store" row).
     store: str = "memory://"
     baseline: Optional[str] = None  # the variant this one is compared with
     runner: Optional[Callable] = None  # bootstrap variants: custom_runtime.run_bootstrap
@@ -62,7 +67,8 @@ def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None, loo
     out = [
         Variant("sdk", "official SDKs (alibabacloud-vod20170321 + aliyun-mns-sdk), Python 3.11", "handler",
                 c.PY311, HANDLERS["sdk"]),
-        Variant("vodai", "vodai `on_upload`, Python 3.11", "handler", c.PY311, HANDLERS["vodai"], baseline="sdk"),
+        Variant("vodai", "vodai `on_upload`, SQLite store, Python 3.11", "handler", c.PY311, HANDLERS["vodai"],
+                store=SQLITE, baseline="sdk"),
         Variant("stdlib", "stdlib floor (http.client + hmac), Python 3.11", "handler", c.PY311, HANDLERS["stdlib"],
                 baseline="sdk"),
         Variant("noop", "bare interpreter + runner, no work, Python 3.11", "handler", c.PY311, HANDLERS["noop"],
@@ -81,8 +87,8 @@ def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None, loo
             out.append(Variant("sdk-py312", "official SDKs, Python 3.12 (FC's)", "handler", c.PY312_SDK,
                                HANDLERS["sdk"], baseline="sdk"))
         base = "sdk-py312" if sdk312 else "sdk"
-        out.append(Variant("vodai-py312", "vodai `on_upload`, Python 3.12 (FC's)", "handler", c.PY312,
-                           HANDLERS["vodai"], baseline=base))
+        out.append(Variant("vodai-py312", "vodai `on_upload`, SQLite store, Python 3.12 (FC's)", "handler", c.PY312,
+                           HANDLERS["vodai"], store=SQLITE, baseline=base))
         if redis_url:  # production as FC runs it: the Redis store on Python 3.12
             out.append(Variant("vodai-redis-py312", "vodai `on_upload` with the Redis store (production setting), "
                                "Python 3.12 (FC's)", "handler", c.PY312, HANDLERS["vodai"], store=redis_url,
@@ -97,8 +103,8 @@ def handler_variants(*, py312: bool = True, redis_url: Optional[str] = None, loo
         sdk_py, vodai_py, tag = (c.PY312_SDK, c.PY312, ", Python 3.12 (FC's)") if py312 else (c.PY311, c.PY311, ", Python 3.11")
         out.append(Variant("sdk-loopback", f"official SDKs, loopback server (no added latency){tag}", "handler", sdk_py,
                            HANDLERS["sdk"], loopback=True))
-        out.append(Variant("vodai-loopback", f"vodai `on_upload`, loopback server (no added latency){tag}", "handler",
-                           vodai_py, HANDLERS["vodai"], baseline="sdk-loopback", loopback=True))
+        out.append(Variant("vodai-loopback", f"vodai `on_upload`, SQLite store, loopback server (no added latency){tag}",
+                           "handler", vodai_py, HANDLERS["vodai"], store=SQLITE, baseline="sdk-loopback", loopback=True))
     return out
 
 
@@ -108,7 +114,8 @@ def run_handler(v: Variant, server: c.EmulatorServer, tmp: Path, n: int, *, chec
     out_file, err_file = tmp / f"{v.name}.out", tmp / f"{v.name}.err"
     command = [str(v.python), str(CHILD), str(v.handler), str(event_file), str(uuid.uuid4()),
                c.AK, c.SECRET, c.TOKEN, "cn-hangzhou"]
-    env = c.handler_env(server.url, store=v.store, tmp=tmp)
+    store = f"sqlite:///{tmp / f'cold-{v.name}-{n}.sqlite3'}" if v.store == SQLITE else v.store
+    env = c.handler_env(server.url, store=store, tmp=tmp)
     env.update(v.env)
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
         t0, started = time.perf_counter(), time.monotonic()
