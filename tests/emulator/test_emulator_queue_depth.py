@@ -17,9 +17,11 @@ def test_stats_count_visible_in_flight_and_delayed(backend: EmulatorBackend, clo
     backend.send_to_queue(QUEUE, "later", delay_seconds=60)
     backend.receive_from_queue(QUEUE, 1)
 
-    assert backend.queue_stats(QUEUE) == {"messages": 4, "visible": 2, "in_flight": 1, "delayed": 1}
+    assert backend.queue_stats(QUEUE) == {"messages": 4, "visible": 2, "in_flight": 1, "delayed": 1,
+                                             "sent": 4}
     backend.advance(60)  # the delay and the visibility timeout (30 s) both ended
-    assert backend.queue_stats(QUEUE) == {"messages": 4, "visible": 4, "in_flight": 0, "delayed": 0}
+    assert backend.queue_stats(QUEUE) == {"messages": 4, "visible": 4, "in_flight": 0, "delayed": 0,
+                                             "sent": 4}
 
 
 def test_a_receive_can_set_its_own_visibility_timeout(backend: EmulatorBackend, clock: Clock):
@@ -81,7 +83,7 @@ def test_control_api_shows_depth_and_waits_for_empty(backend: EmulatorBackend):
     client = create_app(backend).test_client()
     backend.send_to_queue(QUEUE, "a")
     [listed] = [q for q in client.get("/_emulator/queues").get_json() if q["name"] == QUEUE]
-    assert listed == {"name": QUEUE, "messages": 1, "visible": 1, "in_flight": 0, "delayed": 0}
+    assert listed == {"name": QUEUE, "messages": 1, "visible": 1, "in_flight": 0, "delayed": 0, "sent": 1}
 
     answer = client.post(f"/_emulator/queues/{QUEUE}/wait", json={"timeout": 0}).get_json()
     assert (answer["empty"], answer["messages"]) == (False, 1)

@@ -25,7 +25,8 @@ def test_control_api_adds_lists_and_removes(backend: EmulatorBackend):
     status = {t["name"]: t for t in client.get("/_emulator/queue-triggers").get_json()}
     assert set(status) == {"on_upload-events-a", "on_upload-events-b"}
     assert status["on_upload-events-a"]["batch_size"] == 3
-    assert status["on_upload-events-b"]["queue_depth"] == {"messages": 0, "visible": 0, "in_flight": 0, "delayed": 0}
+    assert status["on_upload-events-b"]["queue_depth"] == {"messages": 0, "visible": 0, "in_flight": 0, "delayed": 0,
+                                                            "sent": 0}
     assert [t["url"] for t in status["on_upload-events-b"]["targets"]] == ["http://127.0.0.1:2", "http://127.0.0.1:3"]
     assert status["on_upload-events-b"]["running"] is True
 

@@ -771,7 +771,7 @@ def _print_queue_triggers(data: list) -> None:
             click.echo(f"  queue {item['queue']}: does not exist")
         else:
             click.echo(f"  queue {item['queue']}: {depth['visible']} visible, {depth['in_flight']} in flight, "
-                       f"{depth['delayed']} delayed")
+                       f"{depth['delayed']} delayed, {depth.get('sent', 0)} sent in all")
         click.echo(f"  invocations {item['invocations']} ({item['succeeded']} succeeded, {item['failed']} failed), "
                    f"messages {item['deleted']} deleted, {item['dead_lettered']} dead-lettered")
         for target in item["targets"]:

@@ -50,6 +50,7 @@ from .lifecycle import (
     Lifecycle,
     LifecycleRule,
 )
+from .message_queue import MessageQueue
 from .queue_poller import QueueTriggers
 from .queue_trigger import QueueTrigger
 
@@ -107,10 +108,6 @@ def new_request_id() -> str:
     return str(uuid.uuid4()).upper()
 
 
-def _receipt_handle() -> str:
-    return uuid.uuid4().hex.upper()
-
-
 class EmulatorBackend:
     """In-memory state of one emulated Alibaba Cloud account (VOD + MNS)."""
 
@@ -142,7 +139,7 @@ class EmulatorBackend:
         self._lock = threading.RLock()
         self._credentials: dict[str, Credentials] = {}
         self._topics: dict[str, list[dict[str, Any]]] = {}
-        self._queues: dict[str, list[dict[str, Any]]] = {}
+        self._queues: dict[str, MessageQueue] = {}
         # Per queue: the VisibilityTimeout (seconds) a received message stays invisible for.
         self._queue_visibility: dict[str, int] = {}
         # Signalled whenever a queue's messages change (sent, received, deleted, made visible, the
@@ -223,7 +220,8 @@ class EmulatorBackend:
         if visibility_timeout is not None and not 1 <= visibility_timeout <= MAX_VISIBILITY_TIMEOUT:
             raise ValueError(f"visibility_timeout: {visibility_timeout} is not between 1 and {MAX_VISIBILITY_TIMEOUT}")
         with self._lock:
-            self._queues.setdefault(name, [])
+            if name not in self._queues:
+                self._queues[name] = MessageQueue()
             if visibility_timeout is not None or name not in self._queue_visibility:
                 self._queue_visibility[name] = visibility_timeout or DEFAULT_VISIBILITY_TIMEOUT
 
@@ -578,7 +576,7 @@ class EmulatorBackend:
             "ReceiptHandle": None,
         }
         with self._lock:
-            self._queues[queue].append(message)
+            self._queues[queue].add(message)
             self._queue_changed.notify_all()
         return dict(message)
 
@@ -592,29 +590,16 @@ class EmulatorBackend:
         now = int(self.clock.now() * 1000)
         with self._lock:
             seconds = visibility_timeout or self._queue_visibility.get(queue, DEFAULT_VISIBILITY_TIMEOUT)
-            timeout_ms = seconds * 1000
-            visible = [m for m in self._queues[queue] if m["NextVisibleTime"] <= now]
-            visible.sort(key=lambda m: (m["Priority"], m["EnqueueTime"]))
-            received = []
-            for message in visible[:count]:
-                message["DequeueCount"] = message.get("DequeueCount", 0) + 1
-                if message.get("FirstDequeueTime") is None:
-                    message["FirstDequeueTime"] = now
-                message["NextVisibleTime"] = now + timeout_ms
-                message["ReceiptHandle"] = _receipt_handle()
-                received.append(dict(message))
-            return received
+            return self._queues[queue].receive(count, now, seconds * 1000)
 
     def delete_from_queue(self, queue: str, receipt_handle: str) -> bool:
         """Delete the message whose current ReceiptHandle is ``receipt_handle``; False when no
         message has it, or its visibility timeout has ended (MNS's "message not exist").
         KeyError for an unknown queue."""
+        now = int(self.clock.now() * 1000)
         with self._lock:
-            messages = self._queues[queue]
-            index = self._handle_index(messages, receipt_handle)
-            if index is None:
+            if not self._queues[queue].delete(receipt_handle, now):
                 return False
-            del messages[index]
             self._queue_changed.notify_all()
             return True
 
@@ -623,39 +608,24 @@ class EmulatorBackend:
         its new ReceiptHandle and NextVisibleTime, or None as :meth:`delete_from_queue`."""
         now = int(self.clock.now() * 1000)
         with self._lock:
-            messages = self._queues[queue]
-            index = self._handle_index(messages, receipt_handle)
-            if index is None:
-                return None
-            message = messages[index]
-            message["NextVisibleTime"] = now + seconds * 1000
-            message["ReceiptHandle"] = _receipt_handle()
-            self._queue_changed.notify_all()
-            return {"ReceiptHandle": message["ReceiptHandle"], "NextVisibleTime": message["NextVisibleTime"]}
-
-    def _handle_index(self, messages: list[dict[str, Any]], receipt_handle: str) -> Optional[int]:  # lock held
-        now = int(self.clock.now() * 1000)
-        for index, message in enumerate(messages):
-            if message.get("ReceiptHandle") == receipt_handle:
-                return index if message["NextVisibleTime"] > now else None
-        return None
+            changed = self._queues[queue].change_visibility(receipt_handle, now + seconds * 1000, now)
+            if changed is not None:
+                self._queue_changed.notify_all()
+            return changed
 
     def queue_messages(self, name: str) -> list[dict[str, Any]]:
         """Messages sent to queue ``name``, oldest first; KeyError for an unknown queue."""
         with self._lock:
-            return [dict(m) for m in self._queues[name]]
+            return self._queues[name].messages()
 
     def queue_stats(self, name: str) -> dict[str, int]:
         """How many messages queue ``name`` holds: ``visible`` (receivable now), ``in_flight``
         (received, not yet deleted nor visible again), ``delayed`` (sent with DelaySeconds, never
-        received yet), and all of them (``messages``). KeyError for an unknown queue."""
+        received yet), and all of them (``messages``); and how many were ever ``sent`` to it (since
+        it was made, the last reset or the state loaded). KeyError for an unknown queue."""
         now = int(self.clock.now() * 1000)
         with self._lock:
-            messages = self._queues[name]
-            visible = sum(1 for m in messages if m["NextVisibleTime"] <= now)
-            in_flight = sum(1 for m in messages if m["NextVisibleTime"] > now and m.get("DequeueCount"))
-        return {"messages": len(messages), "visible": visible, "in_flight": in_flight,
-                "delayed": len(messages) - visible - in_flight}
+            return self._queues[name].stats(now)
 
     def wait_for_messages(self, name: str, timeout: float, *, stop: Optional[threading.Event] = None) -> bool:
         """Sleep until queue ``name`` may have a visible message: it has one now (True at once),
@@ -674,10 +644,7 @@ class EmulatorBackend:
 
     def _next_visible_in(self, name: str) -> float:  # lock held
         """Seconds until a message of ``name`` is visible: <= 0 when one is, inf when empty."""
-        messages = self._queues[name]
-        if not messages:
-            return float("inf")
-        return (min(m["NextVisibleTime"] for m in messages) - self.clock.now() * 1000) / 1000
+        return self._queues[name].next_visible_in(int(self.clock.now() * 1000)) / 1000
 
     def wake_queue_waiters(self) -> None:
         """Wake every :meth:`wait_for_messages` and :meth:`wait_until_empty` (e.g. after setting a stop)."""
@@ -967,8 +934,10 @@ class EmulatorBackend:
         ``clear_callback()``, ``unsubscribe()`` and ``queue_triggers.remove()`` remove those).
         Queue triggers' counters start again at zero."""
         with self._lock:
-            for messages in [*self._topics.values(), *self._queues.values()]:
+            for messages in self._topics.values():
                 messages.clear()
+            for queue in self._queues.values():
+                queue.clear()
             self._jobs.clear()
             self._timed.clear()
             self._media.clear()
@@ -995,7 +964,8 @@ class EmulatorBackend:
                 "seed": self.seed_value,
                 "clock": self.clock.now(),
                 "topics": copy.deepcopy(self._topics),
-                "queues": copy.deepcopy(self._queues),
+                "queues": {name: queue.messages() for name, queue in self._queues.items()},
+                "queue_sent": {name: queue.sent for name, queue in self._queues.items()},
                 "queue_visibility": dict(self._queue_visibility),
                 "media": copy.deepcopy(self._media),
                 "jobs": copy.deepcopy(self._jobs),
@@ -1027,7 +997,9 @@ class EmulatorBackend:
             lifecycle = [LifecycleRule.from_dict(r) for r in data.get("lifecycle") or []]
             faults = [parse_fault(r) for r in data.get("faults") or []]
             topics = {str(k): list(v) for k, v in (data.get("topics") or {}).items()}
-            queues = {str(k): list(v) for k, v in (data.get("queues") or {}).items()}
+            sent = dict(data.get("queue_sent") or {})
+            queues = {str(k): MessageQueue(copy.deepcopy(list(v)), sent=sent.get(k))
+                      for k, v in (data.get("queues") or {}).items()}
             queue_visibility = {str(k): int(v) for k, v in (data.get("queue_visibility") or {}).items()}
             media = {str(k): dict(v) for k, v in (data.get("media") or {}).items()}
             jobs = {str(k): dict(v) for k, v in (data.get("jobs") or {}).items()}

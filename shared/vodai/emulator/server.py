@@ -8,7 +8,8 @@ bad request answers 400 ``{"error": "..."}``):
 =========================================  ===============================================
 ``POST /_emulator/reset``                   forget activity, keep configuration
 ``GET|POST /_emulator/topics``, ``queues``  list (with message counts; a queue's ``visible``,
-                                            ``in_flight``, ``delayed`` too) / create ``{"name"}``
+                                            ``in_flight``, ``delayed`` and ``sent``, every
+                                            message ever sent, too) / create ``{"name"}``
                                             (a queue also ``"visibility_timeout"``, seconds)
 ``GET .../topics/<name>/messages``          messages (also ``queues/<name>/messages``)
 ``POST .../queues/<name>/wait``             wait until the queue is empty ``{"timeout": 30}``
