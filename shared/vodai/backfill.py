@@ -4,7 +4,9 @@ VOD does not resend old events, so ``vodai backfill`` lists the media of one reg
 time window with VOD's own ``SearchMedia`` and makes, for each, the event VOD sends when an upload
 completes (``FileUploadComplete`` for a video, ``ImageUploadComplete`` for an image), wrapped in a
 ``VodaiBackfill`` envelope that names the region it was listed in (the outcome's ``Shape`` is
-``backfill``, its ``RegionSource`` ``backfill``). The events then go through the one pipeline like
+``backfill``, its ``RegionSource`` ``backfill``, and ``"Backfill": true``, which an event sent to
+the events queue with ``--to-queue`` keeps inside the queue trigger's CloudEvent, whose ``Shape``
+and region it then has). The events then go through the one pipeline like
 any replayed event: the same decision (a region or media type no rule serves is skipped with its
 reason), the same idempotency (a second backfill of the same window is all duplicates).
 

@@ -13,8 +13,12 @@ from vodai import backfill as bf
 from vodai.clients import new_session
 from vodai.clients.vod import VodClient
 from vodai.cli import main
+from vodai.config import Settings
 from vodai.credentials import Credentials
-from vodai.emulator import EmulatorBackend, mount
+from vodai.emulator import EmulatorBackend, eventbridge, mount
+from vodai.events.envelopes import unwrap
+from vodai.pipeline.dispatch import decide_record
+from vodai.routing import DEFAULT_TABLE
 from vodai.exceptions import BackfillError, VodApiError
 from vodai.timestamps import parse_utc
 
@@ -149,6 +153,7 @@ def test_backfill_submits_once_each_and_skips_what_no_rule_serves(clean, backend
 
     outcomes = first["Outcomes"]
     assert {o["Shape"] for o in outcomes} == {"backfill"} and {o["Region"] for o in outcomes} == {region}
+    assert {o["Backfill"] for o in outcomes} == {True}
     submitted = sorted(o["MediaId"] for o in outcomes if o["Status"] == "submitted")
     assert submitted == sorted(made[f"{region}:{served}"])
     skipped = [o for o in outcomes if o["Status"] == "skipped"]
@@ -181,3 +186,44 @@ def test_to_queue_refuses_options_that_do_not_go_with_it(clean, extra, option, s
     (clean / "state.json").write_text("{}")
     result = CliRunner().invoke(main, ["backfill", "--region", "cn-shanghai", "--since", "2024-05-01", *extra])
     assert result.exit_code == 2 and option in result.output and says in result.output
+
+
+# -- the backfill mark, however the event travels ---------------------------------------------------------------------
+
+def _queue_delivery(bodies, region):
+    """What an FC MNS queue trigger hands on_upload for messages with these bodies (the emulator's
+    CloudEvents, as ``vodai backfill --to-queue`` then the events queue's trigger deliver them)."""
+    messages = [{"MessageId": f"M{n}", "MessageBody": body, "EnqueueTime": 1_714_521_600_000}
+                for n, body in enumerate(bodies)]
+    return eventbridge.payload(eventbridge.queue_cloudevents(
+        messages, queue="vodai-events", region=region, account_id="1234567890", event_bus="on_upload-vodai-events",
+        now_ms=1_714_521_600_000))
+
+
+def test_a_backfill_sent_through_the_queue_is_still_marked_as_one(backend, vod):
+    made = library(backend)
+    window = bf.Window(T0, T0 + 8 * HOUR)
+    pairs = list(bf.backfill_items(vod.search_media, "cn-shanghai", window, ("video",)))
+    plain = json.dumps({"EventType": "FileUploadComplete", "VideoId": "v-live", "Status": "success",
+                        "EventTime": "2024-05-01T00:00:00Z"})
+    delivery = _queue_delivery([body.decode() for _, body in pairs[:2]] + [plain], "cn-shanghai")
+
+    records = unwrap(delivery)
+    assert [(r.shape, r.backfill, r.region, r.region_source) for r in records] == [
+        ("cloudevent", True, "cn-shanghai", "cloudevent.aliyunregionid")] * 2 + [
+        ("cloudevent", False, "cn-shanghai", "cloudevent.aliyunregionid")]
+    assert [r.body["VideoId"] for r in records] == made["cn-shanghai:video"][:2] + ["v-live"]
+
+    settings = Settings(ai_template_id="tpl-ai", callback_topic="vodai-callback")
+    outcomes = [decide_record(r, settings, DEFAULT_TABLE, None)[0].to_dict() for r in records]
+    assert [(o["Shape"], o.get("Backfill"), o["Action"]) for o in outcomes] == [
+        ("cloudevent", True, "SubmitAIImageJob")] * 2 + [("cloudevent", None, "SubmitAIImageJob")]
+    assert list(outcomes[0])[:4] == ["Index", "Status", "Shape", "Backfill"]
+
+
+def test_a_marked_event_that_cannot_be_read_keeps_its_mark():
+    body = json.dumps(bf.envelope("ap-southeast-1", {"EventType": "ImageUploadComplete", "Status": "success"}))
+    (record,) = unwrap(_queue_delivery([body], "ap-southeast-1"))
+    outcome = decide_record(record, Settings(audit_template_id="t", callback_topic="c"), DEFAULT_TABLE, None)[0]
+    assert (outcome.status, outcome.backfill, outcome.shape) == ("dead_lettered", True, "cloudevent")
+    assert "ImageId" in outcome.reason

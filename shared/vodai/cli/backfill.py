@@ -57,10 +57,11 @@ def backfill(region, since, until, media_kinds, cloud, profile, emulator_state, 
     each, the upload event VOD would have sent (FileUploadComplete, ImageUploadComplete) through
     the on_upload pipeline, as `vodai replay` does: the same rules (a region or media type no rule
     serves is skipped with its reason), the same job records (a second backfill is all
-    duplicates). Each outcome has Shape "backfill".
+    duplicates). Each outcome has Shape "backfill" and "Backfill": true.
 
     With --to-queue NAME the events are not run here but sent, as they are listed, to queue NAME,
-    whose trigger runs on_upload in FC (--rate; --checkpoint FILE to resume a stopped run).
+    whose trigger runs on_upload in FC (--rate; --checkpoint FILE to resume a stopped run); their
+    outcomes there have the queue trigger's Shape ("cloudevent") and "Backfill": true.
 
     Exit status 0 when every media reached a final outcome (with --to-queue: was sent), else 1.
     """

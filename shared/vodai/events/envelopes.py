@@ -7,7 +7,9 @@ Shapes recognised (and nested, e.g. a CloudEvent whose message is itself base64)
 - EventBridge-style CloudEvents, one or a list (``data.messageBody`` / ``data.MessageBody``)
 - the FC HTTP trigger event v1 (``version``, ``rawPath``, ``body``, ``isBase64Encoded``)
 - a backfill: ``{"VodaiBackfill": {"Region": ..., "ListedBy": ...}, "Event": {...}}``, the upload
-  event VOD would have sent for a media ``vodai backfill`` listed (the region is the listing's)
+  event VOD would have sent for a media ``vodai backfill`` listed (the region is the listing's);
+  its records are marked ``backfill`` however it arrives, e.g. as the body of a queue message that
+  ``vodai backfill --to-queue`` sent, inside the queue trigger's CloudEvent (whose shape they take)
 - a JSON list of any of these
 
 A piece that cannot be read becomes a :class:`Record` carrying an :class:`EventError`, so one bad
@@ -48,6 +50,9 @@ class Record:
     region: Optional[str] = None
     region_source: Optional[str] = None
     source_id: Optional[str] = None
+    # Made by ``vodai backfill``: inside a backfill envelope, at any depth (the shape is the outermost
+    # envelope's, e.g. ``cloudevent`` for a backfill sent through the events queue).
+    backfill: bool = False
     # Carried by an HTTP request (an FC HTTP-trigger envelope, as the callback hands events on):
     # its body is unsigned, so its media is checked with VOD before it costs money.
     http_callback: bool = False
@@ -219,8 +224,11 @@ def _walk(value: Any, shape: str, hints: _Hints, out: List[Record], depth: int) 
     elif BACKFILL_MARK in value and "Event" in value:
         mark = value.get(BACKFILL_MARK)
         region = mark.get("Region") if isinstance(mark, dict) else None
+        start = len(out)
         _inner(value, "Event", BACKFILL, hints.with_region(region if isinstance(region, str) else None, BACKFILL),
                out, depth)
+        for record in out[start:]:
+            record.backfill = True
     elif "specversion" in value and "data" in value:
         _cloudevent(value, hints, out, depth)
     elif value.get("version") == "v1" and ("rawPath" in value or "requestContext" in value):

@@ -114,14 +114,16 @@ def decide_record(record: Record, settings: Settings, routes: RouteTable,
     try:
         return _decide(record, settings, routes, context)
     except Exception as exc:  # poison that slipped past the checks: it must not stop the batch
-        out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape)
+        out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape,
+                         backfill=record.backfill or None)
         out.reason = f"malformed event: could not be read ({type(exc).__name__})"
         return out, None, None
 
 
 def _decide(record: Record, settings: Settings, routes: RouteTable,
             context: Any) -> Tuple[oc.Outcome, Optional[VodEvent], Optional[Decision]]:
-    out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape)
+    out = oc.Outcome(index=record.index, status=oc.DEAD_LETTERED, shape=record.shape,
+                     backfill=record.backfill or None)
     # Checked first: no log line or message could carry a lone surrogate.
     where = lone_surrogate_at([record.body, record.source_id, record.region])
     if where is None:

@@ -26,6 +26,7 @@ class Outcome:
     status: str
     reason: Optional[str] = None
     shape: Optional[str] = None
+    backfill: Optional[bool] = None  # True for an event `vodai backfill` made (however it came)
     event_type: Optional[str] = None
     media_id: Optional[str] = None
     media_type: Optional[str] = None
