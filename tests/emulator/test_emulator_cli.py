@@ -73,6 +73,18 @@ def test_command_line_credentials_still_start_the_server():
         assert server.jobs()[0]["VideoId"] == "video-1"
 
 
+def test_quiet_leaves_out_the_line_per_request_not_the_request_log():
+    line = "vod SubmitAIImageJob region=cn-shanghai status=200"
+    with emulator_server(AK, SECRET, extra_args=["--quiet", "--lifecycle", "SubmitAIImageJob:at_once"]) as quiet:
+        assert sdk.submit_ai_image_job(sdk.vod_client(quiet, AK, SECRET), "video-1", "tpl", '{"Extend":{}}')
+        assert [(r["action"], r["status"]) for r in quiet.requests_log()] == [("SubmitAIImageJob", 200)]
+        assert line not in quiet.stderr_text()
+        assert "lifecycle SubmitAIImageJob:at_once" in quiet.stderr_text()  # the other lines stay
+    with emulator_server(AK, SECRET) as loud:
+        assert sdk.submit_ai_image_job(sdk.vod_client(loud, AK, SECRET), "video-1", "tpl", '{"Extend":{}}')
+        assert line in loud.stderr_text()
+
+
 def test_callback_mns_option_creates_the_queue():
     with emulator_server(AK, SECRET, extra_args=["--callback-mns", "queue:vod-events"]) as server:
         run("emulator", "upload", "--media", "image", "--region", "ap-southeast-1", "--media-id", "img-1",

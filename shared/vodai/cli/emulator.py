@@ -321,6 +321,11 @@ class _EmulatorGroup(click.Group):
     "--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True,
     help="Delay every VOD and MNS answer this long, like a round trip to the cloud (e.g. 20).",
 )
+@click.option(
+    "-q", "--quiet", is_flag=True,
+    help="No line per VOD or MNS request on stderr (`vodai emulator requests` still shows them), e.g. for a "
+         "backfill of many media; the other lines stay.",
+)
 @click.pass_context
 def emulator(
     ctx: click.Context,
@@ -345,6 +350,7 @@ def emulator(
     trigger_retry_interval: str,
     callback_retry_interval: float,
     latency_ms: float,
+    quiet: bool,
 ) -> None:
     """Run the VOD + MNS emulator until interrupted, or (with a COMMAND) drive a running one."""
     if ctx.invoked_subcommand is not None:
@@ -373,6 +379,7 @@ def emulator(
     log = logging.getLogger("vodai.emulator")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    logging.getLogger("vodai.emulator.requests").setLevel(logging.WARNING if quiet else logging.NOTSET)
 
     backend = EmulatorBackend(default_region=region, seed=seed, strict_media=strict_media)
     backend.add_credentials(access_key_id, access_key_secret, security_token)  # type: ignore[arg-type]

@@ -90,6 +90,8 @@ REQUEST_LOG_SIZE = 100_000  # entries kept in the request log (the oldest go fir
 SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "BearerToken", "AccessKeySecret"})
 
 logger = logging.getLogger("vodai.emulator")
+# The line per VOD or MNS request (``vodai emulator --quiet`` turns these off; the request log keeps them).
+request_logger = logging.getLogger("vodai.emulator.requests")
 
 
 @dataclass(frozen=True)
@@ -913,7 +915,7 @@ class EmulatorBackend:
         }
         with self._lock:
             self._requests.append(entry)
-        logger.info(
+        request_logger.info(
             "%s %s region=%s status=%s%s%s",
             service,
             action or "-",
