@@ -158,3 +158,17 @@ def test_fifty_thousand_messages_drain_in_batches_without_a_pass_per_batch(backe
     assert drained == count and backend.queue_stats(QUEUE)["messages"] == 0
     # A pass over the queue per batch is ~10^9 steps here (minutes); indexed it is about a second.
     assert time.process_time() - started < 20
+
+
+def test_topic_messages_are_copies_and_counted_without_copying(backend: EmulatorBackend):
+    from .helpers import TOPIC
+
+    backend.publish(TOPIC, "a", "T", attributes={"DirectMail": {"Subject": "s"}})
+    backend.publish(TOPIC, "b", None)
+    shown = backend.topic_messages(TOPIC)
+    shown[0]["MessageAttributes"]["DirectMail"]["Subject"] = "changed"
+    shown[1]["MessageBody"] = "changed"
+    assert [(m["MessageBody"], m.get("MessageAttributes")) for m in backend.topic_messages(TOPIC)] == [
+        ("a", {"DirectMail": {"Subject": "s"}}), ("b", None)]
+    assert backend.topic_size(TOPIC) == 2
+

@@ -144,9 +144,12 @@ class EmulatorBackend:
         self._queues: dict[str, MessageQueue] = {}
         # Per queue: the VisibilityTimeout (seconds) a received message stays invisible for.
         self._queue_visibility: dict[str, int] = {}
-        # Signalled whenever a queue's messages change (sent, received, deleted, made visible, the
-        # clock moved): queue triggers and drain waits sleep on it instead of polling.
+        # Signalled when a queue may have a message to receive sooner (one sent, its visibility
+        # changed, the clock moved, a stop): queue triggers sleep on it instead of polling.
         self._queue_changed = threading.Condition(self._lock)
+        # Signalled when a queue becomes empty (its last message deleted, a reset or a load): what
+        # drain waits sleep on, so they are not woken by each of the thousands of messages before.
+        self._queue_emptied = threading.Condition(self._lock)
         self._jobs: dict[str, dict[str, Any]] = {}
         # (due time, job id) of every after_seconds job still processing: tick() looks at
         # these only, so a request never walks all the jobs.
@@ -555,10 +558,19 @@ class EmulatorBackend:
             )
         return dict(message)
 
+    def topic_size(self, name: str) -> int:
+        """How many messages were published to ``name`` (since the last reset); KeyError for an
+        unknown topic. No copy: a topic that took 200,000 messages is counted in no time."""
+        with self._lock:
+            return len(self._topics[name])
+
     def topic_messages(self, name: str) -> list[dict[str, Any]]:
         """Messages published to ``name``, oldest first; KeyError for an unknown topic."""
         with self._lock:
-            return copy.deepcopy(self._topics[name])
+            # Copies: every value is text or a number but the attributes (a deep copy of 200,000
+            # messages would cost seconds).
+            return [dict(m, MessageAttributes=copy.deepcopy(m["MessageAttributes"])) if "MessageAttributes" in m
+                    else dict(m) for m in self._topics[name]]
 
     def send_to_queue(
         self, queue: str, body: str, *, delay_seconds: int = 0, priority: int = 8
@@ -600,9 +612,11 @@ class EmulatorBackend:
         KeyError for an unknown queue."""
         now = int(self.clock.now() * 1000)
         with self._lock:
-            if not self._queues[queue].delete(receipt_handle, now):
+            messages = self._queues[queue]
+            if not messages.delete(receipt_handle, now):
                 return False
-            self._queue_changed.notify_all()
+            if not messages:
+                self._queue_emptied.notify_all()
             return True
 
     def change_visibility(self, queue: str, receipt_handle: str, seconds: int) -> Optional[dict[str, Any]]:
@@ -610,9 +624,11 @@ class EmulatorBackend:
         its new ReceiptHandle and NextVisibleTime, or None as :meth:`delete_from_queue`."""
         now = int(self.clock.now() * 1000)
         with self._lock:
-            changed = self._queues[queue].change_visibility(receipt_handle, now + seconds * 1000, now)
-            if changed is not None:
-                self._queue_changed.notify_all()
+            messages = self._queues[queue]
+            soonest = messages.next_visible_in(now)
+            changed = messages.change_visibility(receipt_handle, now + seconds * 1000, now)
+            if changed is not None and messages.next_visible_in(now) < soonest:
+                self._queue_changed.notify_all()  # receivable sooner than a waiter thought (not a restart)
             return changed
 
     def queue_messages(self, name: str) -> list[dict[str, Any]]:
@@ -652,13 +668,14 @@ class EmulatorBackend:
         """Wake every :meth:`wait_for_messages` and :meth:`wait_until_empty` (e.g. after setting a stop)."""
         with self._lock:
             self._queue_changed.notify_all()
+            self._queue_emptied.notify_all()
 
     def wait_until_empty(self, name: str, timeout: Optional[float]) -> bool:
         """Block until queue ``name`` holds no message (every one deleted); False if ``timeout``
         passed first. KeyError for an unknown queue."""
         with self._lock:
             self._queues[name]  # noqa: B018 - KeyError for an unknown queue
-            return self._queue_changed.wait_for(lambda: not self._queues.get(name), timeout)
+            return self._queue_emptied.wait_for(lambda: not self._queues.get(name), timeout)
 
     # -- jobs and their lifecycle ------------------------------------------------------
 
@@ -947,6 +964,7 @@ class EmulatorBackend:
             self._requests.clear()
             self._nonces.clear()
             self._queue_changed.notify_all()
+            self._queue_emptied.notify_all()
         self.deliveries.clear()
         self.queue_triggers.reset_counters()
 
@@ -1025,6 +1043,7 @@ class EmulatorBackend:
             self._callbacks = callbacks
             self._subscriptions = triggers
             self._queue_changed.notify_all()
+            self._queue_emptied.notify_all()
         saved_clock = data.get("clock")
         if isinstance(saved_clock, (int, float)) and saved_clock > self.clock.now():
             self.clock.advance(saved_clock - self.clock.now())  # the emulator clock never goes back

@@ -98,7 +98,7 @@ def create_app(backend: EmulatorBackend, *, latency_ms: float = 0.0) -> Flask:
 
     @app.get("/_emulator/topics")
     def list_topics():
-        return jsonify([{"name": n, "messages": len(backend.topic_messages(n))} for n in backend.topics()])
+        return jsonify([{"name": n, "messages": backend.topic_size(n)} for n in backend.topics()])
 
     @app.post("/_emulator/topics")
     def create_topic():
