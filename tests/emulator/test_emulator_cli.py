@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from _servers import Receiver, emulator_server
+from _servers import Answer, Receiver, emulator_server
 from vodai.callback.auth import verify
 from vodai.cli import main
 
@@ -73,13 +73,19 @@ def test_command_line_credentials_still_start_the_server():
         assert server.jobs()[0]["VideoId"] == "video-1"
 
 
-def test_quiet_leaves_out_the_line_per_request_not_the_request_log():
+def test_quiet_leaves_out_the_lines_of_routine_traffic_not_failures_nor_the_logs():
     line = "vod SubmitAIImageJob region=cn-shanghai status=200"
-    with emulator_server(AK, SECRET, extra_args=["--quiet", "--lifecycle", "SubmitAIImageJob:at_once"]) as quiet:
+    with Receiver([Answer(200)], default=Answer(500)) as receiver, emulator_server(AK, SECRET, extra_args=[
+            "--quiet", "--lifecycle", "SubmitAIImageJob:at_once", "--callback-url", receiver.url,
+            "--callback-retry-interval", "0"]) as quiet:
         assert sdk.submit_ai_image_job(sdk.vod_client(quiet, AK, SECRET), "video-1", "tpl", '{"Extend":{}}')
+        for _ in range(2):  # the first callback is answered 200, the second never
+            run("emulator", "upload", "--media", "video", "--region", "cn-shanghai", "--wait", "--url", quiet.url)
         assert [(r["action"], r["status"]) for r in quiet.requests_log()] == [("SubmitAIImageJob", 200)]
-        assert line not in quiet.stderr_text()
-        assert "lifecycle SubmitAIImageJob:at_once" in quiet.stderr_text()  # the other lines stay
+        assert [d["Result"] for d in quiet.deliveries()] == ["delivered", "dropped"]
+        stderr = quiet.stderr_text()
+    assert line not in stderr and "-> delivered" not in stderr
+    assert "-> dropped (3 attempt(s))" in stderr and "lifecycle SubmitAIImageJob:at_once" in stderr
     with emulator_server(AK, SECRET) as loud:
         assert sdk.submit_ai_image_job(sdk.vod_client(loud, AK, SECRET), "video-1", "tpl", '{"Extend":{}}')
         assert line in loud.stderr_text()

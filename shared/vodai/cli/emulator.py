@@ -323,8 +323,8 @@ class _EmulatorGroup(click.Group):
 )
 @click.option(
     "-q", "--quiet", is_flag=True,
-    help="No line per VOD or MNS request on stderr (`vodai emulator requests` still shows them), e.g. for a "
-         "backfill of many media; the other lines stay.",
+    help="No line per VOD or MNS request nor per delivery that got through on stderr (`vodai emulator requests` "
+         "and `deliveries` still show them), e.g. for a backfill of many media; failures and the other lines stay.",
 )
 @click.pass_context
 def emulator(
@@ -379,7 +379,7 @@ def emulator(
     log = logging.getLogger("vodai.emulator")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    logging.getLogger("vodai.emulator.requests").setLevel(logging.WARNING if quiet else logging.NOTSET)
+    logging.getLogger("vodai.emulator.traffic").setLevel(logging.WARNING if quiet else logging.NOTSET)
 
     backend = EmulatorBackend(default_region=region, seed=seed, strict_media=strict_media)
     backend.add_credentials(access_key_id, access_key_secret, security_token)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from .callbacks import DEFAULT_REGION as DEFAULT_CALLBACK_REGION
 from .callbacks import HTTP as CALLBACK_HTTP
 from .callbacks import CallbackConfig, CallbackSpecError, Subscription
 from .clock import Clock
-from .delivery import Deliveries
+from .delivery import Deliveries, traffic_logger
 from .faults import Fault, Faults, parse_fault
 from .lifecycle import ACTIONS as LIFECYCLE_ACTIONS
 from .lifecycle import (
@@ -90,8 +90,6 @@ REQUEST_LOG_SIZE = 100_000  # entries kept in the request log (the oldest go fir
 SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "BearerToken", "AccessKeySecret"})
 
 logger = logging.getLogger("vodai.emulator")
-# The line per VOD or MNS request (``vodai emulator --quiet`` turns these off; the request log keeps them).
-request_logger = logging.getLogger("vodai.emulator.requests")
 
 
 @dataclass(frozen=True)
@@ -932,7 +930,7 @@ class EmulatorBackend:
         }
         with self._lock:
             self._requests.append(entry)
-        request_logger.info(
+        traffic_logger.info(  # the request log keeps the entry, --quiet or not
             "%s %s region=%s status=%s%s%s",
             service,
             action or "-",

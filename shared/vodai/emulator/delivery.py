@@ -68,6 +68,9 @@ USER_AGENT = "vodai-emulator (ApsaraVideo VOD callback)"
 _ANSWER_CHARS = 4000  # of each answer body, kept in the delivery log
 
 logger = logging.getLogger("vodai.emulator")
+# The lines of routine traffic: one per VOD or MNS request (the backend's) and one per delivery that
+# got through; ``vodai emulator --quiet`` turns them off. Failed and dropped deliveries stay on ``logger``.
+traffic_logger = logging.getLogger("vodai.emulator.traffic")
 
 
 def _iso_now() -> str:
@@ -216,7 +219,7 @@ class Deliveries:
                 record["Finished"] = _iso_now()
                 record.update({k.capitalize() if k.islower() else k: v for k, v in extra.items()})
         if record is not None:
-            logger.info(
+            (traffic_logger if result == DELIVERED else logger).info(
                 "delivery %s %s -> %s%s",
                 record["Kind"],
                 record["Target"],
