@@ -210,10 +210,9 @@ def targets(b: dict) -> list:
                             "goal": "≥ 0.9× raw keep-alive", "measured": f"{r:.2f}×", "value": r, "met": r >= 0.9})
     sc = b.get("scale")
     if sc:
-        for key, label, unit in (("replay_events_per_s", f"local replay, concurrency {sc['replay_concurrency']}", "events/s"),
-                                 ("fanout_events_per_s", f"fan-out through a queue to {sc.get('instances', 4)} instances",
-                                  "events/s"),
-                                 ("track_jobs_per_min", "track_jobs, one instance", "jobs/min")):
+        for key, label, unit in (("replay_events_per_s", f"local replay, c={sc['replay_concurrency']}", "events/s"),
+                                 ("fanout_events_per_s", f"queue fan-out, {sc.get('instances', 4)} instances", "events/s"),
+                                 ("track_jobs_per_min", "track_jobs", "jobs/min")):
             if key in sc:
                 v = sc[key]["median"]
                 out.append({"id": f"scale_{key}", "target": label, "goal": "no target",
