@@ -196,14 +196,19 @@ def emulator_server(python: Path = PY311, *, latency_ms: float = 0.0, extra_args
                 time.sleep(0.02)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate ``process``, kill it if it does not exit within 10 s, and close its stdout."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 @contextlib.contextmanager

@@ -125,14 +125,7 @@ def serve_instance(env: dict, timeout: float = 60.0) -> Iterator[str]:
                 raise RuntimeError(f"vodai serve did not start: {out.read()[-2000:]!r}")
             yield line.rsplit(" listening on ", 1)[1].strip()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout:
-                process.stdout.close()
+            c.stop(process)
 
 
 def fan_out(events: Path, tmp: Path, run: int, latency_ms: float, redis_url: Optional[str]) -> dict:
