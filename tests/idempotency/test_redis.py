@@ -24,6 +24,14 @@ from vodai.tracking.backends.redis import RedisTracking
 T = time.time()
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """T is each test's own start: Redis expires records on its own clock (PXAT), so a time taken
+    at import is stale for a test that runs many minutes later in a full suite."""
+    global T
+    T = time.time()
+
+
 @pytest.fixture(scope="module")
 def url():
     with redis_server() as u:
