@@ -51,3 +51,13 @@ def test_the_run_line_reports_the_backlog(caplog):
     [line] = [r.getMessage() for r in caplog.records if '"Event":"PollDone"' in r.getMessage()]
     assert summary.backlog > 0 and f'"Backlog":{summary.backlog}' in line and '"Stopped":"budget"' in line
     assert '"level":"WARNING"' in line
+
+
+def test_a_run_that_checked_every_pending_job_is_done_whatever_stopped_it():
+    h = harness(tracking_poll_limit=100)
+    h.backend.set_lifecycle("*", "at_once")
+    _pending_jobs(h, 5, 0)
+    short = h.poll(limit=3)
+    assert (short.stopped, short.backlog) == ("limit", 2)
+    exact = h.poll(limit=2)  # the limit is reached exactly as the last one is checked: nothing is left
+    assert (exact.stopped, exact.backlog) == ("done", 0)

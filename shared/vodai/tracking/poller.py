@@ -196,6 +196,8 @@ def poll_once(deps: Any, *, limit: Optional[int] = None, context: Any = None, st
         deferred = len(summary.checks(DEFERRED))
         summary.backlog = min(len(left), BACKLOG_SCAN) + deferred
         summary.backlog_capped = len(left) >= BACKLOG_SCAN
+        if not summary.backlog:  # the budget or limit ran out just as the last pending job was checked
+            summary.stopped = "done"
     summary.elapsed = deps.clock() - start
     _log_run(summary)
     return summary
