@@ -282,6 +282,13 @@ def handler_env(server_url: str, *, store: str = "memory://", tmp: Optional[Path
     return env
 
 
+def replay_env(server_url: str, *, store: str, tmp: Path) -> Dict[str, str]:
+    """What a replay worker runs with: the handler's settings, and credentials in the environment
+    (``vodai replay --cloud`` takes them from the standard chain, not from an FC context)."""
+    return dict(handler_env(server_url, store=store, tmp=tmp), ALIBABA_CLOUD_ACCESS_KEY_ID=AK,
+                ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET, ALIBABA_CLOUD_SECURITY_TOKEN=TOKEN, VODAI_REGION="cn-shanghai")
+
+
 def fmt_ms(v: float) -> str:
     return f"{v:,.1f}" if v >= 10 else f"{v:.2f}" if v >= 1 else f"{v:.3f}"
 

@@ -51,9 +51,7 @@ IMPLS = ("vodai", "raw")
 # -- the worker (one run, in its own process) ------------------------------------------------
 
 def _worker_vodai(events: Path, url: str, concurrency: int, store: str) -> dict:
-    os.environ.update(c.handler_env(url, store=store, tmp=events.parent))
-    os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID=c.AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=c.SECRET,
-                      ALIBABA_CLOUD_SECURITY_TOKEN=c.TOKEN, VODAI_REGION="cn-shanghai")
+    os.environ.update(c.replay_env(url, store=store, tmp=events.parent))
     from vodai.logs import outcome_logger
     from vodai.replay import Runner, open_target, read_sources
 

@@ -43,9 +43,7 @@ _CLI = "from vodai.cli import main; main()"
 # -- the worker: a local replay, then track_jobs until nothing is pending --------------------
 
 def _worker(events: Path, url: str, store: str, concurrency: int) -> dict:
-    os.environ.update(c.handler_env(url, store=store, tmp=events.parent))
-    os.environ.update(ALIBABA_CLOUD_ACCESS_KEY_ID=c.AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=c.SECRET,
-                      ALIBABA_CLOUD_SECURITY_TOKEN=c.TOKEN, VODAI_REGION="cn-shanghai")
+    os.environ.update(c.replay_env(url, store=store, tmp=events.parent))
     from vodai.logs import outcome_logger
     from vodai.pipeline import build
     from vodai.replay import Runner, open_target, read_sources
